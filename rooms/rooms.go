@@ -1,0 +1,90 @@
+// Package rooms is sitrep's list of chat rooms: which platform each is on,
+// the platform's ID for it, its own token where the platform has one, and
+// the team it belongs to. Tokens are write-only: no output shows more than
+// their last four characters.
+package rooms
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+
+	"github.com/sitrep/sitrep/secret"
+)
+
+// Platforms sitrep can deliver to.
+const (
+	PlatformWebRoom = "webroom"
+	PlatformHipChat = "hipchat"
+	PlatformSlack   = "slack"
+	PlatformDiscord = "discord"
+)
+
+// Room is one chat room sitrep delivers to.
+type Room struct {
+	Name        string `json:"name" yaml:"name"`
+	Platform    string `json:"platform" yaml:"platform"`
+	ID          string `json:"id" yaml:"id"`
+	Token       string `json:"token,omitempty" yaml:"token,omitempty"`
+	Team        string `json:"team,omitempty" yaml:"team,omitempty"`
+	DisplayName string `json:"display_name,omitempty" yaml:"display_name,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// FieldError names the field of a room that is wrong.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate checks a room on its own; it returns a *FieldError.
+func (r Room) Validate() error {
+	if !nameRE.MatchString(r.Name) {
+		return &FieldError{"name", fmt.Sprintf("%q is not a valid room name (letters, digits, '.', '_', '-'; up to 64)", r.Name)}
+	}
+	switch r.Platform {
+	case PlatformWebRoom, PlatformSlack, PlatformDiscord:
+		if r.Token != "" {
+			return &FieldError{"token", fmt.Sprintf("platform %s takes no per-room token (its credentials are set once for the platform)", r.Platform)}
+		}
+	case PlatformHipChat:
+	case "":
+		return &FieldError{"platform", "required: one of webroom, hipchat, slack, discord"}
+	default:
+		return &FieldError{"platform", fmt.Sprintf("unknown platform %q: one of webroom, hipchat, slack, discord", r.Platform)}
+	}
+	if r.ID == "" {
+		if r.Platform != PlatformWebRoom {
+			return &FieldError{"id", "required: the platform's room or channel ID"}
+		}
+	}
+	return nil
+}
+
+// WithDefaults fills what can be derived: a web room's ID is its name.
+func (r Room) WithDefaults() Room {
+	if r.ID == "" && r.Platform == PlatformWebRoom {
+		r.ID = r.Name
+	}
+	return r
+}
+
+// Redacted is the room as every output shows it: the token cut to its last four characters.
+func (r Room) Redacted() Room {
+	r.Token = secret.Redact(r.Token)
+	return r
+}
+
+// String never shows the token.
+func (r Room) String() string {
+	return fmt.Sprintf("%s (%s:%s)", r.Name, r.Platform, r.ID)
+}
+
+// LogValue keeps tokens out of structured logs.
+func (r Room) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", r.Name), slog.String("platform", r.Platform),
+		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)))
+}

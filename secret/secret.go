@@ -1,0 +1,58 @@
+// Package secret holds the two rules sitrep applies to every token:
+// compare in constant time, and never show more than its last four characters.
+package secret
+
+import "crypto/subtle"
+
+// Equal reports whether got matches want in time independent of their contents.
+// An empty want never matches, so an unset token cannot be satisfied by an empty one.
+func Equal(got, want string) bool {
+	if want == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// Redact returns a form of s safe to show: "****" plus its last four characters,
+// or just "****" when s is too short for that to hide most of it. Empty stays empty.
+func Redact(s string) string {
+	switch {
+	case s == "":
+		return ""
+	case len(s) < 12:
+		return "****"
+	default:
+		return "****" + s[len(s)-4:]
+	}
+}
+
+// LooksSecret reports whether a field name names a credential, so its value must be redacted.
+func LooksSecret(name string) bool {
+	for _, w := range []string{"token", "secret", "password", "passwd", "api_key", "apikey"} {
+		if containsFold(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(s, sub string) bool {
+	n, m := len(s), len(sub)
+	for i := 0; i+m <= n; i++ {
+		match := true
+		for j := 0; j < m; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,51 @@
+package secret
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestEqual(t *testing.T) {
+	tests := []struct {
+		name      string
+		got, want string
+		ok        bool
+	}{
+		{"match", "abc123", "abc123", true},
+		{"mismatch", "abc124", "abc123", false},
+		{"prefix", "abc", "abc123", false},
+		{"empty want never matches", "", "", false},
+		{"empty got", "", "abc", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.ok, Equal(tt.got, tt.want))
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, out string }{
+		{"", ""},
+		{"short", "****"},
+		{"abcdefghijk", "****"},
+		{"0123456789abcdef", "****cdef"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.out, Redact(tt.in), tt.in)
+	}
+}
+
+func TestLooksSecret(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"auth_token", true}, {"Slack_Signing_Secret", true}, {"password", true},
+		{"routing_key", false}, {"room_id", false}, {"entity_id", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, LooksSecret(tt.name), tt.name)
+	}
+}

@@ -1,0 +1,278 @@
+// Package storage is sitrep's durable store: one bbolt file with versioned
+// buckets, and a single writer goroutine that groups concurrent writes into one
+// transaction (group commit). A caller of Update hears back only after the
+// transaction that holds its write has been fsynced.
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the bucket layout this build writes. Open migrates older
+// files forward and refuses newer ones.
+const SchemaVersion = 1
+
+// Bucket names. Every package that persists state names its bucket here, so the
+// schema is visible in one place and created (or migrated) in one transaction.
+var (
+	BucketMeta       = []byte("meta")
+	BucketIncidents  = []byte("incidents")   // incident ID (u64) → incident JSON
+	BucketEvents     = []byte("events")      // incident ID (u64) ‖ event ID (u64) → event JSON
+	BucketOpen       = []byte("open")        // entity_id → open incident ID (u64)
+	BucketRooms      = []byte("rooms")       // room name → room JSON
+	BucketRoutes     = []byte("routes")      // "current" → route list JSON
+	BucketOutbox     = []byte("outbox")      // room name → nested bucket of entry ID (u64) → entry JSON
+	BucketDead       = []byte("dead")        // entry ID (u64) → dead-lettered entry JSON
+	BucketRefs       = []byte("refs")        // incident ID (u64) ‖ room name → platform message ID
+	BucketRoomLog    = []byte("roomlog")     // room name → nested bucket of seq (u64) → web room message JSON
+	BucketOnCall     = []byte("oncall")      // reserved for on-call schedules
+	keySchemaVersion = []byte("schema_version")
+)
+
+func allBuckets() [][]byte {
+	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketOpen, BucketRooms,
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall}
+}
+
+// ErrLocked means another process holds the data file.
+var ErrLocked = errors.New("data file is in use by another sitrep process")
+
+// ErrClosed is returned by Update after Close.
+var ErrClosed = errors.New("storage is closed")
+
+// Options tune Open. The zero value is the production setting.
+type Options struct {
+	// LockTimeout bounds the wait for the file lock; default 1s.
+	LockTimeout time.Duration
+	// NoSync skips fsync. Only for tests that measure something other than durability.
+	NoSync bool
+	// MaxBatch caps how many writes share one transaction; default 4096.
+	MaxBatch int
+}
+
+// DB is the open store. It is safe for concurrent use.
+type DB struct {
+	bolt     *bolt.DB
+	path     string
+	reqs     chan *writeReq
+	maxBatch int
+
+	closeOnce sync.Once
+	mu        sync.RWMutex // guards closed against sends on reqs
+	closed    bool
+	done      chan struct{}
+}
+
+type writeReq struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+// Open opens (creating if needed) the bbolt file at path, creates or migrates
+// its buckets, and starts the writer goroutine.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4096
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.LockTimeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		NoSync:         opts.NoSync,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := b.Update(migrate); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:     b,
+		path:     path,
+		reqs:     make(chan *writeReq, opts.MaxBatch),
+		maxBatch: opts.MaxBatch,
+		done:     make(chan struct{}),
+	}
+	go db.writer()
+	return db, nil
+}
+
+// migrate creates missing buckets and moves the schema forward. It refuses a
+// file written by a newer sitrep rather than guess at its layout.
+func migrate(tx *bolt.Tx) error {
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(BucketMeta)
+	have := uint64(0)
+	if v := meta.Get(keySchemaVersion); len(v) == 8 {
+		have = binary.BigEndian.Uint64(v)
+	}
+	if have > SchemaVersion {
+		return fmt.Errorf("data file has schema version %d, this build knows only up to %d", have, SchemaVersion)
+	}
+	// Migrations from have to SchemaVersion go here, one step per version.
+	return meta.Put(keySchemaVersion, U64(SchemaVersion))
+}
+
+// Path is the data file's path.
+func (db *DB) Path() string { return db.path }
+
+// Update runs fn inside a read-write transaction shared with other concurrent
+// callers, and returns once that transaction is durable (or failed). fn may be
+// run more than once if another write in its batch fails, so it must derive all
+// it writes from tx and its own arguments. If fn returns an error, none of its
+// writes are kept and the error is returned as is.
+func (db *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	req := &writeReq{fn: fn, err: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case db.reqs <- req:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return fmt.Errorf("storage update: %w", ctx.Err())
+	}
+	// Once queued, wait for the outcome even if ctx ends: the caller must not
+	// be told a write failed when it may still commit.
+	return <-req.err
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(fn func(*bolt.Tx) error) error {
+	return db.bolt.View(fn)
+}
+
+// Backup writes a consistent copy of the whole file to w.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// Close stops taking writes, finishes the queued ones and closes the file.
+func (db *DB) Close() error {
+	var err error
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed = true
+		close(db.reqs)
+		db.mu.Unlock()
+		<-db.done
+		err = db.bolt.Close()
+	})
+	return err
+}
+
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*writeReq, 0, db.maxBatch)
+	for req := range db.reqs {
+		batch = append(batch[:0], req)
+	drain:
+		for len(batch) < db.maxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction. A write whose fn fails is answered
+// with its error and the rest are retried without it, so one bad write never
+// takes its neighbours down or leaves half of itself behind.
+func (db *DB) commit(batch []*writeReq) {
+	pending := batch
+	for len(pending) > 0 {
+		failed := -1
+		var failErr error
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i, r := range pending {
+				if err := runSafely(r.fn, tx); err != nil {
+					failed, failErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			pending[failed].err <- failErr
+			pending = append(pending[:failed:failed], pending[failed+1:]...)
+			continue
+		}
+		for _, r := range pending {
+			if err != nil {
+				r.err <- fmt.Errorf("storage commit: %w", err)
+			} else {
+				r.err <- nil
+			}
+		}
+		return
+	}
+}
+
+func runSafely(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("storage: write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// U64 encodes v as an 8-byte big-endian key, so keys sort numerically.
+func U64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// ParseU64 decodes a key written by U64; it returns 0 for a key of the wrong size.
+func ParseU64(b []byte) uint64 {
+	if len(b) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b[:8])
+}
+
+// Exists reports whether path names an existing file.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

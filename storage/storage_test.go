@@ -1,0 +1,162 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "sitrep.db"), Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func put(key string) func(*bolt.Tx) error {
+	return func(tx *bolt.Tx) error { return tx.Bucket(BucketMeta).Put([]byte(key), []byte("v")) }
+}
+
+func TestConcurrentWritesAllLand(t *testing.T) {
+	db := openTemp(t)
+	var wg sync.WaitGroup
+	for i := 0; i < 500; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			assert.NoError(t, db.Update(context.Background(), put(fmt.Sprintf("k%03d", i))))
+		}(i)
+	}
+	wg.Wait()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for i := 0; i < 500; i++ {
+			assert.NotNil(t, tx.Bucket(BucketMeta).Get([]byte(fmt.Sprintf("k%03d", i))), i)
+		}
+		return nil
+	}))
+}
+
+func TestFailedWriteLeavesNothingAndSparesNeighbours(t *testing.T) {
+	db := openTemp(t)
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = db.Update(context.Background(), func(tx *bolt.Tx) error {
+				if err := put(fmt.Sprintf("k%02d", i))(tx); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					return boom
+				case 7:
+					panic("bad write")
+				}
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for i, err := range errs {
+			got := tx.Bucket(BucketMeta).Get([]byte(fmt.Sprintf("k%02d", i)))
+			switch i % 10 {
+			case 3:
+				assert.ErrorIs(t, err, boom)
+				assert.Nil(t, got, "failed write %d must leave nothing", i)
+			case 7:
+				assert.ErrorContains(t, err, "panicked")
+				assert.Nil(t, got, "panicked write %d must leave nothing", i)
+			default:
+				assert.NoError(t, err)
+				assert.NotNil(t, got, "write %d lost", i)
+			}
+		}
+		return nil
+	}))
+}
+
+func TestSecondProcessGetsClearErrorQuickly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	// bbolt's flock is per open file description, so a second Open in this
+	// process contends exactly as a second process would.
+	start := time.Now()
+	_, err = Open(path, Options{LockTimeout: 200 * time.Millisecond})
+	require.ErrorIs(t, err, ErrLocked)
+	assert.Contains(t, err.Error(), path)
+	assert.Less(t, time.Since(start), time.Second)
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, db.Update(context.Background(), put("kept")))
+	require.NoError(t, db.Close())
+	assert.ErrorIs(t, db.Update(context.Background(), put("late")), ErrClosed)
+
+	db, err = Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Equal(t, []byte("v"), tx.Bucket(BucketMeta).Get([]byte("kept")))
+		assert.Equal(t, uint64(SchemaVersion), ParseU64(tx.Bucket(BucketMeta).Get(keySchemaVersion)))
+		return nil
+	}))
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucketIfNotExists(BucketMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put(keySchemaVersion, U64(SchemaVersion+1))
+	}))
+	require.NoError(t, b.Close())
+	_, err = Open(path, Options{})
+	assert.ErrorContains(t, err, "schema version")
+}
+
+func TestBackupIsAUsableCopy(t *testing.T) {
+	db := openTemp(t)
+	require.NoError(t, db.Update(context.Background(), put("a")))
+	path := filepath.Join(t.TempDir(), "copy.db")
+	f, err := createFile(path)
+	require.NoError(t, err)
+	n, err := db.Backup(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Positive(t, n)
+	cp, err := Open(path, Options{})
+	require.NoError(t, err)
+	defer cp.Close()
+	require.NoError(t, cp.View(func(tx *bolt.Tx) error {
+		assert.NotNil(t, tx.Bucket(BucketMeta).Get([]byte("a")))
+		return nil
+	}))
+}
+
+func TestU64KeysSortNumerically(t *testing.T) {
+	assert.Less(t, string(U64(9)), string(U64(10)))
+	assert.Equal(t, uint64(1234567), ParseU64(U64(1234567)))
+	assert.Zero(t, ParseU64([]byte{1, 2}))
+}

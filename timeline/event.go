@@ -1,0 +1,127 @@
+// Package timeline is sitrep's event model and incident state machine.
+// Every alert, acknowledgement, chat line and command becomes an Event on an
+// Incident's timeline, committed to storage before anyone hears of it.
+package timeline
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind says what an event is.
+type Kind string
+
+// Event kinds.
+const (
+	KindTriggered    Kind = "triggered"    // an alert opened an incident
+	KindUpdated      Kind = "updated"      // a further CRITICAL/WARNING for an open incident
+	KindAcknowledged Kind = "acknowledged" // someone (or an alert source) acknowledged it
+	KindResolved     Kind = "resolved"     // a RECOVERY or a responder resolved it
+	KindNote         Kind = "note"         // an INFO alert: a note, no state change
+	KindChat         Kind = "chat"         // a responder's chat line about the incident
+	KindCommand      Kind = "command"      // a command that ran against the incident without changing its state
+)
+
+// State is an incident's place in its life.
+type State string
+
+// Incident states.
+const (
+	StateTriggered    State = "triggered"
+	StateAcknowledged State = "acknowledged"
+	StateResolved     State = "resolved"
+)
+
+// ParseState reads a state name as the API takes it (case-insensitive).
+func ParseState(s string) (State, bool) {
+	switch st := State(strings.ToLower(strings.TrimSpace(s))); st {
+	case StateTriggered, StateAcknowledged, StateResolved:
+		return st, true
+	}
+	return "", false
+}
+
+// Message types of the Splunk On-Call (VictorOps) REST integration.
+const (
+	MsgCritical        = "CRITICAL"
+	MsgWarning         = "WARNING"
+	MsgAcknowledgement = "ACKNOWLEDGEMENT"
+	MsgInfo            = "INFO"
+	MsgRecovery        = "RECOVERY"
+)
+
+// ParseMessageType normalises a message_type (case-insensitive); ok is false for an unknown one.
+func ParseMessageType(s string) (string, bool) {
+	switch mt := strings.ToUpper(strings.TrimSpace(s)); mt {
+	case MsgCritical, MsgWarning, MsgAcknowledgement, MsgInfo, MsgRecovery:
+		return mt, true
+	}
+	return "", false
+}
+
+// Origin records where an event came from, so it is never mirrored back there.
+type Origin struct {
+	Adapter   string    `json:"adapter"`              // "http", "alertmanager", "webroom", "slack", ...
+	Room      string    `json:"room,omitempty"`       // sitrep room name the event was typed in
+	MessageID string    `json:"message_id,omitempty"` // platform message ID
+	User      string    `json:"user,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// Event is one entry on an incident's timeline.
+type Event struct {
+	ID         uint64            `json:"id"`
+	IncidentID uint64            `json:"incident_id"`
+	Kind       Kind              `json:"kind"`
+	Text       string            `json:"text,omitempty"`
+	Fields     map[string]string `json:"fields,omitempty"`
+	Origin     Origin            `json:"origin"`
+	Time       time.Time         `json:"time"`
+}
+
+// Incident is the state an entity's timeline adds up to.
+type Incident struct {
+	ID             uint64            `json:"id"`
+	EntityID       string            `json:"entity_id"`
+	Title          string            `json:"title"`
+	State          State             `json:"state"`
+	Fields         map[string]string `json:"fields,omitempty"`
+	Rooms          []string          `json:"rooms,omitempty"`
+	OpenedAt       time.Time         `json:"opened_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	AcknowledgedAt *time.Time        `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string            `json:"acknowledged_by,omitempty"`
+	ResolvedAt     *time.Time        `json:"resolved_at,omitempty"`
+	ResolvedBy     string            `json:"resolved_by,omitempty"`
+	LastEventID    uint64            `json:"last_event_id"`
+}
+
+// Open reports whether the incident is not yet resolved.
+func (i *Incident) Open() bool { return i.State != StateResolved }
+
+// HasRoom reports whether the incident has been routed to room.
+func (i *Incident) HasRoom(room string) bool {
+	for _, r := range i.Rooms {
+		if r == room {
+			return true
+		}
+	}
+	return false
+}
+
+// Alert is one alert as an ingest path hands it to the timeline.
+type Alert struct {
+	MessageType string            // one of the Msg* constants
+	EntityID    string            // never empty once decoded
+	Fields      map[string]string // every string field, verbatim, including entity_id and message_type
+	Time        time.Time         // when the source says it happened; zero means now
+	Origin      Origin
+}
+
+// Field names with a meaning of their own.
+const (
+	FieldEntityID          = "entity_id"
+	FieldMessageType       = "message_type"
+	FieldEntityDisplayName = "entity_display_name"
+	FieldStateMessage      = "state_message"
+)
