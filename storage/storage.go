@@ -25,21 +25,21 @@ const SchemaVersion = 1
 // schema is visible in one place and created (or migrated) in one transaction.
 var (
 	BucketMeta       = []byte("meta")
-	BucketIncidents  = []byte("incidents")   // incident ID (u64) → incident JSON
-	BucketEvents     = []byte("events")      // incident ID (u64) ‖ event ID (u64) → event JSON
-	BucketOpen       = []byte("open")        // entity_id → open incident ID (u64)
-	BucketRooms      = []byte("rooms")       // room name → room JSON
-	BucketRoutes     = []byte("routes")      // "current" → route list JSON
-	BucketOutbox     = []byte("outbox")      // room name → nested bucket of entry ID (u64) → entry JSON
-	BucketDead       = []byte("dead")        // entry ID (u64) → dead-lettered entry JSON
-	BucketRefs       = []byte("refs")        // incident ID (u64) ‖ room name → platform message ID
-	BucketRoomLog    = []byte("roomlog")     // room name → nested bucket of seq (u64) → web room message JSON
-	BucketOnCall     = []byte("oncall")      // reserved for on-call schedules
+	BucketIncidents  = []byte("incidents") // incident ID (u64) → incident JSON
+	BucketEvents     = []byte("events")    // incident ID (u64) ‖ event ID (u64) → event JSON
+	BucketEntities   = []byte("entities")  // entity_id → its latest incident ID (u64)
+	BucketRooms      = []byte("rooms")     // room name → room JSON
+	BucketRoutes     = []byte("routes")    // "current" → route list JSON
+	BucketOutbox     = []byte("outbox")    // room name → nested bucket of entry ID (u64) → entry JSON
+	BucketDead       = []byte("dead")      // entry ID (u64) → dead-lettered entry JSON
+	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
+	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
+	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
 	keySchemaVersion = []byte("schema_version")
 )
 
 func allBuckets() [][]byte {
-	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketOpen, BucketRooms,
+	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall}
 }
 

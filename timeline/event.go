@@ -125,3 +125,11 @@ const (
 	FieldEntityDisplayName = "entity_display_name"
 	FieldStateMessage      = "state_message"
 )
+
+// Result is what one applied alert or action did.
+type Result struct {
+	Incident Incident `json:"incident"`
+	Event    Event    `json:"event"`
+	Created  bool     `json:"created"`           // the event opened a new incident
+	Ignored  string   `json:"ignored,omitempty"` // why nothing was recorded (an ACKNOWLEDGEMENT for an unknown entity)
+}

@@ -1,0 +1,359 @@
+package timeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sitrep/sitrep/storage"
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrNotFound means no incident has the given ID.
+var ErrNotFound = errors.New("no such incident")
+
+// StateError means an action does not fit the incident's state (acknowledging a resolved incident).
+type StateError struct {
+	Incident uint64
+	State    State
+	Action   Kind
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("incident #%d is already %s", e.Incident, e.State)
+}
+
+// Dispatcher runs inside the transaction that records an event, before the
+// incident is saved. It decides which rooms see the event (it may add rooms to
+// inc.Rooms) and enqueues their deliveries in tx, so an event and its
+// deliveries commit together. It must derive everything from its arguments and
+// tx: the transaction can be retried.
+type Dispatcher func(tx *bolt.Tx, inc *Incident, ev *Event) error
+
+// Options configure a Timeline.
+type Options struct {
+	Dispatch Dispatcher       // may be nil
+	Now      func() time.Time // default time.Now
+}
+
+// Timeline applies alerts and actions to incidents, durably.
+type Timeline struct {
+	db   *storage.DB
+	opts Options
+
+	mu   sync.RWMutex
+	subs []func(Result)
+}
+
+// New returns a Timeline on db.
+func New(db *storage.DB, opts Options) *Timeline {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Timeline{db: db, opts: opts}
+}
+
+// Subscribe registers fn to hear of every event after it is committed.
+// fn runs on the committing goroutine and must not block.
+func (t *Timeline) Subscribe(fn func(Result)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.subs = append(t.subs, fn)
+}
+
+func (t *Timeline) publish(results []Result) {
+	t.mu.RLock()
+	subs := t.subs
+	t.mu.RUnlock()
+	for _, r := range results {
+		if r.Event.ID == 0 {
+			continue
+		}
+		for _, fn := range subs {
+			fn(r)
+		}
+	}
+}
+
+// Ingest applies alerts in order in one durable transaction and returns one
+// Result per alert, after the fsync. An ACKNOWLEDGEMENT, RECOVERY or INFO for
+// an entity that never had an incident changes nothing; its Result has
+// Ignored set to say why.
+func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error) {
+	for i, a := range alerts {
+		if _, ok := ParseMessageType(a.MessageType); !ok {
+			return nil, fmt.Errorf("alert %d: unknown message_type %q", i, a.MessageType)
+		}
+		if a.EntityID == "" {
+			return nil, fmt.Errorf("alert %d: empty entity_id", i)
+		}
+	}
+	var results []Result
+	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
+		results = results[:0]
+		now := t.opts.Now().UTC()
+		for _, a := range alerts {
+			r, err := t.applyAlert(tx, a, now)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	t.publish(results)
+	return results, nil
+}
+
+func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, now time.Time) (Result, error) {
+	mt, _ := ParseMessageType(a.MessageType)
+	at := a.Time.UTC()
+	if a.Time.IsZero() {
+		at = now
+	}
+	origin := a.Origin
+	if origin.Time.IsZero() {
+		origin.Time = now
+	}
+	inc, found, err := latestForEntity(tx, a.EntityID)
+	if err != nil {
+		return Result{}, err
+	}
+	ev := Event{Text: a.Fields[FieldStateMessage], Fields: a.Fields, Origin: origin, Time: at}
+	created := false
+	switch mt {
+	case MsgCritical, MsgWarning:
+		if found && inc.Open() {
+			ev.Kind = KindUpdated
+		} else {
+			seq, err := tx.Bucket(storage.BucketIncidents).NextSequence()
+			if err != nil {
+				return Result{}, fmt.Errorf("next incident id: %w", err)
+			}
+			inc = Incident{ID: seq, EntityID: a.EntityID, State: StateTriggered, OpenedAt: at}
+			if err := tx.Bucket(storage.BucketEntities).Put([]byte(a.EntityID), storage.U64(seq)); err != nil {
+				return Result{}, fmt.Errorf("index entity: %w", err)
+			}
+			ev.Kind, created = KindTriggered, true
+		}
+		inc.Fields = a.Fields
+		inc.Title = titleOf(a.Fields, a.EntityID)
+	case MsgAcknowledgement:
+		if !found {
+			return Result{Ignored: "no incident for entity_id " + a.EntityID}, nil
+		}
+		ev.Kind = KindNote
+		if inc.State == StateTriggered {
+			ev.Kind = KindAcknowledged
+			inc.State = StateAcknowledged
+			inc.AcknowledgedAt = &at
+			inc.AcknowledgedBy = firstNonEmpty(a.Fields["ack_author"], origin.User, a.Fields["monitoring_tool"])
+			ev.Origin.User = inc.AcknowledgedBy
+		}
+		ev.Text = firstNonEmpty(a.Fields["ack_msg"], a.Fields[FieldStateMessage])
+	case MsgRecovery:
+		if !found {
+			return Result{Ignored: "no incident for entity_id " + a.EntityID}, nil
+		}
+		ev.Kind = KindNote
+		if inc.Open() {
+			ev.Kind = KindResolved
+			inc.State = StateResolved
+			inc.ResolvedAt = &at
+			inc.ResolvedBy = firstNonEmpty(origin.User, a.Fields["monitoring_tool"], origin.Adapter)
+		}
+	case MsgInfo:
+		if !found {
+			return Result{Ignored: "no incident for entity_id " + a.EntityID}, nil
+		}
+		ev.Kind = KindNote
+	}
+	return t.record(tx, &inc, ev, created)
+}
+
+// record stores ev on inc's timeline, lets the dispatcher route it, and saves inc.
+func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (Result, error) {
+	evs := tx.Bucket(storage.BucketEvents)
+	id, err := evs.NextSequence()
+	if err != nil {
+		return Result{}, fmt.Errorf("next event id: %w", err)
+	}
+	ev.ID, ev.IncidentID = id, inc.ID
+	inc.LastEventID = id
+	inc.UpdatedAt = ev.Time
+	if t.opts.Dispatch != nil {
+		if err := t.opts.Dispatch(tx, inc, &ev); err != nil {
+			return Result{}, fmt.Errorf("dispatch event: %w", err)
+		}
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode event: %w", err)
+	}
+	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
+		return Result{}, fmt.Errorf("store event: %w", err)
+	}
+	if err := putIncident(tx, inc); err != nil {
+		return Result{}, err
+	}
+	return Result{Incident: *inc, Event: ev, Created: created}, nil
+}
+
+// Action is something a responder did to an incident from a room or the API.
+type Action struct {
+	IncidentID uint64
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote or KindCommand
+	Text       string
+	Origin     Origin
+}
+
+// Act applies a responder's action to an incident. Acknowledging or resolving
+// an incident that is already past that state is a *StateError; an unknown
+// incident is ErrNotFound.
+func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
+	switch a.Kind {
+	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand:
+	default:
+		return Result{}, fmt.Errorf("act: unsupported action %q", a.Kind)
+	}
+	var res Result
+	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
+		now := t.opts.Now().UTC()
+		inc, err := getIncident(tx, a.IncidentID)
+		if err != nil {
+			return err
+		}
+		origin := a.Origin
+		if origin.Time.IsZero() {
+			origin.Time = now
+		}
+		switch a.Kind {
+		case KindAcknowledged:
+			if inc.State != StateTriggered {
+				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
+			}
+			inc.State, inc.AcknowledgedAt, inc.AcknowledgedBy = StateAcknowledged, &now, origin.User
+		case KindResolved:
+			if inc.State == StateResolved {
+				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
+			}
+			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
+		}
+		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Origin: origin, Time: now}, false)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("act on incident #%d: %w", a.IncidentID, err)
+	}
+	t.publish([]Result{res})
+	return res, nil
+}
+
+// Incident returns an incident and its timeline, oldest event first.
+func (t *Timeline) Incident(id uint64) (Incident, []Event, error) {
+	var inc Incident
+	var events []Event
+	err := t.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if inc, err = getIncident(tx, id); err != nil {
+			return err
+		}
+		prefix := storage.U64(id)
+		c := tx.Bucket(storage.BucketEvents).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("decode event %x: %w", k, err)
+			}
+			events = append(events, ev)
+		}
+		return nil
+	})
+	return inc, events, err
+}
+
+// Incidents lists incidents newest first, optionally only those in state,
+// at most limit of them (0: no limit).
+func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
+	var out []Incident
+	err := t.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(storage.BucketIncidents).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var inc Incident
+			if err := json.Unmarshal(v, &inc); err != nil {
+				return fmt.Errorf("decode incident %d: %w", storage.ParseU64(k), err)
+			}
+			if state != "" && inc.State != state {
+				continue
+			}
+			out = append(out, inc)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, error) {
+	v := tx.Bucket(storage.BucketEntities).Get([]byte(entity))
+	if v == nil {
+		return Incident{}, false, nil
+	}
+	inc, err := getIncident(tx, storage.ParseU64(v))
+	if err != nil {
+		return Incident{}, false, err
+	}
+	return inc, true, nil
+}
+
+func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
+	var inc Incident
+	v := tx.Bucket(storage.BucketIncidents).Get(storage.U64(id))
+	if v == nil {
+		return inc, fmt.Errorf("#%d: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(v, &inc); err != nil {
+		return inc, fmt.Errorf("decode incident %d: %w", id, err)
+	}
+	return inc, nil
+}
+
+func putIncident(tx *bolt.Tx, inc *Incident) error {
+	b, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("encode incident: %w", err)
+	}
+	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
+		return fmt.Errorf("store incident: %w", err)
+	}
+	return nil
+}
+
+func eventKey(incident, event uint64) []byte {
+	k := make([]byte, 16)
+	copy(k, storage.U64(incident))
+	copy(k[8:], storage.U64(event))
+	return k
+}
+
+func titleOf(fields map[string]string, entity string) string {
+	return firstNonEmpty(fields[FieldEntityDisplayName], entity)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
