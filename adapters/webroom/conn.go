@@ -1,0 +1,401 @@
+package webroom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sitrep/sitrep/adapters"
+)
+
+// outFrame is an encoded frame waiting in a connection's send queue.
+type outFrame struct {
+	data []byte
+	seq  uint64 // log sequence of a "message" frame, else 0
+}
+
+// conn is one websocket client of one room.
+type conn struct {
+	w    *WebRoom
+	ws   *websocket.Conn
+	room string
+	user string // display name unless the client names itself
+
+	send       chan outFrame
+	done       chan struct{} // closed by stop: the writer quits
+	stopOnce   sync.Once
+	writerDone chan struct{}
+	inbox      chan adapters.Inbound // lines for the Handler worker
+
+	// histMax is the room's last sequence when the history was read; the
+	// writer skips live "message" frames at or below it, which the client
+	// already has. Set before the writer starts.
+	histMax uint64
+}
+
+// serveWS upgrades a room's websocket after checking room name, origin and key.
+func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
+	room, ok := w.checkRoom(rw, r)
+	if !ok {
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !w.originAllowed(origin, r.Host) {
+		w.log.Warn("refused cross-origin websocket", "room", room, "origin", origin)
+		writeJSONError(rw, http.StatusForbidden, "cross-origin websocket refused: origin "+origin)
+		return
+	}
+	if !w.checkKey(rw, r) {
+		return
+	}
+	ws, err := w.upgrader.Upgrade(rw, r, nil)
+	if err != nil {
+		// Upgrade has answered the request already.
+		w.log.Debug("websocket upgrade failed", "room", room, "err", err)
+		return
+	}
+	c := &conn{
+		w:          w,
+		ws:         ws,
+		room:       room,
+		user:       "web-" + randomID(3),
+		send:       make(chan outFrame, w.queueLen),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		inbox:      make(chan adapters.Inbound, inboxLen),
+	}
+	if !w.register(c) {
+		_ = ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"),
+			time.Now().Add(writeWait))
+		_ = ws.Close()
+		return
+	}
+	w.log.Debug("websocket connected", "room", room, "user", c.user, "remote", r.RemoteAddr)
+	go c.handleLoop()
+	defer w.wg.Done()
+	defer func() { _ = ws.Close() }()
+	defer w.unregister(c)
+	c.serve()
+	w.log.Debug("websocket disconnected", "room", room, "user", c.user)
+}
+
+// originAllowed reports whether a websocket upgrade from origin may proceed:
+// same origin (the Origin's host is the request's Host) or listed in AllowedOrigins.
+func (w *WebRoom) originAllowed(origin, host string) bool {
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, o := range w.opts.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// serve sends the history, starts the writer and runs the read loop until the
+// connection ends.
+func (c *conn) serve() {
+	defer close(c.inbox) // the Handler worker finishes the lines it has, then quits
+	hist, last, err := c.w.history(c.room, c.w.opts.History)
+	if err != nil {
+		c.w.log.Error("websocket history", "room", c.room, "err", err)
+		c.stop(websocket.CloseInternalServerErr, "could not read the room's history")
+		return
+	}
+	c.histMax = last
+	for _, f := range hist {
+		data, err := json.Marshal(f)
+		if err != nil {
+			c.w.log.Error("encode history frame", "room", c.room, "err", err)
+			continue
+		}
+		_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+		if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+			c.stop(0, "")
+			return
+		}
+	}
+	go c.writeLoop()
+	c.readLoop()
+	c.stop(0, "")
+	<-c.writerDone
+}
+
+// stop sends a close frame (unless code is 0) and ends the writer. Only the
+// first call has an effect.
+func (c *conn) stop(code int, reason string) {
+	c.stopOnce.Do(func() {
+		if code != 0 {
+			msg := websocket.FormatCloseMessage(code, reason)
+			_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+		}
+		close(c.done)
+	})
+}
+
+// kill stops c and cuts the connection without waiting for the peer.
+func (c *conn) kill(code int, reason string) {
+	c.stop(code, reason)
+	_ = c.ws.Close()
+}
+
+// enqueue queues f without waiting; false means the queue is full.
+func (c *conn) enqueue(f outFrame) bool {
+	select {
+	case <-c.done:
+		return true // closing anyway
+	default:
+	}
+	select {
+	case c.send <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// sendFrame queues a frame for this client only.
+func (c *conn) sendFrame(f Frame) {
+	data, err := json.Marshal(f)
+	if err != nil {
+		c.w.log.Error("encode frame", "room", c.room, "err", err)
+		return
+	}
+	if !c.enqueue(outFrame{data: data}) {
+		c.w.log.Warn("dropping slow client", "room", c.room, "user", c.user)
+		go c.kill(websocket.CloseTryAgainLater, "too slow to keep up")
+	}
+}
+
+func (c *conn) sendError(msg string) {
+	c.sendFrame(Frame{Type: FrameError, Error: msg})
+}
+
+// writeLoop sends queued frames and keepalive pings until stop.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	ticker := time.NewTicker(pingPeriod)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case f := <-c.send:
+			if f.seq != 0 && f.seq <= c.histMax {
+				continue // already sent with the history
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.TextMessage, f.data); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		case <-ticker.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+	}
+}
+
+// writeFailed ends a connection the writer can no longer write to, so the
+// read loop stops too. After a close frame was sent the read loop is already
+// waiting for the peer's answer and is left alone.
+func (c *conn) writeFailed(err error) {
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return
+	}
+	c.w.log.Debug("websocket write failed", "room", c.room, "user", c.user, "err", err)
+	_ = c.ws.Close()
+}
+
+// readLoop reads the client's frames until the connection ends or the client
+// breaks a rule, in which case it is closed with a code saying which.
+func (c *conn) readLoop() {
+	maxFrame := c.w.opts.MaxFrame
+	_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	bucket := tokenBucket{
+		rate:   c.w.opts.RatePerSec,
+		burst:  float64(c.w.opts.Burst),
+		tokens: float64(c.w.opts.Burst),
+		last:   time.Now(),
+	}
+	for {
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			if websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				c.w.log.Debug("websocket read", "room", c.room, "user", c.user, "err", err)
+			}
+			return
+		}
+		if mt == websocket.BinaryMessage {
+			c.closeAndDrain(websocket.CloseUnsupportedData, "binary frames are not accepted")
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r, int64(maxFrame)+1))
+		if err != nil {
+			return
+		}
+		if len(data) > maxFrame {
+			c.closeAndDrain(websocket.CloseMessageTooBig, fmt.Sprintf("message exceeds %d bytes", maxFrame))
+			return
+		}
+		if !bucket.take(time.Now()) {
+			c.closeAndDrain(websocket.ClosePolicyViolation, "too many messages")
+			return
+		}
+		_ = c.ws.SetReadDeadline(time.Now().Add(pongWait))
+		c.handleLine(data)
+	}
+}
+
+// closeAndDrain sends a close frame and reads (discarding) until the peer
+// answers it or closeGrace passes, so the peer gets the close frame rather
+// than a reset connection.
+func (c *conn) closeAndDrain(code int, reason string) {
+	c.w.log.Info("closing websocket", "room", c.room, "user", c.user, "code", code, "reason", reason)
+	c.stop(code, reason)
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
+	}
+}
+
+// clientFrame is what a client sends: a line typed in the room.
+type clientFrame struct {
+	Text *string `json:"text"`
+	User string  `json:"user"`
+}
+
+// handleLine validates a client's line, stores it in the room log, shows it
+// to the room and queues it for the Handler. Rejected lines are answered
+// with an error frame and not stored.
+func (c *conn) handleLine(data []byte) {
+	var in clientFrame
+	if err := json.Unmarshal(data, &in); err != nil {
+		c.sendError(`frame is not valid JSON of the form {"text":"..."}: ` + err.Error())
+		return
+	}
+	if in.Text == nil {
+		c.sendError(`frame has no "text" field`)
+		return
+	}
+	text := strings.TrimSpace(*in.Text)
+	if text == "" {
+		c.sendError(`"text" is empty`)
+		return
+	}
+	if n := utf8.RuneCountInString(text); n > maxTextRunes {
+		c.sendError(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
+		return
+	}
+	user := c.user
+	if u := cleanUser(in.User); u != "" {
+		user = u
+	}
+	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
+	seq, err := c.w.appendLog(c.w.ctx, c.room, e)
+	if err != nil {
+		c.w.log.Error("store chat line", "room", c.room, "err", err)
+		c.sendError("could not store your message; please try again")
+		return
+	}
+	c.w.broadcast(c.room, entryFrame(FrameMessage, c.room, seq, e), seq)
+	line := adapters.Inbound{
+		Platform:  Platform,
+		RoomID:    c.room,
+		User:      user,
+		Text:      text,
+		MessageID: strconv.FormatUint(seq, 10),
+		Time:      e.Time,
+	}
+	select {
+	case c.inbox <- line:
+	case <-c.w.ctx.Done():
+	}
+}
+
+// handleLoop hands the connection's lines to the Handler one at a time, so a
+// slow Handler holds up only this client, and answers the sender.
+func (c *conn) handleLoop() {
+	defer c.w.wg.Done()
+	for in := range c.inbox {
+		reply, err := c.callHandler(in)
+		switch {
+		case err != nil:
+			c.w.log.Debug("handler refused line", "room", c.room, "user", in.User, "err", err)
+			c.sendError(err.Error())
+		case reply != "":
+			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply}})
+		}
+	}
+}
+
+func (c *conn) callHandler(in adapters.Inbound) (reply string, err error) {
+	if c.w.handler == nil {
+		return "", nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.w.log.Error("handler panicked", "room", c.room, "panic", p)
+			reply, err = "", errors.New("internal error while handling your message")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(c.w.ctx, handlerTimeout)
+	defer cancel()
+	return c.w.handler(ctx, in)
+}
+
+// cleanUser makes a client-chosen display name safe to store and show:
+// no control characters, at most maxUserRunes runes.
+func cleanUser(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxUserRunes {
+		s = string([]rune(s)[:maxUserRunes])
+	}
+	return s
+}
+
+// tokenBucket limits one connection's inbound rate.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,0 +1,58 @@
+package webroom
+
+import (
+	"bytes"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+)
+
+//go:embed page.html
+var pageHTML string
+
+// parsePage parses page.html; it is part of the binary, so a failure is a bug.
+func parsePage() *template.Template {
+	return template.Must(template.New("room").Parse(pageHTML))
+}
+
+type pageData struct {
+	Room  string
+	Nonce string
+}
+
+// servePage serves a room's page. Its one inline style and one inline script
+// carry a fresh nonce that the Content-Security-Policy names, so nothing else
+// can run or style the page.
+func (w *WebRoom) servePage(rw http.ResponseWriter, r *http.Request) {
+	room, ok := w.checkRoom(rw, r)
+	if !ok {
+		return
+	}
+	if !w.checkKey(rw, r) {
+		return
+	}
+	nonce := newNonce()
+	var buf bytes.Buffer
+	if err := w.page.Execute(&buf, pageData{Room: room, Nonce: nonce}); err != nil {
+		w.log.Error("render room page", "room", room, "err", err)
+		writeJSONError(rw, http.StatusInternalServerError, "could not render the room page")
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
+		"'; connect-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the URL may carry the key
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	_, _ = rw.Write(buf.Bytes())
+}
+
+func newNonce() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.StdEncoding.EncodeToString(b)
+}

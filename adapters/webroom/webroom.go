@@ -1,0 +1,472 @@
+// Package webroom is sitrep's built-in chat room: a page and a websocket per
+// room, served by sitrep itself, so alerts can be routed and answered with no
+// external chat account.
+//
+// Every message a room shows is kept in the room's durable log (a nested
+// bucket per room under storage.BucketRoomLog, keyed by a per-room sequence),
+// so a client that connects late, or after a restart, sees the recent history
+// with its current (updated) content. Responders' lines typed in the page go
+// onto the same log and are handed to sitrep's Handler as adapters.Inbound.
+package webroom
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/storage"
+)
+
+// Platform is the name this adapter gives its platform.
+const Platform = "webroom"
+
+// KindChat is the Message.Kind of a line a responder typed in the room.
+const KindChat = "chat"
+
+// Limits and timings.
+const (
+	defaultHistory  = 100
+	defaultMaxFrame = 4096
+	defaultRate     = 5
+	defaultBurst    = 10
+	defaultMaxLog   = 1000 // log entries kept per room
+	defaultQueue    = 256  // frames buffered per connection before it is dropped
+	maxTextRunes    = 2000 // longest line a responder may type
+	maxUserRunes    = 64   // longest display name
+	writeWait       = 10 * time.Second
+	pongWait        = 60 * time.Second
+	pingPeriod      = pongWait * 9 / 10
+	closeGrace      = 2 * time.Second  // wait for the peer's close frame
+	handlerTimeout  = 30 * time.Second // bound on one Handler call
+	inboxLen        = 16               // lines queued for the Handler per connection
+)
+
+// roomNameRE is what a web room's name (and platform ID) must look like.
+var roomNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// ErrNotFound means Update named a message the room's log does not hold.
+var ErrNotFound = errors.New("message not found")
+
+// ValidRoomName reports whether name can name a web room.
+func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
+
+// Options configure a WebRoom. The zero value serves open rooms with the defaults.
+type Options struct {
+	// Key, if set, is required as ?key=<Key> on the page and the websocket.
+	Key string
+	// History is how many recent messages a connecting client is sent first; default 100.
+	History int
+	// AllowedOrigins are extra Origin values accepted on websocket upgrades,
+	// such as "https://ops.example.com". Same-origin requests are always accepted.
+	AllowedOrigins []string
+	// Logger receives connection and error logs; default slog.Default().
+	Logger *slog.Logger
+	// MaxFrame is the largest message a client may send, in bytes; default 4096.
+	MaxFrame int
+	// RatePerSec is how many messages per second one connection may send on
+	// average; default 5.
+	RatePerSec float64
+	// Burst is how many messages one connection may send at once; default 10.
+	Burst int
+}
+
+// WebRoom serves web rooms and implements adapters.Chat. It is safe for concurrent use.
+type WebRoom struct {
+	db       *storage.DB
+	handler  adapters.Handler
+	opts     Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	page     *template.Template
+	maxLog   int // log entries kept per room
+	queueLen int // send queue per connection
+
+	ctx    context.Context // ends with Close; parent of Handler calls
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	rooms  map[string]map[*conn]struct{}
+	closed bool
+	wg     sync.WaitGroup // connection and Handler goroutines
+}
+
+var _ adapters.Chat = (*WebRoom)(nil)
+
+// New returns a WebRoom that keeps its rooms' logs in db and hands responders'
+// lines to handler.
+func New(db *storage.DB, handler adapters.Handler, opts Options) *WebRoom {
+	if opts.History == 0 {
+		opts.History = defaultHistory
+	}
+	if opts.History < 0 {
+		opts.History = 0
+	}
+	if opts.MaxFrame <= 0 {
+		opts.MaxFrame = defaultMaxFrame
+	}
+	if opts.RatePerSec <= 0 {
+		opts.RatePerSec = defaultRate
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = defaultBurst
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &WebRoom{
+		db:       db,
+		handler:  handler,
+		opts:     opts,
+		log:      opts.Logger.With("adapter", Platform),
+		maxLog:   defaultMaxLog,
+		queueLen: defaultQueue,
+		ctx:      ctx,
+		cancel:   cancel,
+		rooms:    make(map[string]map[*conn]struct{}),
+		page:     parsePage(),
+	}
+	w.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		// The origin is checked before Upgrade, so that a refusal can say why.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	return w
+}
+
+// Platform returns "webroom".
+func (w *WebRoom) Platform() string { return Platform }
+
+// entry is one message in a room's log, as stored.
+type entry struct {
+	Time time.Time `json:"time"`
+	Rev  uint64    `json:"rev,omitempty"` // times the message was updated
+	adapters.Message
+}
+
+// Frame is one JSON object the server sends over a room's websocket.
+//
+// "message" and "update" frames carry every field of adapters.Message; "reply"
+// frames carry Text only; "error" frames carry Error only.
+type Frame struct {
+	Type string `json:"type"` // "message", "update", "reply" or "error"
+	ID   string `json:"id,omitempty"`
+	Room string `json:"room,omitempty"`
+	Time string `json:"time,omitempty"` // RFC 3339
+	Rev  uint64 `json:"rev,omitempty"`  // grows with each update of the message
+	*adapters.Message
+	Error string `json:"error,omitempty"`
+}
+
+// Frame types.
+const (
+	FrameMessage = "message"
+	FrameUpdate  = "update"
+	FrameReply   = "reply"
+	FrameError   = "error"
+)
+
+func entryFrame(typ, room string, seq uint64, e entry) Frame {
+	m := e.Message
+	return Frame{
+		Type:    typ,
+		ID:      strconv.FormatUint(seq, 10),
+		Room:    room,
+		Time:    e.Time.UTC().Format(time.RFC3339),
+		Rev:     e.Rev,
+		Message: &m,
+	}
+}
+
+// Post appends msg to the room's log and then sends it to every client
+// connected to the room. The message ID is its sequence in the room's log.
+func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
+	name := room.ID
+	if !ValidRoomName(name) {
+		return "", adapters.Permanent(fmt.Errorf("webroom post: invalid room id %q", name))
+	}
+	e := entry{Time: time.Now().UTC(), Message: msg}
+	seq, err := w.appendLog(ctx, name, e)
+	if err != nil {
+		return "", fmt.Errorf("webroom post to %s: %w", name, err)
+	}
+	w.broadcast(name, entryFrame(FrameMessage, name, seq, e), seq)
+	return strconv.FormatUint(seq, 10), nil
+}
+
+// appendLog stores e as the room's next message, trims the oldest beyond
+// maxLog in the same write, and returns the message's sequence.
+func (w *WebRoom) appendLog(ctx context.Context, room string, e entry) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	val, err := json.Marshal(e)
+	if err != nil {
+		return 0, fmt.Errorf("encode message: %w", err)
+	}
+	maxLog := uint64(w.maxLog)
+	var seq uint64
+	err = w.db.Update(ctx, func(tx *bolt.Tx) error {
+		rb, err := tx.Bucket(storage.BucketRoomLog).CreateBucketIfNotExists([]byte(room))
+		if err != nil {
+			return fmt.Errorf("room log bucket: %w", err)
+		}
+		n, err := rb.NextSequence()
+		if err != nil {
+			return fmt.Errorf("next sequence: %w", err)
+		}
+		if err := rb.Put(storage.U64(n), val); err != nil {
+			return fmt.Errorf("put message: %w", err)
+		}
+		if n > maxLog {
+			var old [][]byte
+			c := rb.Cursor()
+			for k, _ := c.First(); k != nil && storage.ParseU64(k) <= n-maxLog; k, _ = c.Next() {
+				old = append(old, append([]byte(nil), k...))
+			}
+			for _, k := range old {
+				if err := rb.Delete(k); err != nil {
+					return fmt.Errorf("trim room log: %w", err)
+				}
+			}
+		}
+		seq = n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+// Update rewrites a message Post returned and sends the new content to the
+// room's clients, which change the message in place. A message the log does
+// not hold (never posted, or trimmed) is a permanent error wrapping ErrNotFound.
+func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID string, msg adapters.Message) error {
+	name := room.ID
+	if !ValidRoomName(name) {
+		return adapters.Permanent(fmt.Errorf("webroom update: invalid room id %q", name))
+	}
+	seq, err := strconv.ParseUint(messageID, 10, 64)
+	if err != nil || seq == 0 {
+		return adapters.Permanent(fmt.Errorf("webroom update %s in %s: %w", messageID, name, ErrNotFound))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
+	}
+	var updated entry
+	err = w.db.Update(ctx, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(name))
+		if rb == nil {
+			return ErrNotFound
+		}
+		key := storage.U64(seq)
+		old := rb.Get(key)
+		if old == nil {
+			return ErrNotFound
+		}
+		var e entry
+		if err := json.Unmarshal(old, &e); err != nil {
+			return fmt.Errorf("decode message: %w", err)
+		}
+		e.Message = msg
+		e.Rev++
+		val, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode message: %w", err)
+		}
+		if err := rb.Put(key, val); err != nil {
+			return fmt.Errorf("put message: %w", err)
+		}
+		updated = e
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return adapters.Permanent(fmt.Errorf("webroom update %s in %s: %w", messageID, name, err))
+	}
+	if err != nil {
+		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
+	}
+	w.broadcast(name, entryFrame(FrameUpdate, name, seq, updated), 0)
+	return nil
+}
+
+// history returns the room's last n messages, oldest first, and the room's
+// highest sequence so far.
+func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
+	var frames []Frame
+	var last uint64
+	err := w.db.View(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(room))
+		if rb == nil {
+			return nil
+		}
+		last = rb.Sequence()
+		c := rb.Cursor()
+		for k, v := c.Last(); k != nil && len(frames) < n; k, v = c.Prev() {
+			var e entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode message %d: %w", storage.ParseU64(k), err)
+			}
+			frames = append(frames, entryFrame(FrameMessage, room, storage.ParseU64(k), e))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read history of %s: %w", room, err)
+	}
+	for i, j := 0, len(frames)-1; i < j; i, j = i+1, j-1 {
+		frames[i], frames[j] = frames[j], frames[i]
+	}
+	return frames, last, nil
+}
+
+// broadcast queues f for every client of room. seq is the message's sequence
+// for "message" frames (so a client that already got it in its history skips
+// it), 0 otherwise. A client whose queue is full is dropped, never waited for.
+func (w *WebRoom) broadcast(room string, f Frame, seq uint64) {
+	data, err := json.Marshal(f)
+	if err != nil {
+		w.log.Error("encode frame", "room", room, "err", err)
+		return
+	}
+	out := outFrame{data: data, seq: seq}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for c := range w.rooms[room] {
+		if !c.enqueue(out) {
+			w.log.Warn("dropping slow client", "room", room, "user", c.user)
+			go c.kill(websocket.CloseTryAgainLater, "too slow to keep up")
+		}
+	}
+}
+
+// register adds c to its room, unless the WebRoom is closed. Each registered
+// connection holds two counts on w.wg: its own and its Handler worker's.
+func (w *WebRoom) register(c *conn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	set := w.rooms[c.room]
+	if set == nil {
+		set = make(map[*conn]struct{})
+		w.rooms[c.room] = set
+	}
+	set[c] = struct{}{}
+	w.wg.Add(2)
+	return true
+}
+
+func (w *WebRoom) unregister(c *conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.rooms[c.room], c)
+	if len(w.rooms[c.room]) == 0 {
+		delete(w.rooms, c.room)
+	}
+}
+
+// Close sends every connected client a "going away" close frame, ends the
+// connections and waits for their goroutines (Handler calls in flight are
+// cancelled). Post and Update keep working afterwards, with no one to tell.
+func (w *WebRoom) Close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	var all []*conn
+	for _, set := range w.rooms {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	w.mu.Unlock()
+
+	// A close frame can wait behind a write to a slow client, so send them
+	// side by side.
+	var stops sync.WaitGroup
+	for _, c := range all {
+		stops.Go(func() { c.stop(websocket.CloseGoingAway, "server shutting down") })
+	}
+	w.cancel()
+	done := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		stops.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(closeGrace)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return
+	case <-timer.C:
+	}
+	// Clients that did not answer the close frame in time are cut off.
+	for _, c := range all {
+		_ = c.ws.Close()
+	}
+	<-done
+}
+
+// Register adds the room page (GET /rooms/{room}) and its websocket
+// (GET /rooms/{room}/ws) to mux.
+func (w *WebRoom) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /rooms/{room}", w.servePage)
+	mux.HandleFunc("GET /rooms/{room}/ws", w.serveWS)
+}
+
+// checkRoom returns the request's room name, or writes a 404 and returns false
+// if it is not a valid one.
+func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bool) {
+	room := r.PathValue("room")
+	if !ValidRoomName(room) {
+		writeJSONError(rw, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		return "", false
+	}
+	return room, true
+}
+
+// checkKey writes a 401 and returns false unless the request carries the key
+// (when one is set).
+func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
+	if w.opts.Key == "" || secret.Equal(r.URL.Query().Get("key"), w.opts.Key) {
+		return true
+	}
+	writeJSONError(rw, http.StatusUnauthorized, "missing or wrong key")
+	return false
+}
+
+func writeJSONError(rw http.ResponseWriter, status int, msg string) {
+	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	_ = json.NewEncoder(rw).Encode(map[string]string{"error": msg})
+}
+
+// randomID returns n random bytes as hex.
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

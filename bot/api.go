@@ -1,0 +1,343 @@
+package bot
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/timeline"
+)
+
+const maxAdminBody = 1 << 20
+
+func (b *Bot) registerAPI() {
+	b.mux.HandleFunc("GET /healthz", b.healthz)
+	b.mux.HandleFunc("GET /readyz", b.readyz)
+	b.mux.Handle("GET /metrics", b.metrics())
+	b.mux.HandleFunc("GET /{$}", b.index)
+
+	admin := func(pattern string, h http.HandlerFunc) { b.mux.Handle(pattern, b.requireAdmin(h)) }
+	admin("GET /v1/incidents", b.listIncidents)
+	admin("GET /v1/incidents/{id}", b.getIncident)
+	admin("GET /v1/rooms", b.listRooms)
+	admin("GET /v1/rooms/{name}", b.getRoom)
+	admin("PUT /v1/rooms/{name}", b.putRoom)
+	admin("DELETE /v1/rooms/{name}", b.deleteRoom)
+	admin("GET /v1/routes", b.getRoutes)
+	admin("PUT /v1/routes", b.putRoutes)
+	admin("POST /v1/routes/test", b.testRoutes)
+	admin("GET /v1/outbox", b.getOutbox)
+	admin("GET /v1/backup", b.backup)
+}
+
+func (b *Bot) requireAdmin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			writeError(w, http.StatusUnauthorized, "", "missing admin token: send Authorization: Bearer <admin token>")
+			return
+		}
+		if !secret.Equal(tok, b.cfg.AdminToken) {
+			writeError(w, http.StatusUnauthorized, "", "invalid admin token")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// index sends a browser to the default web room.
+func (b *Bot) index(w http.ResponseWriter, r *http.Request) {
+	if b.web == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"service": "sitrep"})
+		return
+	}
+	http.Redirect(w, r, "/rooms/"+b.cfg.DefaultRoom, http.StatusFound)
+}
+
+// incidentView is an incident as the API shows it: secret-looking fields redacted.
+type incidentView struct {
+	timeline.Incident
+	Events []timeline.Event `json:"events,omitempty"`
+}
+
+func redactFields(f map[string]string) map[string]string {
+	if f == nil {
+		return nil
+	}
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		if secret.LooksSecret(k) {
+			v = secret.Redact(v)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func viewOf(inc timeline.Incident, events []timeline.Event) incidentView {
+	inc.Fields = redactFields(inc.Fields)
+	for i := range events {
+		events[i].Fields = redactFields(events[i].Fields)
+	}
+	return incidentView{Incident: inc, Events: events}
+}
+
+func (b *Bot) listIncidents(w http.ResponseWriter, r *http.Request) {
+	var state timeline.State
+	if s := r.URL.Query().Get("state"); s != "" {
+		st, ok := timeline.ParseState(s)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "state", fmt.Sprintf("state must be triggered, acknowledged or resolved, not %q", s))
+			return
+		}
+		state = st
+	}
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "limit", "limit must be a number from 1 to 10000")
+			return
+		}
+		limit = n
+	}
+	list, err := b.tl.Incidents(state, limit)
+	if err != nil {
+		b.internalError(w, err)
+		return
+	}
+	out := make([]incidentView, 0, len(list))
+	for _, inc := range list {
+		out = append(out, viewOf(inc, nil))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+}
+
+func (b *Bot) getIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(r.PathValue("id"), "#"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
+		return
+	}
+	inc, events, err := b.tl.Incident(id)
+	if errors.Is(err, timeline.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
+		return
+	}
+	if err != nil {
+		b.internalError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewOf(inc, events))
+}
+
+func (b *Bot) listRooms(w http.ResponseWriter, _ *http.Request) {
+	list := b.rooms.List()
+	for i := range list {
+		list[i] = list[i].Redacted()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": list})
+}
+
+func (b *Bot) getRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := b.rooms.Get(r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, room.Redacted())
+}
+
+func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
+	var room rooms.Room
+	if !decodeBody(w, r, &room) {
+		return
+	}
+	name := r.PathValue("name")
+	if room.Name != "" && room.Name != name {
+		writeError(w, http.StatusBadRequest, "name", fmt.Sprintf("body names room %q but the URL names %q", room.Name, name))
+		return
+	}
+	room.Name = name
+	old, existed := b.rooms.Get(name)
+	if room.Token == "" && existed && old.Platform == room.Platform {
+		room.Token = old.Token // tokens are write-only: leaving one out keeps it
+	}
+	if err := b.rooms.Put(r.Context(), room); err != nil {
+		var fe *rooms.FieldError
+		if errors.As(err, &fe) {
+			writeError(w, http.StatusBadRequest, fe.Field, err.Error())
+			return
+		}
+		b.internalError(w, err)
+		return
+	}
+	saved, _ := b.rooms.Get(name)
+	code := http.StatusCreated
+	if existed {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, saved.Redacted())
+}
+
+func (b *Bot) deleteRoom(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if name == b.cfg.DefaultRoom {
+		writeError(w, http.StatusConflict, "name", fmt.Sprintf("room %q is the default room; change default_room first", name))
+		return
+	}
+	for _, rule := range b.router.Load().Rules() {
+		for _, rn := range rule.Rooms {
+			if rn == name {
+				writeError(w, http.StatusConflict, "name", fmt.Sprintf("route %q sends to room %q; change the routes first", rule.Name, name))
+				return
+			}
+		}
+	}
+	if err := b.rooms.Delete(r.Context(), name); err != nil {
+		if errors.Is(err, rooms.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", name))
+			return
+		}
+		b.internalError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *Bot) getRoutes(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"routes": redactRules(b.router.Load().Rules())})
+}
+
+func redactRules(rules []routing.Rule) []routing.Rule {
+	for i := range rules {
+		rules[i].Set = redactFields(rules[i].Set)
+	}
+	return rules
+}
+
+func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Routes []routing.Rule `json:"routes"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Routes == nil {
+		writeError(w, http.StatusBadRequest, "routes", `body must be {"routes": [...]}`)
+		return
+	}
+	if err := b.replaceRoutes(r.Context(), body.Routes); err != nil {
+		var re *routing.RuleError
+		if errors.As(err, &re) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{
+				"error": err.Error(), "field": fmt.Sprintf("routes[%d].%s", re.Index, re.Field),
+			})
+			return
+		}
+		b.internalError(w, err)
+		return
+	}
+	b.getRoutes(w, r)
+}
+
+func (b *Bot) testRoutes(w http.ResponseWriter, r *http.Request) {
+	var fields map[string]string
+	if !decodeBody(w, r, &fields) {
+		return
+	}
+	writeJSON(w, http.StatusOK, b.router.Load().Explain(fields, nil))
+}
+
+func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Query().Get("state") {
+	case "dead":
+		dead, err := b.outbox.Dead(500)
+		if err != nil {
+			b.internalError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"dead": dead})
+	case "", "pending":
+		pending := map[string]int{}
+		for _, room := range b.rooms.List() {
+			n, err := b.outbox.Pending(room.Name)
+			if err != nil {
+				b.internalError(w, err)
+				return
+			}
+			pending[room.Name] = n
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"pending": pending})
+	default:
+		writeError(w, http.StatusBadRequest, "state", "state must be pending or dead")
+	}
+}
+
+func (b *Bot) backup(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="sitrep-backup.db"`)
+	if _, err := b.db.Backup(w); err != nil {
+		b.log.Error("backup failed", "err", err)
+	}
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, "", "body over 1 MiB")
+		case errors.Is(err, io.EOF):
+			writeError(w, http.StatusBadRequest, "", "empty body: send JSON")
+		default:
+			writeError(w, http.StatusBadRequest, jsonField(err), "invalid JSON: "+err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+// jsonField names the field a decode error is about, when it says.
+func jsonField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	if s, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return strings.Trim(s, `"`)
+	}
+	return ""
+}
+
+func (b *Bot) internalError(w http.ResponseWriter, err error) {
+	b.log.Error("request failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "", "internal error; see the server log")
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, field, msg string) {
+	body := map[string]string{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	writeJSON(w, code, body)
+}

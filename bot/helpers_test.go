@@ -1,0 +1,218 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/config"
+)
+
+const (
+	ingestToken = "test-ingest-token-0001"
+	adminToken  = "test-admin-token-0002"
+)
+
+// baseConfig is a config with two web rooms; extra YAML is appended.
+func baseConfig(data string, extra string) string {
+	return fmt.Sprintf(`listen: 127.0.0.1:0
+data: %s
+ingest_token: %s
+admin_token: %s
+default_room: ops
+rooms:
+  - name: ops
+    platform: webroom
+  - name: payments
+    platform: webroom
+    team: payments
+%s`, data, ingestToken, adminToken, extra)
+}
+
+type testBot struct {
+	*Bot
+	URL    string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+func parseConfig(t testing.TB, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) string { return "" })
+	require.NoError(t, err)
+	return cfg
+}
+
+// startBot runs a bot on a loopback port until the test ends.
+func startBot(t testing.TB, yaml string) *testBot {
+	t.Helper()
+	cfg := parseConfig(t, yaml)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b, err := New(cfg, log)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	tb := &testBot{Bot: b, URL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs}
+	go func() { tb.done <- b.Run(ctx, ln) }()
+	t.Cleanup(tb.stop)
+	require.Eventually(t, func() bool { return b.ready.Load() }, 10*time.Second, 5*time.Millisecond)
+	return tb
+}
+
+func (tb *testBot) stop() {
+	if tb.cancel == nil {
+		return
+	}
+	tb.cancel()
+	<-tb.done
+	tb.cancel = nil
+}
+
+func newDataPath(t testing.TB) string { return filepath.Join(t.TempDir(), "sitrep.db") }
+
+func (tb *testBot) do(t testing.TB, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, tb.URL+path, rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	out := map[string]any{}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	}
+	return resp.StatusCode, out
+}
+
+func (tb *testBot) alert(t testing.TB, fields map[string]any) map[string]any {
+	t.Helper()
+	code, out := tb.do(t, http.MethodPost, "/v1/alerts", ingestToken, fields)
+	require.Equal(t, http.StatusAccepted, code, "%v", out)
+	return out
+}
+
+func (tb *testBot) incident(t testing.TB, id any) map[string]any {
+	t.Helper()
+	code, out := tb.do(t, http.MethodGet, fmt.Sprintf("/v1/incidents/%v", id), adminToken, nil)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	return out
+}
+
+// roomClient is a browser-less web room participant.
+type roomClient struct {
+	conn   *websocket.Conn
+	frames chan map[string]any
+}
+
+func (tb *testBot) join(t testing.TB, room string) *roomClient {
+	t.Helper()
+	u := strings.Replace(tb.URL, "http://", "ws://", 1) + "/rooms/" + room + "/ws"
+	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	c := &roomClient{conn: conn, frames: make(chan map[string]any, 1024)}
+	go func() {
+		defer close(c.frames)
+		for {
+			var f map[string]any
+			if err := conn.ReadJSON(&f); err != nil {
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Close() })
+	return c
+}
+
+func (c *roomClient) say(t testing.TB, text string) {
+	t.Helper()
+	require.NoError(t, c.conn.WriteJSON(map[string]string{"text": text, "user": "alice"}))
+}
+
+// waitFor returns the first frame that satisfies ok, failing after timeout.
+func (c *roomClient) waitFor(t testing.TB, timeout time.Duration, what string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case f, open := <-c.frames:
+			require.True(t, open, "room connection closed while waiting for %s", what)
+			if ok(f) {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("no frame with %s within %s", what, timeout)
+		}
+	}
+}
+
+// drain returns the frames received within d.
+func (c *roomClient) drain(d time.Duration) []map[string]any {
+	var out []map[string]any
+	deadline := time.After(d)
+	for {
+		select {
+		case f, open := <-c.frames:
+			if !open {
+				return out
+			}
+			out = append(out, f)
+		case <-deadline:
+			return out
+		}
+	}
+}
+
+func textHas(sub string) func(map[string]any) bool {
+	return func(f map[string]any) bool {
+		s, _ := f["text"].(string)
+		return strings.Contains(s, sub)
+	}
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,81 @@
+package bot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/storage"
+	bolt "go.etcd.io/bbolt"
+)
+
+// storedRoutes is the route list in bbolt. ConfigHash is the hash of the
+// config's routes when they were last seeded: API edits survive a restart
+// until the config's own routes change.
+type storedRoutes struct {
+	ConfigHash string         `json:"config_hash"`
+	Rules      []routing.Rule `json:"rules"`
+}
+
+var keyRoutes = []byte("current")
+
+func hashRules(rules []routing.Rule) string {
+	b, _ := json.Marshal(rules)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// loadRoutes returns the routes to run with: the stored list, unless the
+// config's routes changed since they were last seeded.
+func loadRoutes(ctx context.Context, db *storage.DB, fromConfig []routing.Rule) ([]routing.Rule, error) {
+	want := hashRules(fromConfig)
+	var cur storedRoutes
+	found := false
+	if err := db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(storage.BucketRoutes).Get(keyRoutes)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &cur)
+	}); err != nil {
+		return nil, fmt.Errorf("load routes: %w", err)
+	}
+	if found && cur.ConfigHash == want {
+		return cur.Rules, nil
+	}
+	if err := saveRoutes(ctx, db, storedRoutes{ConfigHash: want, Rules: fromConfig}); err != nil {
+		return nil, err
+	}
+	return fromConfig, nil
+}
+
+func saveRoutes(ctx context.Context, db *storage.DB, s storedRoutes) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode routes: %w", err)
+	}
+	if err := db.Update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(storage.BucketRoutes).Put(keyRoutes, b)
+	}); err != nil {
+		return fmt.Errorf("store routes: %w", err)
+	}
+	return nil
+}
+
+// replaceRoutes validates rules, stores them and swaps them in atomically.
+// On any error the running routes stay as they were.
+func (b *Bot) replaceRoutes(ctx context.Context, rules []routing.Rule) error {
+	r, err := b.compile(rules)
+	if err != nil {
+		return err
+	}
+	if err := saveRoutes(ctx, b.db, storedRoutes{ConfigHash: hashRules(b.cfg.Routes), Rules: rules}); err != nil {
+		return err
+	}
+	b.router.Store(r)
+	return nil
+}

@@ -1,0 +1,298 @@
+// Command sitrep runs the sitrep incident chat bot and its tools.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sitrep/sitrep/bot"
+	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/secret"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `sitrep: incident chat bot
+
+usage:
+  sitrep serve --config FILE [--listen ADDR] [--data FILE]
+  sitrep config check --config FILE
+  sitrep route test --config FILE [--json] field=value ...
+  sitrep rooms --config FILE
+  sitrep backup --url URL --out FILE      (admin token from SITREP_ADMIN_TOKEN)
+  sitrep version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(args[1:], stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: sitrep config check --config FILE\n")
+			return 2
+		}
+		err = configCheck(args[2:], stdout)
+	case "route":
+		if len(args) < 2 || args[1] != "test" {
+			fmt.Fprint(stderr, "usage: sitrep route test --config FILE field=value ...\n")
+			return 2
+		}
+		err = routeTest(args[2:], stdout)
+	case "rooms":
+		err = listRooms(args[1:], stdout)
+	case "backup":
+		err = backup(args[1:], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "sitrep", version)
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		var usageErr usageError
+		if errors.As(err, &usageErr) {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "sitrep:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("%s: %v\n\n%s", fs.Name(), err, usage)}
+	}
+	return nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, usageError{"--config FILE is required"}
+	}
+	return config.Load(path)
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := flags("serve")
+	path := fs.String("config", "", "config file")
+	listen := fs.String("listen", "", "address to listen on (overrides the config)")
+	data := fs.String("data", "", "bbolt data file (overrides the config)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	if err := refuseDemoTokens(cfg); err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	b, err := bot.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = b.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return b.Run(ctx, ln)
+}
+
+// refuseDemoTokens stops sitrep from listening beyond loopback with the
+// example config's published tokens.
+func refuseDemoTokens(cfg *config.Config) error {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	for name, tok := range map[string]string{"ingest_token (SITREP_INGEST_TOKEN)": cfg.IngestToken, "admin_token (SITREP_ADMIN_TOKEN)": cfg.AdminToken} {
+		if strings.HasPrefix(tok, "demo-") {
+			return fmt.Errorf("refusing to listen on %s with the example's demo %s: set a real one", cfg.Listen, name)
+		}
+	}
+	return nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func configCheck(args []string, stdout io.Writer) error {
+	fs := flags("config check")
+	path := fs.String("config", "", "config file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", *path, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
+	return nil
+}
+
+func routeTest(args []string, stdout io.Writer) error {
+	fs := flags("route test")
+	path := fs.String("config", "", "config file")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	for _, kv := range fs.Args() {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{fmt.Sprintf("%q is not field=value", kv)}
+		}
+		fields[k] = v
+	}
+	if len(fields) == 0 {
+		return usageError{"give the alert's fields as field=value, e.g. routing_key=payments"}
+	}
+	rooms := cfg.RoomsByName()
+	r, err := routing.Compile(cfg.Routes, routing.Options{
+		RoomExists:   func(n string) bool { _, ok := rooms[n]; return ok },
+		DefaultRooms: []string{cfg.DefaultRoom},
+	})
+	if err != nil {
+		return err
+	}
+	ex := r.Explain(fields, nil)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ex)
+	}
+	fmt.Fprint(stdout, ex.String())
+	return nil
+}
+
+func listRooms(args []string, stdout io.Writer) error {
+	fs := flags("rooms")
+	path := fs.String("config", "", "config file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%-20s %-9s %-24s %-12s %s\n", "NAME", "PLATFORM", "ID", "TEAM", "TOKEN")
+	for _, r := range cfg.Rooms {
+		r = r.WithDefaults()
+		fmt.Fprintf(stdout, "%-20s %-9s %-24s %-12s %s\n", r.Name, r.Platform, r.ID, r.Team, secret.Redact(r.Token))
+	}
+	return nil
+}
+
+func backup(args []string, stdout io.Writer) error {
+	fs := flags("backup")
+	url := fs.String("url", "http://127.0.0.1:8080", "running sitrep's base URL")
+	out := fs.String("out", "", "file to write the backup to")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"--out FILE is required"}
+	}
+	token := os.Getenv("SITREP_ADMIN_TOKEN")
+	if token == "" {
+		return usageError{"set SITREP_ADMIN_TOKEN to the server's admin token"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*url, "/")+"/v1/backup", nil)
+	if err != nil {
+		return fmt.Errorf("backup request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("backup: server answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	tmp := *out + ".partial"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	n, err := io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
+	return nil
+}

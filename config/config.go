@@ -1,0 +1,386 @@
+// Package config reads sitrep's YAML config file, strictly: an unknown key,
+// a value of the wrong type, a duplicate key or a setting that cannot work is
+// an error naming the key path and the line, and every such problem in the file
+// is reported at once. Credentials may also come from SITREP_* environment
+// variables, which win over the file. No error and no Redacted copy shows a
+// credential's value.
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/secret"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is sitrep's whole configuration.
+type Config struct {
+	Listen      string               `yaml:"listen"`       // address to serve HTTP on; default "127.0.0.1:8080" (loopback only)
+	Data        string               `yaml:"data"`         // bbolt file; default "sitrep.db"
+	PublicURL   string               `yaml:"public_url"`   // base for links in messages; default "http://" + Listen
+	Log         Log                  `yaml:"log"`          //
+	IngestToken string               `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
+	AdminToken  string               `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
+	DefaultRoom string               `yaml:"default_room"` // required: where alerts no route claims go; must name a room
+	Web         Web                  `yaml:"web"`          //
+	Rooms       []rooms.Room         `yaml:"rooms"`        //
+	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
+	Outbox      Outbox               `yaml:"outbox"`       //
+	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform: webroom, hipchat, slack, discord
+	Slack       Slack                `yaml:"slack"`        //
+	Discord     Discord              `yaml:"discord"`      //
+	HipChat     HipChat              `yaml:"hipchat"`      //
+
+	file  string            // name given to Parse, for messages
+	lines map[string]int    // key path → line, from the file
+	env   map[string]string // key path → the variable that set it
+}
+
+// Log sets how sitrep logs.
+type Log struct {
+	Format string `yaml:"format"` // text or json; default text
+	Level  string `yaml:"level"`  // debug, info, warn or error; default info
+}
+
+// Web is the built-in web room.
+type Web struct {
+	Enabled        *bool    `yaml:"enabled"`         // default true; see On
+	Key            string   `yaml:"key"`             // optional: if set, room pages and websockets need ?key=
+	History        int      `yaml:"history"`         // messages replayed to a late joiner; default 100, 0 written out means none
+	AllowedOrigins []string `yaml:"allowed_origins"` // extra origins allowed to open websockets (same-origin always is)
+}
+
+// On reports whether web rooms are served: they are unless enabled is false.
+func (w Web) On() bool { return w.Enabled == nil || *w.Enabled }
+
+// Outbox sets how long and how often sitrep retries a delivery.
+type Outbox struct {
+	MaxAge      time.Duration `yaml:"max_age"`      // default 24h; after it an undeliverable entry goes to the dead-letter list
+	BaseBackoff time.Duration `yaml:"base_backoff"` // default 1s
+	MaxBackoff  time.Duration `yaml:"max_backoff"`  // default 5m
+}
+
+// RateLimit is how many messages sitrep sends to one platform per interval.
+type RateLimit struct {
+	Messages int           `yaml:"messages"`
+	Per      time.Duration `yaml:"per"`
+}
+
+// Slack holds the Slack app's credentials. Slack is on when BotToken is set.
+type Slack struct {
+	BotToken      string `yaml:"bot_token"`      // xoxb-…; SITREP_SLACK_BOT_TOKEN
+	SigningSecret string `yaml:"signing_secret"` // verifies Events API and interactivity requests; SITREP_SLACK_SIGNING_SECRET
+	AppToken      string `yaml:"app_token"`      // xapp-…, for Socket Mode; SITREP_SLACK_APP_TOKEN
+	APIURL        string `yaml:"api_url"`        // optional: another Web API base URL
+}
+
+// Enabled reports whether Slack has a bot token to deliver with.
+func (s Slack) Enabled() bool { return s.BotToken != "" }
+
+// Discord holds the Discord application's credentials. Discord is on when BotToken is set.
+type Discord struct {
+	BotToken      string `yaml:"bot_token"`      // SITREP_DISCORD_BOT_TOKEN
+	PublicKey     string `yaml:"public_key"`     // verifies interactions; SITREP_DISCORD_PUBLIC_KEY
+	ApplicationID string `yaml:"application_id"` //
+	APIURL        string `yaml:"api_url"`        // optional: another API base URL
+}
+
+// Enabled reports whether Discord has a bot token to deliver with.
+func (d Discord) Enabled() bool { return d.BotToken != "" }
+
+// HipChat is a HipChat (or compatible) server. Rooms carry their own tokens;
+// Token, if set, is used for rooms that have none.
+type HipChat struct {
+	BaseURL string `yaml:"base_url"` // e.g. https://hipchat.example.com
+	Token   string `yaml:"token"`    // SITREP_HIPCHAT_TOKEN
+}
+
+// Enabled reports whether a HipChat server is configured.
+func (h HipChat) Enabled() bool { return h.BaseURL != "" }
+
+// Defaults.
+const (
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultData        = "sitrep.db"
+	DefaultLogFormat   = "text"
+	DefaultLogLevel    = "info"
+	DefaultWebHistory  = 100
+	DefaultMaxAge      = 24 * time.Hour
+	DefaultBaseBackoff = time.Second
+	DefaultMaxBackoff  = 5 * time.Minute
+)
+
+// defaultLimit is the rate limit of a platform no rate_limits entry sets.
+func defaultLimit(platform string) (RateLimit, bool) {
+	switch platform {
+	case rooms.PlatformSlack:
+		return RateLimit{Messages: 1, Per: time.Second}, true
+	case rooms.PlatformHipChat:
+		return RateLimit{Messages: 30, Per: time.Minute}, true
+	case rooms.PlatformDiscord:
+		return RateLimit{Messages: 5, Per: 5 * time.Second}, true
+	case rooms.PlatformWebRoom:
+		return RateLimit{Messages: 20, Per: time.Second}, true
+	}
+	return RateLimit{}, false
+}
+
+func platforms() []string {
+	return []string{rooms.PlatformWebRoom, rooms.PlatformHipChat, rooms.PlatformSlack, rooms.PlatformDiscord}
+}
+
+// envVar ties an environment variable to the key it overrides.
+type envVar struct {
+	name string
+	key  string
+	dst  func(*Config) *string
+}
+
+func envVars() []envVar {
+	return []envVar{
+		{"SITREP_LISTEN", "listen", func(c *Config) *string { return &c.Listen }},
+		{"SITREP_DATA", "data", func(c *Config) *string { return &c.Data }},
+		{"SITREP_INGEST_TOKEN", "ingest_token", func(c *Config) *string { return &c.IngestToken }},
+		{"SITREP_ADMIN_TOKEN", "admin_token", func(c *Config) *string { return &c.AdminToken }},
+		{"SITREP_WEB_KEY", "web.key", func(c *Config) *string { return &c.Web.Key }},
+		{"SITREP_SLACK_BOT_TOKEN", "slack.bot_token", func(c *Config) *string { return &c.Slack.BotToken }},
+		{"SITREP_SLACK_SIGNING_SECRET", "slack.signing_secret", func(c *Config) *string { return &c.Slack.SigningSecret }},
+		{"SITREP_SLACK_APP_TOKEN", "slack.app_token", func(c *Config) *string { return &c.Slack.AppToken }},
+		{"SITREP_DISCORD_BOT_TOKEN", "discord.bot_token", func(c *Config) *string { return &c.Discord.BotToken }},
+		{"SITREP_DISCORD_PUBLIC_KEY", "discord.public_key", func(c *Config) *string { return &c.Discord.PublicKey }},
+		{"SITREP_HIPCHAT_TOKEN", "hipchat.token", func(c *Config) *string { return &c.HipChat.Token }},
+	}
+}
+
+// envName returns the variable that can set key, or "".
+func envName(key string) string {
+	for _, v := range envVars() {
+		if v.key == key {
+			return v.name
+		}
+	}
+	return ""
+}
+
+// Load reads the config file at path, applies SITREP_* environment
+// variables, fills defaults and validates it. On any problem it returns a
+// *Errors listing them all.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err), err: err}}
+	}
+	return Parse(data, path, os.Getenv)
+}
+
+// Parse is Load on bytes already read: name is used in messages, env looks up
+// environment variables (os.Getenv, or nil for none). On any problem it
+// returns a *Errors listing them all.
+func Parse(data []byte, name string, env func(string) string) (*Config, error) {
+	d := newDecoder(name)
+	root := d.parseDocument(data)
+	if root == nil {
+		// The file as a whole is unusable: validating would only add that every key is missing.
+		return nil, finish(d.errs, d.secrets)
+	}
+	if root.Kind != yaml.MappingNode {
+		d.fail(root.Line, "", "the top level must be a mapping of keys such as listen, rooms and routes, got %s", describe(root))
+		return nil, finish(d.errs, d.secrets)
+	}
+	c := &Config{file: name}
+	d.decode(root, reflect.ValueOf(c).Elem(), "", root.Line)
+	c.lines = d.lines
+	c.applyEnv(env)
+	c.applyDefaults()
+	errs := d.errs
+	if err := c.validate(); len(err) > 0 {
+		errs = append(errs, err...)
+	}
+	if len(errs) == 0 {
+		return c, nil
+	}
+	return nil, finish(errs, append(d.secrets, c.secrets()...))
+}
+
+// finish makes the problems fit to show: no secret values, no repeats, in line order.
+func finish(errs Errors, secrets []string) *Errors {
+	errs.scrub(secrets)
+	errs = dedupe(errs)
+	errs.sortByLine()
+	return &errs
+}
+
+// dedupe drops repeats of a problem, which a mapping merged (<<) into
+// several places would otherwise report once per place.
+func dedupe(errs Errors) Errors {
+	type k struct {
+		line     int
+		key, msg string
+	}
+	seen := map[k]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		if seen[k{e.Line, e.Key, e.Msg}] {
+			continue
+		}
+		seen[k{e.Line, e.Key, e.Msg}] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+// applyEnv lets every set, non-empty SITREP_* variable override its key.
+func (c *Config) applyEnv(env func(string) string) {
+	if env == nil {
+		return
+	}
+	for _, v := range envVars() {
+		if val := env(v.name); val != "" {
+			*v.dst(c) = val
+			if c.env == nil {
+				c.env = map[string]string{}
+			}
+			c.env[v.key] = v.name
+		}
+	}
+}
+
+// set reports whether key was written in the file.
+func (c *Config) set(key string) bool {
+	_, ok := c.lines[key]
+	return ok
+}
+
+// applyDefaults fills what the file left out. A value written out, even a
+// zero, is kept for Validate to judge.
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Data == "" {
+		c.Data = DefaultData
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + browsable(c.Listen)
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = DefaultLogFormat
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	if c.Web.History == 0 && !c.set("web.history") {
+		c.Web.History = DefaultWebHistory
+	}
+	if c.Outbox.MaxAge == 0 && !c.set("outbox.max_age") {
+		c.Outbox.MaxAge = DefaultMaxAge
+	}
+	if c.Outbox.BaseBackoff == 0 && !c.set("outbox.base_backoff") {
+		c.Outbox.BaseBackoff = DefaultBaseBackoff
+	}
+	if c.Outbox.MaxBackoff == 0 && !c.set("outbox.max_backoff") {
+		c.Outbox.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.RateLimits == nil {
+		c.RateLimits = map[string]RateLimit{}
+	}
+	for _, p := range platforms() {
+		def, _ := defaultLimit(p)
+		l, ok := c.RateLimits[p]
+		if !ok {
+			c.RateLimits[p] = def
+			continue
+		}
+		// A platform's entry that leaves out a field takes that field's default.
+		if l.Messages == 0 && !c.set("rate_limits."+p+".messages") {
+			l.Messages = def.Messages
+		}
+		if l.Per == 0 && !c.set("rate_limits."+p+".per") {
+			l.Per = def.Per
+		}
+		c.RateLimits[p] = l
+	}
+}
+
+// browsable turns a listen address into one a browser can reach: a listener
+// on every interface (":8080", "0.0.0.0:8080") is reached through localhost.
+func browsable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Line returns the line of a key path such as "routes[2].matchers[0]" in the
+// file the config was parsed from, or 0 if the file did not have that key.
+func (c *Config) Line(key string) int { return c.lines[key] }
+
+// RoomsByName returns the rooms by name, with defaults filled (a web room's ID is its name).
+func (c *Config) RoomsByName() map[string]rooms.Room {
+	m := make(map[string]rooms.Room, len(c.Rooms))
+	for _, r := range c.Rooms {
+		m[r.Name] = r.WithDefaults()
+	}
+	return m
+}
+
+// Limit returns the rate limit for a platform: the config's, else the
+// platform's default; zero for an unknown platform.
+func (c *Config) Limit(platform string) RateLimit {
+	if l, ok := c.RateLimits[platform]; ok {
+		return l
+	}
+	l, _ := defaultLimit(platform)
+	return l
+}
+
+// Redacted returns a copy safe to print or log: every token and secret,
+// including the rooms' tokens, cut to its last four characters.
+func (c *Config) Redacted() Config {
+	r := *c
+	r.IngestToken = secret.Redact(c.IngestToken)
+	r.AdminToken = secret.Redact(c.AdminToken)
+	r.Web.Key = secret.Redact(c.Web.Key)
+	r.Web.AllowedOrigins = slices.Clone(c.Web.AllowedOrigins)
+	if c.Web.Enabled != nil {
+		on := *c.Web.Enabled
+		r.Web.Enabled = &on
+	}
+	r.Rooms = make([]rooms.Room, len(c.Rooms))
+	for i, room := range c.Rooms {
+		r.Rooms[i] = room.Redacted()
+	}
+	if c.Rooms == nil {
+		r.Rooms = nil
+	}
+	r.Routes = slices.Clone(c.Routes)
+	r.RateLimits = maps.Clone(c.RateLimits)
+	r.Slack.BotToken = secret.Redact(c.Slack.BotToken)
+	r.Slack.SigningSecret = secret.Redact(c.Slack.SigningSecret)
+	r.Slack.AppToken = secret.Redact(c.Slack.AppToken)
+	r.Discord.BotToken = secret.Redact(c.Discord.BotToken)
+	r.HipChat.Token = secret.Redact(c.HipChat.Token)
+	return r
+}
+
+// secrets lists every credential the config holds.
+func (c *Config) secrets() []string {
+	s := []string{c.IngestToken, c.AdminToken, c.Web.Key, c.Slack.BotToken, c.Slack.SigningSecret,
+		c.Slack.AppToken, c.Discord.BotToken, c.HipChat.Token}
+	for _, r := range c.Rooms {
+		s = append(s, r.Token)
+	}
+	return s
+}

@@ -1,0 +1,300 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/routing"
+)
+
+// Validate checks that the config can work, as Parse and Load do after
+// filling defaults. It returns nil or a *Errors listing every problem, each
+// with its key and, for a config read from a file, its line.
+func (c *Config) Validate() error {
+	errs := c.validate()
+	if len(errs) == 0 {
+		return nil
+	}
+	return finish(errs, c.secrets())
+}
+
+// problems collects what Validate finds.
+type problems struct {
+	c    *Config
+	errs Errors
+}
+
+// add records a problem with key, at the line of key in the file, or of the
+// nearest enclosing key written there. A value that came from an environment
+// variable has no line; the message names the variable instead.
+func (p *problems) add(key, format string, args ...any) *Error {
+	e := &Error{File: p.c.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	if v := p.c.env[key]; v != "" {
+		e.Msg += " (set by " + v + ")"
+	} else {
+		e.Line = p.c.lineOf(key)
+	}
+	p.errs = append(p.errs, e)
+	return e
+}
+
+// lineOf is Line for key, or else for the nearest enclosing key that has one:
+// a missing "routes[2].name" points at routes[2].
+func (c *Config) lineOf(key string) int {
+	for key != "" {
+		if l, ok := c.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			return 0
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+func (c *Config) validate() Errors {
+	p := &problems{c: c}
+	p.listen()
+	if c.Data == "" {
+		p.add("data", "required: the file sitrep keeps incidents in")
+	}
+	p.url("public_url", c.PublicURL, true)
+	p.log()
+	p.tokens()
+	p.web()
+	p.rooms()
+	p.defaultRoom()
+	p.routes()
+	p.outbox()
+	p.rateLimits()
+	p.endpoints()
+	return p.errs
+}
+
+func (p *problems) listen() {
+	_, port, err := net.SplitHostPort(p.c.Listen)
+	if err != nil {
+		p.add("listen", "expected host:port such as 127.0.0.1:8080%s", got("listen", p.c.Listen))
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("listen", "port must be a number from 0 to 65535%s", got("listen", port))
+	}
+}
+
+// url checks an absolute http(s) base URL; empty is fine unless required.
+func (p *problems) url(key, raw string, required bool) {
+	if raw == "" {
+		if required {
+			p.add(key, "required")
+		}
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key, "expected an absolute http:// or https:// URL%s", got(key, raw))
+		return
+	}
+	if u.User != nil {
+		p.add(key, "must not hold credentials (user:password@)")
+	}
+}
+
+func (p *problems) log() {
+	switch p.c.Log.Format {
+	case "text", "json":
+	default:
+		p.add("log.format", "expected text or json%s", got("log.format", p.c.Log.Format))
+	}
+	switch p.c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "expected debug, info, warn or error%s", got("log.level", p.c.Log.Level))
+	}
+}
+
+func (p *problems) tokens() {
+	c := p.c
+	for _, t := range []struct{ key, val string }{{"ingest_token", c.IngestToken}, {"admin_token", c.AdminToken}} {
+		if t.val == "" {
+			p.add(t.key, "required: set it here or in %s", envName(t.key))
+		}
+	}
+	if c.IngestToken != "" && c.IngestToken == c.AdminToken {
+		p.add("admin_token", "must differ from ingest_token: alert sources hold the ingest token and must not get admin rights with it")
+	}
+}
+
+func (p *problems) web() {
+	w := p.c.Web
+	if w.History < 0 {
+		p.add("web.history", "must not be negative")
+	}
+	for i, o := range w.AllowedOrigins {
+		key := fmt.Sprintf("web.allowed_origins[%d]", i)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			p.add(key, "expected an origin such as https://status.example.com (scheme, host and optional port, nothing else)%s", got(key, o))
+		}
+	}
+}
+
+func (p *problems) rooms() {
+	c := p.c
+	first := map[string]int{}
+	for i, r := range c.Rooms {
+		prefix := fmt.Sprintf("rooms[%d]", i)
+		if err := r.Validate(); err != nil {
+			var fe *rooms.FieldError
+			if errors.As(err, &fe) {
+				p.add(prefix+"."+fe.Field, "%s", fe.Msg).err = err
+			} else {
+				p.add(prefix, "%v", err).err = err
+			}
+		} else {
+			p.platformOn(prefix, r)
+		}
+		if r.Name == "" {
+			continue
+		}
+		if j, dup := first[r.Name]; dup {
+			p.add(prefix+".name", "duplicate room name %q: also rooms[%d].name (line %d)", r.Name, j, c.lineOf(fmt.Sprintf("rooms[%d].name", j)))
+			continue
+		}
+		first[r.Name] = i
+	}
+}
+
+// platformOn checks that a room's platform is set up to deliver to it.
+func (p *problems) platformOn(prefix string, r rooms.Room) {
+	c := p.c
+	switch r.Platform {
+	case rooms.PlatformWebRoom:
+		if !c.Web.On() {
+			p.add(prefix+".platform", "web rooms are off (web.enabled: false)")
+		}
+	case rooms.PlatformSlack:
+		if !c.Slack.Enabled() {
+			p.add(prefix+".platform", "Slack is off: set slack.bot_token or SITREP_SLACK_BOT_TOKEN")
+		}
+	case rooms.PlatformDiscord:
+		if !c.Discord.Enabled() {
+			p.add(prefix+".platform", "Discord is off: set discord.bot_token or SITREP_DISCORD_BOT_TOKEN")
+		}
+	case rooms.PlatformHipChat:
+		if !c.HipChat.Enabled() {
+			p.add(prefix+".platform", "HipChat is off: set hipchat.base_url")
+		} else if r.Token == "" && c.HipChat.Token == "" {
+			p.add(prefix+".token", "required for a HipChat room, unless hipchat.token (or SITREP_HIPCHAT_TOKEN) is set")
+		}
+	}
+}
+
+func (p *problems) defaultRoom() {
+	c := p.c
+	if c.DefaultRoom == "" {
+		p.add("default_room", "required: the room that gets alerts no route sends elsewhere")
+		return
+	}
+	if !c.roomExists(c.DefaultRoom) {
+		p.add("default_room", "%s is not one of the rooms (%s)", show("default_room", c.DefaultRoom), strings.Join(c.roomNames(), ", "))
+	}
+}
+
+func (c *Config) roomExists(name string) bool {
+	for _, r := range c.Rooms {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) roomNames() []string {
+	names := make([]string, 0, len(c.Rooms))
+	for _, r := range c.Rooms {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
+func (p *problems) routes() {
+	c := p.c
+	var defaults []string
+	if c.DefaultRoom != "" {
+		defaults = []string{c.DefaultRoom}
+	}
+	_, err := routing.Compile(c.Routes, routing.Options{RoomExists: c.roomExists, DefaultRooms: defaults})
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var re *routing.RuleError
+		if !errors.As(e, &re) {
+			p.add("routes", "%v", e).err = e
+			continue
+		}
+		key := fmt.Sprintf("routes[%d]", re.Index)
+		if re.Field != "" {
+			key += "." + re.Field
+		}
+		msg := "<nil>"
+		if re.Err != nil {
+			msg = re.Err.Error()
+		}
+		p.add(key, "%s", msg).err = e
+	}
+}
+
+func (p *problems) outbox() {
+	o := p.c.Outbox
+	for _, d := range []struct {
+		key string
+		val int64
+	}{{"outbox.max_age", int64(o.MaxAge)}, {"outbox.base_backoff", int64(o.BaseBackoff)}, {"outbox.max_backoff", int64(o.MaxBackoff)}} {
+		if d.val < 0 || d.val == 0 && p.c.set(d.key) {
+			p.add(d.key, "must be longer than 0 (leave it out for the default)")
+		}
+	}
+	if o.BaseBackoff > 0 && o.MaxBackoff > 0 && o.BaseBackoff > o.MaxBackoff {
+		p.add("outbox.base_backoff", "must not be longer than outbox.max_backoff (%s)", o.MaxBackoff)
+	}
+}
+
+func (p *problems) rateLimits() {
+	for _, name := range slices.Sorted(maps.Keys(p.c.RateLimits)) {
+		l := p.c.RateLimits[name]
+		key := "rate_limits." + name
+		if _, ok := defaultLimit(name); !ok {
+			p.add(key, "unknown platform (known: %s)", strings.Join(platforms(), ", "))
+			continue
+		}
+		if l.Messages <= 0 {
+			p.add(key+".messages", "must be at least 1")
+		}
+		if l.Per <= 0 {
+			p.add(key+".per", "must be longer than 0")
+		}
+	}
+}
+
+func (p *problems) endpoints() {
+	c := p.c
+	p.url("slack.api_url", c.Slack.APIURL, false)
+	p.url("discord.api_url", c.Discord.APIURL, false)
+	p.url("hipchat.base_url", c.HipChat.BaseURL, false)
+}

@@ -1,0 +1,79 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/sitrep/sitrep/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		room  Room
+		field string
+	}{
+		{"web room ok", Room{Name: "ops", Platform: PlatformWebRoom}, ""},
+		{"hipchat with token ok", Room{Name: "pay", Platform: PlatformHipChat, ID: "123", Token: "tok"}, ""},
+		{"bad name", Room{Name: "no spaces", Platform: PlatformWebRoom}, "name"},
+		{"missing platform", Room{Name: "x"}, "platform"},
+		{"unknown platform", Room{Name: "x", Platform: "irc"}, "platform"},
+		{"token on slack", Room{Name: "x", Platform: PlatformSlack, ID: "C1", Token: "t"}, "token"},
+		{"token on web room", Room{Name: "x", Platform: PlatformWebRoom, Token: "t"}, "token"},
+		{"slack needs id", Room{Name: "x", Platform: PlatformSlack}, "id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.room.Validate()
+			if tt.field == "" {
+				assert.NoError(t, err)
+				return
+			}
+			var fe *FieldError
+			require.True(t, errors.As(err, &fe), "got %v", err)
+			assert.Equal(t, tt.field, fe.Field)
+		})
+	}
+}
+
+func TestStorePersistsAndIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	db, err := storage.Open(path, storage.Options{})
+	require.NoError(t, err)
+	s, err := Open(db)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.Put(ctx, Room{Name: "ops", Platform: PlatformWebRoom}))
+	require.NoError(t, s.Put(ctx, Room{Name: "pay", Platform: PlatformHipChat, ID: "123", Token: "secret-room-token"}))
+
+	var fe *FieldError
+	err = s.Put(ctx, Room{Name: "pay2", Platform: PlatformHipChat, ID: "123"})
+	require.True(t, errors.As(err, &fe), "two rooms may not share a platform ID: %v", err)
+	assert.Equal(t, "id", fe.Field)
+
+	name, ok := s.ByPlatformID(PlatformWebRoom, "ops")
+	assert.True(t, ok)
+	assert.Equal(t, "ops", name)
+	require.NoError(t, db.Close())
+
+	db, err = storage.Open(path, storage.Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	s, err = Open(db)
+	require.NoError(t, err)
+	r, ok := s.Get("pay")
+	require.True(t, ok)
+	assert.Equal(t, "secret-room-token", r.Token)
+	assert.Equal(t, "****oken", r.Redacted().Token)
+	assert.NotContains(t, r.String(), "secret")
+
+	require.NoError(t, s.Delete(ctx, "pay"))
+	assert.ErrorIs(t, s.Delete(ctx, "pay"), ErrNotFound)
+	_, ok = s.ByPlatformID(PlatformHipChat, "123")
+	assert.False(t, ok)
+	assert.Len(t, s.List(), 1)
+}
