@@ -1,0 +1,278 @@
+// Package ingest takes alerts in over HTTP: Splunk On-Call (VictorOps) REST
+// alerts on POST /v1/alerts and Prometheus Alertmanager webhooks on
+// POST /v1/hooks/alertmanager. A request is answered 202 only once its alerts
+// are committed to the timeline; anything wrong with it gets a 4xx whose JSON
+// body names the problem, and nothing is written.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/timeline"
+)
+
+// Paths the server registers.
+const (
+	PathAlerts       = "/v1/alerts"
+	PathAlertmanager = "/v1/hooks/alertmanager"
+)
+
+// Sink commits decoded alerts; *timeline.Timeline is one.
+type Sink interface {
+	Ingest(ctx context.Context, alerts []timeline.Alert) ([]timeline.Result, error)
+}
+
+// Options configure a Server.
+type Options struct {
+	Token   string                // required on every request, as a Bearer token or ?token=
+	Sink    Sink                  // where decoded alerts go
+	Logger  *slog.Logger          // default slog.Default()
+	Metrics prometheus.Registerer // may be nil
+	Now     func() time.Time      // default time.Now
+	NewID   func() string         // entity IDs for alerts without one; default NewID
+}
+
+// Server is the ingest HTTP handler set.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+	alerts   *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	bufs     sync.Pool
+}
+
+// New returns a Server. It registers its metrics with opts.Metrics.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = NewID
+	}
+	s := &Server{
+		opts: opts,
+		log:  opts.Logger,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_ingest_requests_total",
+			Help: "Ingest requests by endpoint and HTTP status code.",
+		}, []string{"endpoint", "code"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_ingest_alerts_total",
+			Help: "Alerts committed to the timeline, by endpoint.",
+		}, []string{"endpoint"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sitrep_ingest_duration_seconds",
+			Help:    "Time from request to reply, including the durable commit.",
+			Buckets: []float64{.0005, .001, .002, .003, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"endpoint"}),
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
+	if opts.Metrics != nil {
+		for _, c := range []prometheus.Collector{s.requests, s.alerts, s.latency} {
+			if err := opts.Metrics.Register(c); err != nil {
+				s.log.Warn("ingest metrics not registered", "err", err)
+			}
+		}
+	}
+	return s
+}
+
+// Register adds the ingest endpoints to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST "+PathAlerts, s.endpoint("alerts", s.alert))
+	mux.Handle("POST "+PathAlertmanager, s.endpoint("alertmanager", s.alertmanager))
+}
+
+// reply is what an endpoint answers: a status and a JSON body.
+type reply struct {
+	code int
+	body any
+}
+
+// errorBody is the JSON body of every 4xx and 5xx reply.
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func fail(code int, field, msg string) reply {
+	return reply{code: code, body: errorBody{Error: msg, Field: field}}
+}
+
+// endpoint wraps a decoder-and-commit function with auth, content type and
+// body-size checks, metrics and the JSON reply.
+func (s *Server) endpoint(name string, handle func(ctx context.Context, body []byte) reply) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rep := s.serve(r, handle)
+		w.Header().Set("Content-Type", "application/json")
+		if rep.code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sitrep"`)
+		}
+		w.WriteHeader(rep.code)
+		_ = json.NewEncoder(w).Encode(rep.body)
+		s.requests.WithLabelValues(name, codeLabel(rep.code)).Inc()
+		s.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	})
+}
+
+func (s *Server) serve(r *http.Request, handle func(ctx context.Context, body []byte) reply) reply {
+	if !s.authorized(r) {
+		return fail(http.StatusUnauthorized, "token", "missing or wrong token: send it as \"Authorization: Bearer <token>\" or ?token=")
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return fail(http.StatusUnsupportedMediaType, "Content-Type", "Content-Type must be application/json")
+		}
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 2*MaxBody {
+			buf.Reset()
+			s.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBody+1)); err != nil {
+		return fail(http.StatusBadRequest, "", "could not read the request body")
+	}
+	if buf.Len() > MaxBody {
+		return fail(http.StatusRequestEntityTooLarge, "", "request body is larger than 1 MiB")
+	}
+	return handle(r.Context(), buf.Bytes())
+}
+
+// authorized checks the token in constant time. Either form is accepted.
+func (s *Server) authorized(r *http.Request) bool {
+	got := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			got = strings.TrimSpace(tok)
+		}
+	} else if r.URL.RawQuery != "" {
+		got = r.URL.Query().Get("token")
+	}
+	return secret.Equal(got, s.opts.Token)
+}
+
+// alertReply is the 202 body of POST /v1/alerts.
+type alertReply struct {
+	IncidentID uint64 `json:"incident_id,omitempty"`
+	EntityID   string `json:"entity_id"`
+	EventID    uint64 `json:"event_id,omitempty"`
+	State      string `json:"state,omitempty"`
+	Created    bool   `json:"created"`
+	Ignored    string `json:"ignored,omitempty"`
+}
+
+func replyFor(r timeline.Result, entity string) alertReply {
+	if r.Ignored != "" {
+		return alertReply{EntityID: entity, Ignored: r.Ignored}
+	}
+	return alertReply{
+		IncidentID: r.Incident.ID,
+		EntityID:   r.Incident.EntityID,
+		EventID:    r.Event.ID,
+		State:      string(r.Incident.State),
+		Created:    r.Created,
+	}
+}
+
+func (s *Server) alert(ctx context.Context, body []byte) reply {
+	a, err := DecodeAlert(body, s.opts.Now(), s.opts.NewID)
+	if err != nil {
+		return decodeFailure(err)
+	}
+	results, err := s.commit(ctx, []timeline.Alert{a})
+	if err != nil {
+		return s.commitFailure(err)
+	}
+	s.alerts.WithLabelValues("alerts").Inc()
+	return reply{code: http.StatusAccepted, body: replyFor(results[0], a.EntityID)}
+}
+
+// alertmanagerReply is the 202 body of POST /v1/hooks/alertmanager.
+type alertmanagerReply struct {
+	Alerts  int          `json:"alerts"`
+	Results []alertReply `json:"results"`
+}
+
+func (s *Server) alertmanager(ctx context.Context, body []byte) reply {
+	alerts, err := DecodeAlertmanager(body, s.opts.Now())
+	if err != nil {
+		return decodeFailure(err)
+	}
+	results, err := s.commit(ctx, alerts)
+	if err != nil {
+		return s.commitFailure(err)
+	}
+	s.alerts.WithLabelValues("alertmanager").Add(float64(len(alerts)))
+	out := alertmanagerReply{Alerts: len(alerts), Results: make([]alertReply, len(results))}
+	for i, r := range results {
+		out.Results[i] = replyFor(r, alerts[i].EntityID)
+	}
+	return reply{code: http.StatusAccepted, body: out}
+}
+
+func (s *Server) commit(ctx context.Context, alerts []timeline.Alert) ([]timeline.Result, error) {
+	results, err := s.opts.Sink.Ingest(ctx, alerts)
+	if err == nil && len(results) != len(alerts) {
+		err = errors.New("timeline returned a result count that does not match the alerts")
+	}
+	return results, err
+}
+
+func decodeFailure(err error) reply {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fail(http.StatusBadRequest, fe.Field, fe.Error())
+	}
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return fail(http.StatusBadRequest, "", se.Error())
+	}
+	return fail(http.StatusBadRequest, "", err.Error())
+}
+
+// commitFailure answers a request whose alerts could not be committed: the
+// client should retry, so it is a 503, never a 2xx.
+func (s *Server) commitFailure(err error) reply {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fail(http.StatusServiceUnavailable, "", "request cancelled before the alert was stored; retry")
+	}
+	s.log.Error("commit alerts", "err", err)
+	return fail(http.StatusServiceUnavailable, "", "alert not stored; retry")
+}
+
+func codeLabel(code int) string {
+	switch code {
+	case http.StatusAccepted:
+		return "202"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	default:
+		return strconv.Itoa(code)
+	}
+}
