@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
@@ -29,6 +30,9 @@ import (
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
+
+// hipchatHook is where HipChat's room_message webhook posts.
+const hipchatHook = "/hooks/hipchat"
 
 // Bot is one running sitrep.
 type Bot struct {
@@ -112,6 +116,21 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 		b.chats[rooms.PlatformWebRoom] = b.web
 	} else {
 		log.Info("web rooms off (web.enabled: false)")
+	}
+	if cfg.HipChat.Enabled() {
+		hc := hipchat.New(hipchat.Options{
+			BaseURL:      cfg.HipChat.BaseURL,
+			Token:        cfg.HipChat.Token,
+			WebhookToken: cfg.HipChat.WebhookToken,
+			Handler:      b.cmds.Handle,
+			Logger:       log.With("adapter", "hipchat"),
+		})
+		b.chats[rooms.PlatformHipChat] = hc
+		if cfg.HipChat.WebhookToken != "" {
+			hc.Register(b.mux, hipchatHook)
+		} else {
+			log.Info("hipchat inbound off: responders' chat is not read", "enable", "set hipchat.webhook_token and point a room_message webhook at "+hipchatHook)
+		}
 	}
 	b.logOffAdapters()
 

@@ -152,12 +152,12 @@ func stateColor(s timeline.State) string {
 	}
 }
 
-// shownFields keeps the fields worth showing in a room, never a secret.
+// shownFields is the event's fields as rooms get them: every field but the
+// secret-looking ones (a route may set an auth_token), which never leave sitrep.
 func shownFields(f map[string]string) map[string]string {
-	keep := []string{timeline.FieldEntityID, "host_name", "routing_key", "monitoring_tool", "monitor_name"}
-	out := map[string]string{}
-	for _, k := range keep {
-		if v := f[k]; v != "" && !secret.LooksSecret(k) {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		if v != "" && !secret.LooksSecret(k) {
 			out[k] = v
 		}
 	}

@@ -62,7 +62,11 @@ func startBot(t testing.TB, yaml string) *testBot {
 	t.Helper()
 	cfg := parseConfig(t, yaml)
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	b, err := New(cfg, log)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -88,28 +92,45 @@ func newDataPath(t testing.TB) string { return filepath.Join(t.TempDir(), "sitre
 
 func (tb *testBot) do(t testing.TB, method, path, token string, body any) (int, map[string]any) {
 	t.Helper()
+	code, out, err := tb.request(method, path, token, body)
+	require.NoError(t, err)
+	return code, out
+}
+
+// request sends a JSON request and decodes a JSON reply.
+func (tb *testBot) request(method, path, token string, body any) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
-		require.NoError(t, err)
+		if err != nil {
+			return 0, nil, err
+		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, tb.URL+path, rd)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	out := map[string]any{}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return 0, nil, fmt.Errorf("%w: %s", err, raw)
+		}
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
 }
 
 func (tb *testBot) alert(t testing.TB, fields map[string]any) map[string]any {

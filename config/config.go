@@ -101,6 +101,9 @@ func (d Discord) Enabled() bool { return d.BotToken != "" }
 type HipChat struct {
 	BaseURL string `yaml:"base_url"` // e.g. https://hipchat.example.com
 	Token   string `yaml:"token"`    // SITREP_HIPCHAT_TOKEN
+	// WebhookToken, if set, turns on POST /hooks/hipchat: HipChat's
+	// room_message webhook must send it as ?token=. SITREP_HIPCHAT_WEBHOOK_TOKEN.
+	WebhookToken string `yaml:"webhook_token"`
 }
 
 // Enabled reports whether a HipChat server is configured.
@@ -157,6 +160,7 @@ func envVars() []envVar {
 		{"SITREP_DISCORD_BOT_TOKEN", "discord.bot_token", func(c *Config) *string { return &c.Discord.BotToken }},
 		{"SITREP_DISCORD_PUBLIC_KEY", "discord.public_key", func(c *Config) *string { return &c.Discord.PublicKey }},
 		{"SITREP_HIPCHAT_TOKEN", "hipchat.token", func(c *Config) *string { return &c.HipChat.Token }},
+		{"SITREP_HIPCHAT_WEBHOOK_TOKEN", "hipchat.webhook_token", func(c *Config) *string { return &c.HipChat.WebhookToken }},
 	}
 }
 
@@ -372,13 +376,14 @@ func (c *Config) Redacted() Config {
 	r.Slack.AppToken = secret.Redact(c.Slack.AppToken)
 	r.Discord.BotToken = secret.Redact(c.Discord.BotToken)
 	r.HipChat.Token = secret.Redact(c.HipChat.Token)
+	r.HipChat.WebhookToken = secret.Redact(c.HipChat.WebhookToken)
 	return r
 }
 
 // secrets lists every credential the config holds.
 func (c *Config) secrets() []string {
 	s := []string{c.IngestToken, c.AdminToken, c.Web.Key, c.Slack.BotToken, c.Slack.SigningSecret,
-		c.Slack.AppToken, c.Discord.BotToken, c.HipChat.Token}
+		c.Slack.AppToken, c.Discord.BotToken, c.HipChat.Token, c.HipChat.WebhookToken}
 	for _, r := range c.Rooms {
 		s = append(s, r.Token)
 	}

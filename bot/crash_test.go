@@ -1,0 +1,166 @@
+package bot
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/config"
+)
+
+// Environment of a child sitrep process started by startChild.
+const childConfigEnv = "SITREP_TEST_CHILD_CONFIG"
+
+// TestChildServe is not a test: it is the body of the sitrep process the
+// crash tests start (and kill -9). It serves the config in $SITREP_TEST_CHILD_CONFIG
+// and prints "listening <addr>" once ready.
+func TestChildServe(t *testing.T) {
+	path := os.Getenv(childConfigEnv)
+	if path == "" {
+		t.Skip("only runs as a child of the crash tests")
+	}
+	cfg, err := config.Parse(mustRead(path), path, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	b, err := New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(2)
+	}
+	fmt.Printf("listening %s\n", ln.Addr())
+	_ = b.Run(context.Background(), ln) // until killed
+	os.Exit(0)
+}
+
+func mustRead(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// child is a sitrep server in its own process.
+type child struct {
+	cmd *exec.Cmd
+	*testBot
+}
+
+// startChild runs the config in its own process and waits until it listens.
+func startChild(t *testing.T, cfgPath string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+				addr <- a
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	select {
+	case a := <-addr:
+		return &child{cmd: cmd, testBot: &testBot{URL: "http://" + a}}
+	case <-time.After(30 * time.Second):
+		t.Fatal("child sitrep did not start")
+		return nil
+	}
+}
+
+// kill9 kills the child without letting it clean up.
+func (c *child) kill9(t *testing.T) {
+	t.Helper()
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
+	_ = c.cmd.Wait()
+}
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sitrep.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
+	return p
+}
+
+func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfgPath := writeConfig(t, baseConfig(newDataPath(t), ""))
+	srv := startChild(t, cfgPath)
+
+	type accepted struct {
+		entity string
+		id     uint64
+	}
+	var (
+		mu   sync.Mutex
+		got  []accepted
+		wg   sync.WaitGroup
+		stop = make(chan struct{})
+	)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				entity := fmt.Sprintf("crash-%d-%d", w, i)
+				code, out, err := srv.request("POST", "/v1/alerts", ingestToken, map[string]any{"message_type": "CRITICAL", "entity_id": entity})
+				if err != nil {
+					return // the server is gone
+				}
+				if code == 202 {
+					mu.Lock()
+					got = append(got, accepted{entity, num(out["incident_id"])})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 200 }, 30*time.Second, 5*time.Millisecond)
+	srv.kill9(t) // while the writers are still sending
+	close(stop)
+	wg.Wait()
+
+	restarted := startChild(t, cfgPath)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d alerts got a 202 before kill -9", len(got))
+	for _, a := range got {
+		inc := restarted.incident(t, a.id)
+		require.Equal(t, a.entity, inc["entity_id"], "incident #%d", a.id)
+		assert.Equal(t, "triggered", inc["state"])
+	}
+}

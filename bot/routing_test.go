@@ -1,0 +1,230 @@
+package bot
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
+)
+
+const (
+	payToken = "pay-room-token-0101"
+	dbToken  = "db-room-token-0202"
+)
+
+// hipchatConfig routes two routing keys to two HipChat rooms with their own
+// tokens, database hosts to the database room as well, and runbook links to ops.
+func hipchatConfig(data, hipchatURL string) string {
+	return baseConfig(data, fmt.Sprintf(`  - {name: pay-hc, platform: hipchat, id: '101', token: %s}
+  - {name: db-hc, platform: hipchat, id: '202', token: %s}
+hipchat:
+  base_url: %s
+routes:
+  - name: payments
+    matchers: ['routing_key="payments"']
+    rooms: [pay-hc]
+    continue: true
+  - name: database
+    matchers: ['routing_key="database"']
+    rooms: [db-hc]
+  - name: db-hosts
+    matchers: ['host_name=~"db-.*"']
+    rooms: [db-hc]
+    continue: true
+  - name: runbook
+    matchers: ['routing_key!=""']
+    rooms: [ops]
+    message: 'Runbook for ${{ALERT.entity_display_name}}: ${{ALERT.runbook_url}}'
+`, payToken, dbToken, hipchatURL))
+}
+
+func newHipChat(t *testing.T) *hipchattest.Server {
+	hc := hipchattest.New(t)
+	hc.AddRoom("101", payToken)
+	hc.AddRoom("202", dbToken)
+	return hc
+}
+
+func texts(ns []hipchattest.Notification) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Message
+	}
+	return out
+}
+
+func waitMessages(t *testing.T, hc *hipchattest.Server, room string, n int) []string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(hc.Messages(room)) >= n }, 10*time.Second, 10*time.Millisecond,
+		"room %s: want %d messages, have %v", room, n, texts(hc.Messages(room)))
+	return texts(hc.Messages(room))
+}
+
+func TestRoutingToHipChatRoomsWithTheirOwnTokens(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
+	ops := tb.join(t, "ops")
+
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "checkout", "routing_key": "payments", "entity_display_name": "Checkout 500s"})
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "replica", "routing_key": "database", "entity_display_name": "Replica lag"})
+
+	pay := waitMessages(t, hc, "101", 1)
+	db := waitMessages(t, hc, "202", 1)
+	assert.Contains(t, pay[0], "Checkout 500s")
+	assert.Contains(t, db[0], "Replica lag")
+	assert.Equal(t, payToken, hc.Messages("101")[0].Token)
+	assert.Equal(t, dbToken, hc.Messages("202")[0].Token)
+
+	// One alert matching two rules reaches both rooms.
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "pay-db", "routing_key": "payments", "host_name": "db-7", "entity_display_name": "Payments DB down",
+		"runbook_url": "https://wiki/pay-db"})
+	assert.Contains(t, waitMessages(t, hc, "101", 2)[1], "Payments DB down")
+	assert.Contains(t, waitMessages(t, hc, "202", 2)[1], "Payments DB down")
+	// ... and the runbook rule, whose template it fills, posts its own message to ops.
+	ops.waitFor(t, 5*time.Second, "the runbook message", textHas("Runbook for Payments DB down: https://wiki/pay-db"))
+
+	// The first two alerts had no runbook_url: the runbook rule's action did not fire for them.
+	for _, f := range ops.drain(300 * time.Millisecond) {
+		assert.NotContains(t, f["text"], "Checkout 500s", "an unset template field stops that action")
+		assert.NotContains(t, f["text"], "Replica lag")
+	}
+	assert.Zero(t, hc.Count429())
+}
+
+func TestRouteTestExplains(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
+	code, out := tb.do(t, http.MethodPost, "/v1/routes/test", adminToken, map[string]string{"routing_key": "payments", "host_name": "db-7", "entity_display_name": "Payments DB"})
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	raw, _ := json.Marshal(out)
+	s := string(raw)
+	for _, want := range []string{"pay-hc", "db-hc", "runbook_url"} {
+		assert.Contains(t, s, want)
+	}
+	code, _ = tb.do(t, http.MethodPost, "/v1/routes/test", "", map[string]string{"routing_key": "payments"})
+	assert.Equal(t, http.StatusUnauthorized, code)
+}
+
+func TestRoutesAPIRejectsBadRulesAndKeepsTheRunningOnes(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
+	_, before := tb.do(t, http.MethodGet, "/v1/routes", adminToken, nil)
+
+	bad := []struct {
+		name  string
+		rule  map[string]any
+		field string
+	}{
+		{"unknown room", map[string]any{"name": "x", "matchers": []string{`a="b"`}, "rooms": []string{"nowhere"}}, "rooms[0]"},
+		{"bad regex", map[string]any{"name": "x", "matchers": []string{`a=~"("`}, "rooms": []string{"ops"}}, "matchers[0]"},
+		{"bad template", map[string]any{"name": "x", "matchers": []string{`a="b"`}, "rooms": []string{"ops"}, "message": "${{ALERT.a"}, "message"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := tb.do(t, http.MethodPut, "/v1/routes", adminToken, map[string]any{"routes": []any{tt.rule}})
+			assert.Equal(t, http.StatusBadRequest, code, "%v", out)
+			raw, _ := json.Marshal(out)
+			assert.Contains(t, string(raw), tt.field)
+			assert.Contains(t, string(raw), `x`)
+			_, after := tb.do(t, http.MethodGet, "/v1/routes", adminToken, nil)
+			assert.Equal(t, before, after, "the running routes stay as they were")
+		})
+	}
+
+	good := map[string]any{"routes": []any{map[string]any{"name": "all-db", "matchers": []string{`routing_key="payments"`}, "rooms": []string{"db-hc"}}}}
+	code, out := tb.do(t, http.MethodPut, "/v1/routes", adminToken, good)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "moved", "routing_key": "payments", "entity_display_name": "Now to db"})
+	assert.Contains(t, waitMessages(t, hc, "202", 1)[0], "Now to db")
+	assert.Empty(t, hc.Messages("101"))
+}
+
+func TestRoomTokensAreWriteOnly(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
+	code, out := tb.do(t, http.MethodGet, "/v1/rooms/pay-hc", adminToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "****0101", out["token"])
+
+	code, out = tb.do(t, http.MethodPut, "/v1/rooms/ops-eu", adminToken, map[string]any{"platform": "hipchat", "id": "303", "token": "eu-room-token-0303", "team": "payments", "display_name": "Payments EU"})
+	require.Contains(t, []int{200, 201}, code, "%v", out)
+	assert.Equal(t, "****0303", out["token"])
+
+	code, out = tb.do(t, http.MethodPut, "/v1/rooms/bad", adminToken, map[string]any{"platform": "webroom", "token": "no-tokens-on-web-rooms"})
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "token", out["field"])
+
+	for _, p := range []string{"/v1/rooms", "/v1/routes", "/v1/incidents"} {
+		_, out := tb.do(t, http.MethodGet, p, adminToken, nil)
+		raw, _ := json.Marshal(out)
+		for _, tok := range []string{payToken, dbToken, "eu-room-token-0303"} {
+			assert.NotContains(t, string(raw), tok, p)
+		}
+	}
+	for _, tok := range []string{payToken, dbToken, "eu-room-token-0303", ingestToken, adminToken} {
+		assert.NotContains(t, tb.logs.String(), tok, "tokens never reach the log")
+	}
+}
+
+func TestKill9DuringDeliveryLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	hc := newHipChat(t)
+	// A slow HipChat: every notification takes 15 ms, so the kill lands mid-delivery.
+	target, err := url.Parse(hc.URL())
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(15 * time.Millisecond)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+
+	cfg := hipchatConfig(newDataPath(t), slow.URL) + "rate_limits:\n  hipchat: {messages: 1000, per: 1s}\n"
+	cfgPath := writeConfig(t, cfg)
+	srv := startChild(t, cfgPath)
+
+	const n = 60
+	ids := make([]uint64, n)
+	for i := range n {
+		code, out, err := srv.request("POST", "/v1/alerts", ingestToken, map[string]any{"message_type": "CRITICAL", "entity_id": fmt.Sprintf("k%d", i),
+			"routing_key": "payments", "host_name": "db-1", "entity_display_name": fmt.Sprintf("alert-%03d", i)})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusAccepted, code)
+		ids[i] = num(out["incident_id"])
+	}
+	require.Eventually(t, func() bool { return len(hc.Messages("101")) >= 10 }, 20*time.Second, time.Millisecond)
+	srv.kill9(t)
+	t.Logf("killed after %d+%d deliveries", len(hc.Messages("101")), len(hc.Messages("202")))
+
+	startChild(t, cfgPath)
+	for _, room := range []string{"101", "202"} {
+		require.Eventually(t, func() bool { return distinct(hc.Messages(room)) == n }, 30*time.Second, 10*time.Millisecond, "room %s", room)
+		msgs := hc.Messages(room)
+		dups := len(msgs) - distinct(msgs)
+		assert.LessOrEqual(t, dups, 1, "room %s: at most the one in-flight message is sent twice", room)
+		t.Logf("room %s: %d messages for %d alerts (%d duplicate)", room, len(msgs), n, dups)
+	}
+}
+
+// distinct counts the alerts seen, by their display name.
+func distinct(ns []hipchattest.Notification) int {
+	seen := map[string]bool{}
+	for _, m := range ns {
+		if i := strings.Index(m.Message, "alert-"); i >= 0 && len(m.Message) >= i+9 {
+			seen[m.Message[i:i+9]] = true
+		}
+	}
+	return len(seen)
+}
