@@ -29,6 +29,7 @@ type Message struct {
 	Color      string            `json:"color,omitempty"` // red, yellow, green, purple, gray (HipChat's palette)
 	User       string            `json:"user,omitempty"`
 	Fields     map[string]string `json:"fields,omitempty"`
+	Digest     []Message         `json:"digest,omitempty"` // for Kind "digest": the messages it collapses, oldest first
 }
 
 // Chat is a chat platform. Implementations must be safe for concurrent use.

@@ -230,11 +230,8 @@ func (c *Config) roomNames() []string {
 
 func (p *problems) routes() {
 	c := p.c
-	var defaults []string
-	if c.DefaultRoom != "" {
-		defaults = []string{c.DefaultRoom}
-	}
-	_, err := routing.Compile(c.Routes, routing.Options{RoomExists: c.roomExists, DefaultRooms: defaults})
+	// default_room is checked on its own (with its line), so not again here.
+	_, err := routing.Compile(c.Routes, routing.Options{RoomExists: c.roomExists})
 	if err == nil {
 		return
 	}

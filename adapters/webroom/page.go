@@ -54,5 +54,6 @@ func (w *WebRoom) servePage(rw http.ResponseWriter, r *http.Request) {
 func newNonce() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return base64.StdEncoding.EncodeToString(b)
+	// URL-safe base64 is valid in a CSP nonce and needs no escaping in HTML.
+	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,7 +68,8 @@ func ValidRoomName(name string) bool { return roomNameRE.MatchString(name) }
 
 // Options configure a WebRoom. The zero value serves open rooms with the defaults.
 type Options struct {
-	// Key, if set, is required as ?key=<Key> on the page and the websocket.
+	// Key, if set, is required on the page and the websocket, as ?key=<Key>
+	// (what a browser can send) or as the header "Authorization: Bearer <Key>".
 	Key string
 	// History is how many recent messages a connecting client is sent first; default 100.
 	History int
@@ -450,6 +452,9 @@ func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bo
 // (when one is set).
 func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
 	if w.opts.Key == "" || secret.Equal(r.URL.Query().Get("key"), w.opts.Key) {
+		return true
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && secret.Equal(tok, w.opts.Key) {
 		return true
 	}
 	writeJSONError(rw, http.StatusUnauthorized, "missing or wrong key")

@@ -1,0 +1,461 @@
+// Package hipchat connects sitrep to HipChat (or a server speaking its v2 API).
+//
+// Outbound, each message is one room notification:
+//
+//	POST {base}/v2/room/{room_id_or_name}/notification
+//	Authorization: Bearer <room token>
+//	{"message": ..., "message_format": "html", "color": ..., "notify": ..., "from": "sitrep"}
+//
+// A room's own token (adapters.Room.Token, a HipChat room notification token)
+// is used first, then Options.Token. Tokens only ever travel in the
+// Authorization header: never in URLs, errors or logs.
+//
+// The message is sitrep's text HTML-escaped and sent as message_format "html",
+// so nothing in an alert can inject markup, and HipChat does not expand
+// @mentions (an alert saying "@all" pings nobody) or emoticons the way it
+// does for "text" messages. It is cut to HipChat's 10,000 characters, ending
+// in "…" when cut.
+//
+// HipChat answers a notification with 204 No Content and no message ID, and
+// it cannot edit a message. Post therefore returns a synthetic ID,
+// "hipchat:<room id>:<n>", and Update posts a new notification whose text
+// starts with "update: " (without notifying the room) instead of editing.
+//
+// Inbound, Register serves HipChat's room_message webhook; a non-empty reply
+// from the Handler is returned as the webhook's JSON response, which HipChat
+// shows in the room.
+package hipchat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sitrep/sitrep/adapters"
+)
+
+// Limits and names from the HipChat v2 API.
+const (
+	Platform       = "hipchat"
+	DefaultBaseURL = "https://api.hipchat.com"
+	// From is the sender name sitrep's notifications carry. HipChat shows it
+	// beside the message, and the room_message webhook reports it back as a
+	// plain string, which is how sitrep recognises its own messages.
+	From = "sitrep"
+	// MaxMessage is the most characters HipChat accepts in a notification.
+	MaxMessage = 10000
+	// MaxWebhookBody is the largest webhook request body Register accepts.
+	MaxWebhookBody = 64 << 10
+	// UpdatePrefix starts the text of the notification Update posts.
+	UpdatePrefix = "update: "
+
+	truncMarker   = "…"
+	maxErrBody    = 64 << 10 // how much of an error response is read
+	maxErrMessage = 300      // runes of HipChat's error message kept in an error
+	maxRetryAfter = time.Hour
+	idPrefix      = "hipchat:"
+)
+
+// Options configure a Client.
+type Options struct {
+	BaseURL string // e.g. https://hipchat.example.com; default https://api.hipchat.com
+	// Token is the server-wide token, used for rooms that carry none.
+	Token string
+	// WebhookToken, if set, must come with every webhook request, as ?token=
+	// or "Authorization: Bearer".
+	WebhookToken string
+	HTTPClient   *http.Client // default: 30 s timeout
+	Logger       *slog.Logger // default: discard
+	Handler      adapters.Handler
+}
+
+// Client is a HipChat adapter. It is safe for concurrent use.
+type Client struct {
+	base         string
+	token        string
+	webhookToken string
+	hc           *http.Client
+	log          *slog.Logger
+	handler      adapters.Handler
+
+	idMu   sync.Mutex
+	lastID int64
+}
+
+var _ adapters.Chat = (*Client)(nil)
+
+// New returns a Client for opts.
+func New(opts Options) *Client {
+	base := strings.TrimRight(strings.TrimSpace(opts.BaseURL), "/")
+	base = strings.TrimSuffix(base, "/v2")
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Client{base: base, token: opts.Token, webhookToken: opts.WebhookToken, hc: hc, log: log, handler: opts.Handler}
+}
+
+// Platform returns "hipchat".
+func (c *Client) Platform() string { return Platform }
+
+// notification is the body of a send_room_notification request.
+type notification struct {
+	Message       string `json:"message"`
+	MessageFormat string `json:"message_format"`
+	Color         string `json:"color"`
+	Notify        bool   `json:"notify"`
+	From          string `json:"from"`
+}
+
+// Post sends msg to room as a notification and returns a synthetic message
+// ID (HipChat returns none).
+func (c *Client) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
+	text, ok := Render(msg, "")
+	if !ok {
+		return "", adapters.Permanent(fmt.Errorf("hipchat post to room %s: empty message", roomLabel(room)))
+	}
+	n := notification{Message: text, MessageFormat: "html", Color: Color(msg), Notify: notifies(msg), From: From}
+	if err := c.send(ctx, room, n); err != nil {
+		return "", err
+	}
+	return c.newID(room.ID), nil
+}
+
+// Update cannot edit in HipChat: it posts msg as a new notification whose
+// text starts with "update: " and which does not notify the room. messageID
+// must be one Post returned for this room.
+func (c *Client) Update(ctx context.Context, room adapters.Room, messageID string, msg adapters.Message) error {
+	if !validID(messageID, room.ID) {
+		return adapters.Permanent(fmt.Errorf("hipchat update in room %s: %q is not a message ID this adapter gave for the room", roomLabel(room), messageID))
+	}
+	prefix := UpdatePrefix
+	if msg.State != "" {
+		prefix += "[" + msg.State + "] "
+	}
+	text, ok := Render(msg, prefix)
+	if !ok {
+		return adapters.Permanent(fmt.Errorf("hipchat update in room %s: empty message", roomLabel(room)))
+	}
+	return c.send(ctx, room, notification{Message: text, MessageFormat: "html", Color: Color(msg), Notify: false, From: From})
+}
+
+// newID returns "hipchat:<room>:<n>", n growing strictly (wall-clock
+// nanoseconds, so IDs stay unique across restarts too).
+func (c *Client) newID(roomID string) string {
+	c.idMu.Lock()
+	n := time.Now().UnixNano()
+	if n <= c.lastID {
+		n = c.lastID + 1
+	}
+	c.lastID = n
+	c.idMu.Unlock()
+	return idPrefix + roomID + ":" + strconv.FormatInt(n, 10)
+}
+
+func validID(id, roomID string) bool {
+	rest, ok := strings.CutPrefix(id, idPrefix+roomID+":")
+	if !ok || rest == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(rest, 10, 64)
+	return err == nil
+}
+
+func roomLabel(r adapters.Room) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID
+}
+
+// send posts one notification and maps HipChat's answer to sitrep's errors.
+func (c *Client) send(ctx context.Context, room adapters.Room, n notification) error {
+	if room.ID == "" {
+		return adapters.Permanent(fmt.Errorf("hipchat: room %q has no HipChat room id", room.Name))
+	}
+	token := room.Token
+	if token == "" {
+		token = c.token
+	}
+	if token == "" {
+		return adapters.Permanent(fmt.Errorf("hipchat: no token for room %s", roomLabel(room)))
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return adapters.Permanent(fmt.Errorf("hipchat: encode notification: %w", err))
+	}
+	u := c.base + "/v2/room/" + url.PathEscape(room.ID) + "/notification"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return adapters.Permanent(scrub(fmt.Errorf("hipchat: request for room %s: %w", room.ID, err), token))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "sitrep")
+	req.Header.Set("Authorization", "Bearer "+token)
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		err = scrub(fmt.Errorf("hipchat: notify room %s: %w", room.ID, err), token)
+		c.log.Debug("hipchat notification failed", "room", room.ID, "err", err)
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrBody)) // let the connection be reused
+
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		c.log.Debug("hipchat notification sent", "room", room.ID, "status", code)
+		return nil
+	}
+	detail := strconv.Itoa(code) + " " + http.StatusText(code)
+	if m := apiMessage(raw); m != "" {
+		detail += ": " + m
+	}
+	base := scrub(fmt.Errorf("hipchat: notify room %s: %s", room.ID, detail), token)
+	c.log.Debug("hipchat notification refused", "room", room.ID, "status", code, "err", base)
+	switch {
+	case code == http.StatusTooManyRequests:
+		return &adapters.RetryAfterError{After: retryAfter(resp.Header, time.Now()), Err: base}
+	case code >= 500, code == http.StatusRequestTimeout:
+		return base
+	case code >= 400:
+		if code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound {
+			c.log.Warn("hipchat refused the room's notification", "room", room.ID, "status", code)
+		}
+		return adapters.Permanent(base)
+	default:
+		return base
+	}
+}
+
+// apiMessage pulls the message out of HipChat's error body,
+// {"error": {"code": 404, "message": "Room not found", "type": "Not Found"}}.
+func apiMessage(raw []byte) string {
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &body) != nil || body.Error.Message == "" {
+		return ""
+	}
+	m := body.Error.Message
+	if body.Error.Field != "" && !strings.Contains(m, body.Error.Field) {
+		m += " (field " + body.Error.Field + ")"
+	}
+	m = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, m)
+	if utf8.RuneCountInString(m) > maxErrMessage {
+		m = string([]rune(m)[:maxErrMessage]) + truncMarker
+	}
+	return m
+}
+
+// retryAfter reads how long HipChat asked to wait: Retry-After (seconds or an
+// HTTP date), else X-Ratelimit-Reset (a Unix time), else 1 s.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	var d time.Duration
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			if n > int64(maxRetryAfter/time.Second) {
+				n = int64(maxRetryAfter / time.Second)
+			}
+			d = time.Duration(n) * time.Second
+		} else if t, err := http.ParseTime(v); err == nil {
+			d = t.Sub(now)
+		}
+	}
+	if d <= 0 {
+		if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+				if f > 1e12 { // milliseconds
+					f /= 1000
+				}
+				if f < float64(now.Add(maxRetryAfter).Unix()+1) {
+					d = time.Unix(0, int64(f*1e9)).Sub(now)
+				} else {
+					d = maxRetryAfter
+				}
+			}
+		}
+	}
+	if d <= 0 {
+		d = time.Second
+	}
+	return min(d, maxRetryAfter)
+}
+
+// scrubbedError is err with every copy of a token replaced by "****".
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func scrub(err error, token string) error {
+	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return &scrubbedError{msg: strings.ReplaceAll(err.Error(), token, "****"), err: errors.Unwrap(err)}
+}
+
+// Color is the HipChat palette color for msg: msg.Color if it is one
+// (yellow, green, red, purple, gray, random; "grey" too), else by state:
+// triggered red, acknowledged yellow, resolved green, anything else gray.
+func Color(msg adapters.Message) string {
+	switch c := strings.ToLower(strings.TrimSpace(msg.Color)); c {
+	case "yellow", "green", "red", "purple", "gray", "random":
+		return c
+	case "grey":
+		return "gray"
+	}
+	switch msg.State {
+	case "triggered":
+		return "red"
+	case "acknowledged":
+		return "yellow"
+	case "resolved":
+		return "green"
+	}
+	return "gray"
+}
+
+// notifies reports whether msg should notify the room: it opens an incident,
+// or is a digest holding one that does.
+func notifies(msg adapters.Message) bool {
+	if msg.Kind == "triggered" || (msg.Kind == "" && msg.State == "triggered") {
+		return true
+	}
+	for _, m := range msg.Digest {
+		if m.Kind == "triggered" {
+			return true
+		}
+	}
+	return false
+}
+
+// Render returns msg as a HipChat "html" message: prefix, the title when the
+// text does not already carry it, the text and the fields (sorted, one a
+// line), HTML-escaped, newlines as <br>, cut to MaxMessage characters (ending
+// in "…" when cut). ok is false when there is nothing to say.
+func Render(msg adapters.Message, prefix string) (out string, ok bool) {
+	text := strings.TrimSpace(msg.Text)
+	title := strings.TrimSpace(msg.Title)
+	var parts []string
+	if title != "" && !strings.Contains(text, title) {
+		parts = append(parts, title)
+	}
+	if text != "" {
+		parts = append(parts, text)
+	}
+	if len(parts) == 0 {
+		return "", false
+	}
+	if len(msg.Fields) > 0 {
+		keys := make([]string, 0, len(msg.Fields))
+		for k := range msg.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var sb strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				sb.WriteByte('\n')
+			}
+			sb.WriteString(k + ": " + msg.Fields[k])
+		}
+		parts = append(parts, sb.String())
+	}
+	plain := prefix + strings.Join(parts, "\n")
+	plain = strings.ReplaceAll(plain, "\r\n", "\n")
+	return escapeCut(plain, MaxMessage), true
+}
+
+// escapeCut HTML-escapes s and cuts it to at most max characters (UTF-16
+// units, which is never fewer than runes), never inside an escape.
+func escapeCut(s string, max int) string {
+	var sb strings.Builder
+	n := 0
+	limit := max - utf16Len(truncMarker)
+	for i, r := range s {
+		var piece string
+		switch r {
+		case '\n':
+			piece = "<br>"
+		case '\r':
+			piece = ""
+		case utf8.RuneError:
+			piece = "\uFFFD"
+		default:
+			piece = html.EscapeString(string(r))
+		}
+		l := utf16Len(piece)
+		if n+l > limit {
+			// Does the rest fit without a marker?
+			if n+escapedLen(s[i:]) <= max {
+				limit = max
+			} else {
+				sb.WriteString(truncMarker)
+				return sb.String()
+			}
+		}
+		sb.WriteString(piece)
+		n += l
+	}
+	return sb.String()
+}
+
+func escapedLen(s string) int {
+	n := 0
+	for _, r := range s {
+		switch r {
+		case '\n':
+			n += 4
+		case '\r':
+		default:
+			n += utf16Len(html.EscapeString(string(r)))
+		}
+	}
+	return n
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,493 @@
+package webroom
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/storage"
+)
+
+func alert(n uint64, text string) adapters.Message {
+	return adapters.Message{IncidentID: n, EventID: 1, Kind: "alert", State: "triggered", Title: "db down", Text: text, Color: "red",
+		Fields: map[string]string{"host": "db-1"}}
+}
+
+func TestPostReachesEveryClientOfTheRoomOnly(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	a, b := f.join(t, "ops"), f.join(t, "ops")
+	other := f.join(t, "payments")
+
+	msg := alert(42, "disk full on db-1")
+	id := f.post(t, "ops", msg)
+	assert.Equal(t, "1", id)
+
+	for _, c := range []*client{a, b} {
+		got := c.next(t)
+		assert.Equal(t, FrameMessage, got.Type)
+		assert.Equal(t, id, got.ID)
+		assert.Equal(t, "ops", got.Room)
+		require.NotNil(t, got.Message)
+		assert.Equal(t, msg, *got.Message)
+		ts, err := time.Parse(time.RFC3339, got.Time)
+		require.NoError(t, err)
+		assert.WithinDuration(t, time.Now(), ts, time.Minute)
+		assert.Zero(t, got.Rev)
+	}
+
+	// The other room gets its own messages and nothing of ops's.
+	otherID := f.post(t, "payments", adapters.Message{Text: "sentinel"})
+	got := other.next(t)
+	assert.Equal(t, otherID, got.ID)
+	assert.Equal(t, "sentinel", text(got))
+	assert.Equal(t, "payments", got.Room)
+	assert.Equal(t, "1", otherID, "each room numbers its own messages")
+}
+
+func TestPostAndUpdateRejectBadInput(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	ctx := context.Background()
+
+	_, err := f.w.Post(ctx, adapters.Room{ID: "no spaces"}, adapters.Message{Text: "x"})
+	require.Error(t, err)
+	assert.True(t, adapters.IsPermanent(err))
+
+	ops := adapters.Room{Name: "ops", ID: "ops"}
+	id := f.post(t, "ops", adapters.Message{Text: "x"})
+	for _, tc := range []struct {
+		name string
+		room adapters.Room
+		id   string
+	}{
+		{"not a number", ops, "abc"},
+		{"zero", ops, "0"},
+		{"never posted", ops, "99"},
+		{"other room", adapters.Room{ID: "payments"}, id},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := f.w.Update(ctx, tc.room, tc.id, adapters.Message{Text: "y"})
+			require.ErrorIs(t, err, ErrNotFound)
+			assert.True(t, adapters.IsPermanent(err))
+		})
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = f.w.Post(cancelled, ops, adapters.Message{Text: "never"})
+	require.ErrorIs(t, err, context.Canceled)
+	err = f.w.Update(cancelled, ops, id, adapters.Message{Text: "never"})
+	require.ErrorIs(t, err, context.Canceled)
+	c := f.join(t, "ops")
+	assert.Equal(t, "x", text(c.next(t)), "the history holds only the one message")
+	next := f.post(t, "ops", adapters.Message{Text: "after"})
+	assert.Equal(t, "2", next, "the cancelled post took no sequence")
+	assert.Equal(t, "after", text(c.next(t)))
+}
+
+func TestUpdateChangesMessageInPlaceAndInHistory(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	c := f.join(t, "ops")
+	id := f.post(t, "ops", alert(7, "db-1 down"))
+	require.Equal(t, id, c.next(t).ID)
+
+	acked := alert(7, "db-1 down (acknowledged by alice)")
+	acked.State = "acknowledged"
+	acked.Color = "yellow"
+	require.NoError(t, f.w.Update(context.Background(), adapters.Room{ID: "ops"}, id, acked))
+
+	got := c.next(t)
+	assert.Equal(t, FrameUpdate, got.Type)
+	assert.Equal(t, id, got.ID)
+	assert.Equal(t, uint64(1), got.Rev)
+	require.NotNil(t, got.Message)
+	assert.Equal(t, acked, *got.Message)
+
+	late := f.join(t, "ops")
+	hist := late.next(t)
+	assert.Equal(t, FrameMessage, hist.Type)
+	assert.Equal(t, id, hist.ID)
+	assert.Equal(t, uint64(1), hist.Rev)
+	assert.Equal(t, acked, *hist.Message)
+}
+
+func TestLateJoinerGetsBoundedHistoryThenLiveMessages(t *testing.T) {
+	for _, tc := range []struct {
+		history, posted int
+		want            []string
+	}{
+		{history: 3, posted: 5, want: []string{"m3", "m4", "m5"}},
+		{history: 10, posted: 2, want: []string{"m1", "m2"}},
+		{history: -1, posted: 2, want: nil},
+	} {
+		t.Run(fmt.Sprintf("history %d of %d", tc.history, tc.posted), func(t *testing.T) {
+			f := newFixture(t, Options{History: tc.history}, nil)
+			for i := 1; i <= tc.posted; i++ {
+				f.post(t, "ops", adapters.Message{Text: "m" + strconv.Itoa(i)})
+			}
+			c := f.join(t, "ops")
+			var got []string
+			for range tc.want {
+				fr := c.next(t)
+				assert.Equal(t, FrameMessage, fr.Type)
+				got = append(got, text(fr))
+			}
+			assert.Equal(t, tc.want, got)
+			// The next frame is the live one: no more history, no repeat.
+			f.post(t, "ops", adapters.Message{Text: "live"})
+			fr := c.next(t)
+			assert.Equal(t, "live", text(fr))
+			assert.Equal(t, strconv.Itoa(tc.posted+1), fr.ID)
+		})
+	}
+}
+
+func TestHistorySurvivesReopeningTheDB(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	id1 := f.post(t, "ops", alert(1, "first"))
+	id2 := f.post(t, "ops", alert(2, "second"))
+	require.NoError(t, f.w.Update(context.Background(), adapters.Room{ID: "ops"}, id1, adapters.Message{Text: "first, resolved", State: "resolved"}))
+	f.srv.Close()
+	f.w.Close()
+	require.NoError(t, f.db.Close())
+
+	db, err := storage.Open(f.path, storage.Options{})
+	require.NoError(t, err)
+	f.db = db // closed by the first fixture's cleanup
+	f.w = New(db, nil, Options{Logger: f.w.opts.Logger})
+	mux := http.NewServeMux()
+	f.w.Register(mux)
+	f.srv = httptest.NewServer(mux) // closed by the first fixture's cleanup
+
+	c := f.join(t, "ops")
+	a, b := c.next(t), c.next(t)
+	assert.Equal(t, []string{id1, id2}, []string{a.ID, b.ID})
+	assert.Equal(t, "first, resolved", text(a))
+	assert.Equal(t, "resolved", a.State)
+	assert.Equal(t, uint64(1), a.Rev)
+	assert.Equal(t, "second", text(b))
+	assert.Equal(t, "3", f.post(t, "ops", adapters.Message{Text: "third"}), "sequence continues after reopening")
+}
+
+func TestRoomLogIsTrimmed(t *testing.T) {
+	f := newFixture(t, Options{History: 100}, nil)
+	f.w.maxLog = 3
+	var last string
+	for i := 1; i <= 5; i++ {
+		last = f.post(t, "ops", adapters.Message{Text: "m" + strconv.Itoa(i)})
+	}
+	hist, seq, err := f.w.history("ops", 100)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), seq)
+	var ids []string
+	for _, fr := range hist {
+		ids = append(ids, fr.ID)
+	}
+	assert.Equal(t, []string{"3", "4", "5"}, ids)
+	assert.Equal(t, "5", last)
+	err = f.w.Update(context.Background(), adapters.Room{ID: "ops"}, "1", adapters.Message{Text: "gone"})
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (string, error) {
+		return "noted on #42, " + in.User, nil
+	})
+	sender, other := f.join(t, "ops"), f.join(t, "ops")
+
+	sender.say(t, "alice", "  #42 hi ")
+	echo := sender.next(t)
+	assert.Equal(t, FrameMessage, echo.Type)
+	assert.Equal(t, "#42 hi", text(echo))
+	assert.Equal(t, "alice", echo.User)
+	assert.Equal(t, KindChat, echo.Kind)
+
+	var in adapters.Inbound
+	select {
+	case in = <-f.inbound:
+	case <-time.After(waitFrame):
+		t.Fatal("handler was not called")
+	}
+	assert.WithinDuration(t, time.Now(), in.Time, time.Minute)
+	in.Time = time.Time{}
+	assert.Equal(t, adapters.Inbound{Platform: "webroom", RoomID: "ops", User: "alice", Text: "#42 hi", MessageID: echo.ID}, in)
+
+	reply := sender.next(t)
+	assert.Equal(t, FrameReply, reply.Type)
+	assert.Equal(t, "noted on #42, alice", text(reply))
+	assert.Empty(t, reply.ID)
+
+	// The other client sees the line, but not the reply: the next thing it gets is the sentinel.
+	assert.Equal(t, echo.ID, other.next(t).ID)
+	f.post(t, "ops", adapters.Message{Text: "sentinel"})
+	assert.Equal(t, "sentinel", text(other.next(t)))
+	assert.Equal(t, "sentinel", text(sender.next(t)))
+}
+
+func TestInboundUserNames(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	for i, tc := range []struct{ name, user, want string }{
+		{"chosen", "bob", "bob"},
+		{"control characters dropped", "b\x00o\nb", "bob"},
+		{"too long cut", strings.Repeat("é", 80), strings.Repeat("é", maxUserRunes)},
+		{"none given", "", "web-"},
+		{"blank", "   ", "web-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.join(t, "names-"+strconv.Itoa(i)) // a room with no history
+			c.say(t, tc.user, "hello")
+			got := c.next(t)
+			if tc.want == "web-" {
+				assert.Regexp(t, `^web-[0-9a-f]{6}$`, got.User)
+			} else {
+				assert.Equal(t, tc.want, got.User)
+			}
+			in := <-f.inbound
+			assert.Equal(t, got.User, in.User)
+		})
+	}
+}
+
+func TestHandlerErrorsAndPanicsBecomeErrorFrames(t *testing.T) {
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (string, error) {
+		switch in.Text {
+		case "/boom":
+			panic("boom")
+		case "/bad":
+			return "", errors.New("usage: /ack <incident>")
+		}
+		return "", nil
+	})
+	c := f.join(t, "ops")
+	for _, tc := range []struct{ line, want string }{
+		{"/bad", "usage: /ack <incident>"},
+		{"/boom", "internal error while handling your message"},
+	} {
+		c.say(t, "alice", tc.line)
+		assert.Equal(t, FrameMessage, c.next(t).Type)
+		got := c.next(t)
+		assert.Equal(t, FrameError, got.Type)
+		assert.Equal(t, tc.want, got.Error)
+	}
+	// Still connected.
+	c.say(t, "alice", "ok")
+	assert.Equal(t, "ok", text(c.next(t)))
+}
+
+func TestBadLinesGetErrorFramesAndAreNotStored(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	c := f.join(t, "ops")
+	for _, tc := range []struct{ name, frame, want string }{
+		{"not JSON", "hello", "frame is not valid JSON"},
+		{"JSON but not an object", `["text"]`, "frame is not valid JSON"},
+		{"no text", `{"user":"alice"}`, `frame has no "text" field`},
+		{"text not a string", `{"text":42}`, "frame is not valid JSON"},
+		{"empty text", `{"text":"  "}`, `"text" is empty`},
+		{"too long", `{"text":"` + strings.Repeat("x", maxTextRunes+1) + `"}`, "the limit is 2000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.sendText(t, tc.frame)
+			got := c.next(t)
+			assert.Equal(t, FrameError, got.Type)
+			assert.Contains(t, got.Error, tc.want)
+		})
+	}
+	// The connection stays open, and nothing was stored or handed on.
+	c.say(t, "alice", "fine")
+	got := c.next(t)
+	assert.Equal(t, "fine", text(got))
+	assert.Equal(t, "1", got.ID)
+	assert.Len(t, f.inbound, 1)
+}
+
+func TestRuleBreakersAreClosedWithAReason(t *testing.T) {
+	f := newFixture(t, Options{MaxFrame: 1024, RatePerSec: 1, Burst: 3}, nil)
+	for _, tc := range []struct {
+		name   string
+		send   func(t *testing.T, c *client)
+		code   int
+		reason string
+	}{
+		{"oversized frame", func(t *testing.T, c *client) {
+			c.say(t, "alice", strings.Repeat("x", 2000))
+		}, websocket.CloseMessageTooBig, "message exceeds 1024 bytes"},
+		{"flood", func(t *testing.T, c *client) {
+			for range 10 {
+				if c.ws.WriteMessage(websocket.TextMessage, []byte(`{}`)) != nil {
+					return
+				}
+			}
+		}, websocket.ClosePolicyViolation, "too many messages"},
+		{"binary frame", func(t *testing.T, c *client) {
+			require.NoError(t, c.ws.WriteMessage(websocket.BinaryMessage, []byte(`{"text":"x"}`)))
+		}, websocket.CloseUnsupportedData, "binary frames are not accepted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.join(t, "ops")
+			tc.send(t, c)
+			ce := c.closed(t)
+			assert.Equal(t, tc.code, ce.Code)
+			assert.Equal(t, tc.reason, ce.Text)
+		})
+	}
+	// A well-behaved client is unaffected.
+	c := f.join(t, "ops")
+	c.say(t, "bob", "still here")
+	assert.Equal(t, "still here", text(c.next(t)))
+}
+
+func TestUpgradeChecks(t *testing.T) {
+	f := newFixture(t, Options{Key: "s3cret", AllowedOrigins: []string{"https://ops.example.com/"}}, nil)
+	self := f.srv.URL
+	for _, tc := range []struct {
+		name   string
+		room   string
+		query  string
+		header http.Header
+		status int
+		errMsg string
+	}{
+		{"no key", "ops", "", nil, http.StatusUnauthorized, "missing or wrong key"},
+		{"wrong key", "ops", "key=nope", nil, http.StatusUnauthorized, "missing or wrong key"},
+		{"wrong bearer", "ops", "", http.Header{"Authorization": {"Bearer nope"}}, http.StatusUnauthorized, "missing or wrong key"},
+		{"key in query", "ops", "key=s3cret", nil, http.StatusSwitchingProtocols, ""},
+		{"key as bearer", "ops", "", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusSwitchingProtocols, ""},
+		{"same origin", "ops", "key=s3cret", http.Header{"Origin": {self}}, http.StatusSwitchingProtocols, ""},
+		{"allowed origin", "ops", "key=s3cret", http.Header{"Origin": {"https://ops.example.com"}}, http.StatusSwitchingProtocols, ""},
+		{"cross origin", "ops", "key=s3cret", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, "cross-origin websocket refused: origin https://evil.example"},
+		{"cross origin without key", "ops", "", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden, "cross-origin websocket refused: origin https://evil.example"},
+		{"invalid room", "-ops", "key=s3cret", nil, http.StatusNotFound, "no such room"},
+		{"room name too long", strings.Repeat("a", 65), "key=s3cret", nil, http.StatusNotFound, "no such room"},
+		{"room name with space", "a%20b", "key=s3cret", nil, http.StatusNotFound, "no such room"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, resp, err := f.dial(tc.room, tc.query, tc.header)
+			require.NotNil(t, resp)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			if tc.status == http.StatusSwitchingProtocols {
+				require.NoError(t, err)
+				_ = c.ws.Close()
+				return
+			}
+			require.ErrorIs(t, err, websocket.ErrBadHandshake)
+			assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
+			var body struct{ Error string }
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assert.Contains(t, body.Error, tc.errMsg)
+		})
+	}
+}
+
+func TestPage(t *testing.T) {
+	f := newFixture(t, Options{Key: "s3cret"}, nil)
+	get := func(t *testing.T, path string, hdr http.Header) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+		require.NoError(t, err)
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		resp, err := f.srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp, string(body)
+	}
+
+	t.Run("served with a nonce", func(t *testing.T) {
+		resp, body := get(t, "/rooms/ops?key=s3cret", nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+		csp := resp.Header.Get("Content-Security-Policy")
+		m := regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{24})'`).FindStringSubmatch(csp)
+		require.NotNil(t, m, csp)
+		nonce := m[1]
+		assert.Contains(t, csp, "style-src 'nonce-"+nonce+"'")
+		assert.Contains(t, csp, "connect-src 'self'")
+		assert.NotContains(t, csp, "unsafe-inline")
+		assert.Equal(t, 1, strings.Count(body, `<script nonce="`+nonce+`">`))
+		assert.Equal(t, 1, strings.Count(body, `<style nonce="`+nonce+`">`))
+		assert.Equal(t, 1, strings.Count(body, "<script"), "one script only")
+		assert.Equal(t, 1, strings.Count(body, "<style"), "one style only")
+		for _, id := range []string{"messages", "input", "send", "status"} {
+			assert.Contains(t, body, `id="`+id+`"`)
+		}
+		assert.Contains(t, body, "<title>ops · sitrep</title>")
+		assert.Contains(t, body, `<span id="room">ops</span>`)
+		assert.NotRegexp(t, `(?i)(src|href)="?(https?:)?//`, body, "nothing is loaded from elsewhere")
+		assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
+		assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+
+		resp2, body2 := get(t, "/rooms/ops?key=s3cret", nil)
+		require.Equal(t, http.StatusOK, resp2.StatusCode)
+		assert.NotContains(t, body2, nonce, "a fresh nonce per page")
+	})
+
+	for _, tc := range []struct {
+		name   string
+		path   string
+		hdr    http.Header
+		status int
+	}{
+		{"key as bearer", "/rooms/ops", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusOK},
+		{"no key", "/rooms/ops", nil, http.StatusUnauthorized},
+		{"wrong key", "/rooms/ops?key=x", nil, http.StatusUnauthorized},
+		{"invalid room", "/rooms/.hidden?key=s3cret", nil, http.StatusNotFound},
+		{"room with a space", "/rooms/a%20b?key=s3cret", nil, http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := get(t, tc.path, tc.hdr)
+			assert.Equal(t, tc.status, resp.StatusCode, body)
+			if tc.status != http.StatusOK {
+				assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
+				var e struct{ Error string }
+				require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+				assert.NotEmpty(t, e.Error)
+			}
+		})
+	}
+}
+
+func TestCloseSaysGoingAway(t *testing.T) {
+	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (string, error) {
+		<-ctx.Done() // a Handler still running when Close is called is cancelled
+		return "", ctx.Err()
+	})
+	c := f.join(t, "ops")
+	c.say(t, "alice", "/slow")
+	require.Equal(t, FrameMessage, c.next(t).Type)
+	<-f.inbound
+
+	done := make(chan struct{})
+	go func() { f.w.Close(); close(done) }()
+	ce := c.closed(t)
+	assert.Equal(t, websocket.CloseGoingAway, ce.Code)
+	assert.Equal(t, "server shutting down", ce.Text)
+	select {
+	case <-done:
+	case <-time.After(waitFrame):
+		t.Fatal("Close did not return")
+	}
+
+	// After Close, Post still stores, and new connections are turned away.
+	f.post(t, "ops", adapters.Message{Text: "after close"})
+	late, _, err := f.dial("ops", "", nil)
+	require.NoError(t, err)
+	ce = late.closed(t)
+	assert.Equal(t, websocket.CloseGoingAway, ce.Code)
+}

@@ -1,0 +1,211 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/storage"
+)
+
+const (
+	helperEnv   = "SITREP_OUTBOX_HELPER"
+	helperDB    = "SITREP_OUTBOX_HELPER_DB"
+	helperURL   = "SITREP_OUTBOX_HELPER_URL"
+	killedRooms = 2
+)
+
+// httpChat posts messages as JSON to a URL; the response body is the message ID.
+type httpChat struct{ url string }
+
+func (h httpChat) Platform() string { return "http" }
+
+func (h httpChat) Update(context.Context, adapters.Room, string, adapters.Message) error { return nil }
+
+func (h httpChat) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
+	body, err := json.Marshal(struct {
+		Room string           `json:"room"`
+		Msg  adapters.Message `json:"msg"`
+	}{room.Name, msg})
+	if err != nil {
+		return "", adapters.Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return "", adapters.Permanent(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("post: %w", err)
+	}
+	defer res.Body.Close()
+	id, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("post: status %d: %v", res.StatusCode, err)
+	}
+	return string(id), nil
+}
+
+// TestHelperProcess is the child of TestKill9: it delivers the outbox of the
+// db named in the environment to the parent's HTTP server until it is empty.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		t.Skip("only runs as TestKill9's child")
+	}
+	db, err := storage.Open(os.Getenv(helperDB), storage.Options{LockTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer db.Close()
+	chat := httpChat{url: os.Getenv(helperURL)}
+	o := New(db, Options{
+		Resolve: func(room string) (Target, bool) {
+			return Target{Room: adapters.Room{Name: room, ID: room}, Chat: chat}, true
+		},
+		BaseBackoff: 5 * time.Millisecond,
+		MaxBackoff:  50 * time.Millisecond,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	for {
+		total := 0
+		for r := range killedRooms {
+			n, err := o.Pending(fmt.Sprintf("room-%d", r))
+			require.NoError(t, err)
+			total += n
+		}
+		if total == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// TestKill9 SIGKILLs a delivering process while the platform holds a message
+// it has not answered yet, restarts it, and checks the documented window:
+// every message arrives, and at most one per room arrives twice.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	const perRoom = 60
+	const killAt = 37 // the platform receives this many posts, then the process dies
+	path := t.TempDir() + "/sitrep.db"
+	db, err := storage.Open(path, storage.Options{})
+	require.NoError(t, err)
+	for r := range killedRooms {
+		for i := range perRoom {
+			id := uint64(r*1000 + i + 1)
+			enqueue(t, db, fmt.Sprintf("room-%d", r), time.Now(), adapters.Message{IncidentID: id, EventID: id, Text: "x"})
+		}
+	}
+	require.NoError(t, db.Close())
+
+	var (
+		mu     sync.Mutex
+		counts = map[uint64]int{}
+		order  = map[string][]uint64{}
+		total  int
+		child  atomic.Pointer[os.Process]
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Room string           `json:"room"`
+			Msg  adapters.Message `json:"msg"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		counts[body.Msg.EventID]++
+		order[body.Room] = append(order[body.Room], body.Msg.EventID)
+		total++
+		n := total
+		mu.Unlock()
+		if n == killAt {
+			// Accepted, but the sender dies before hearing so.
+			for child.Load() == nil {
+				time.Sleep(time.Millisecond)
+			}
+			_ = child.Load().Kill()
+			return
+		}
+		fmt.Fprintf(w, "msg-%d", body.Msg.EventID)
+	}))
+	defer srv.Close()
+
+	run := func() (*exec.Cmd, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), helperEnv+"=1", helperDB+"="+path, helperURL+"="+srv.URL)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		child.Store(nil)
+		require.NoError(t, cmd.Start())
+		child.Store(cmd.Process)
+		err := cmd.Wait()
+		if err != nil {
+			t.Logf("child output:\n%s", out.String())
+		}
+		return cmd, err
+	}
+
+	_, err = run()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "first child must be killed, got %v", err)
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	require.True(t, status.Signaled(), "first child must die by signal")
+	assert.Equal(t, syscall.SIGKILL, status.Signal())
+	mu.Lock()
+	// The other room's post may have reached the platform alongside.
+	require.GreaterOrEqual(t, total, killAt)
+	require.Less(t, total, killAt+killedRooms)
+	mu.Unlock()
+
+	_, err = run()
+	require.NoError(t, err, "second child delivers the rest and exits")
+
+	mu.Lock()
+	defer mu.Unlock()
+	dups := map[string]int{}
+	for r := range killedRooms {
+		room := fmt.Sprintf("room-%d", r)
+		for i := range perRoom {
+			id := uint64(r*1000 + i + 1)
+			c := counts[id]
+			assert.GreaterOrEqual(t, c, 1, "message %d lost", id)
+			assert.LessOrEqual(t, c, 2, "message %d", id)
+			if c > 1 {
+				dups[room]++
+			}
+		}
+		assert.LessOrEqual(t, dups[room], 1, "at most one duplicate per room")
+		// FIFO per room, apart from the one re-send.
+		last := uint64(0)
+		for _, id := range order[room] {
+			assert.GreaterOrEqual(t, id, last, "room %s order %v", room, order[room])
+			last = id
+		}
+	}
+	t.Logf("posts: %d for %d messages; duplicates by room: %v", total, killedRooms*perRoom, dups)
+}

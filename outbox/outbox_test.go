@@ -1,0 +1,419 @@
+package outbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/storage"
+)
+
+const wait = 10 * time.Second
+
+func seq(from, to uint64) []uint64 {
+	var s []uint64
+	for i := from; i <= to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestFIFOPerRoomExactlyOnce(t *testing.T) {
+	db := tempDB(t)
+	ops, dev := newFakeChat(Limit{}), newFakeChat(Limit{})
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": ops, "dev": dev})})
+	running(t, o)
+
+	for batch := range uint64(10) {
+		var msgs []adapters.Message
+		for i := range uint64(5) {
+			msgs = append(msgs, msg(batch*5+i+1))
+		}
+		enqueue(t, db, "ops", time.Now(), msgs...)
+		enqueue(t, db, "dev", time.Now(), msgs[0])
+		o.Notify("ops", "dev")
+	}
+	require.Eventually(t, func() bool { return len(ops.Posts()) >= 50 && len(dev.Posts()) >= 10 }, wait, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // nothing more may arrive
+	assert.Equal(t, seq(1, 50), ops.visible())
+	assert.Equal(t, []uint64{1, 6, 11, 16, 21, 26, 31, 36, 41, 46}, dev.visible())
+	for _, p := range ops.Posts() {
+		assert.Equal(t, "C-ops", p.Room.ID)
+	}
+	n, err := o.Pending("ops")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+func TestTransientFailureBacksOff(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	chat.failNext = 3
+	reg := prometheus.NewRegistry()
+	o := New(db, Options{
+		Resolve:     targets(Limit{}, map[string]*fakeChat{"ops": chat}),
+		BaseBackoff: 5 * time.Millisecond,
+		MaxBackoff:  time.Second,
+		Metrics:     reg,
+	})
+	running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1), msg(2))
+	o.Notify("ops")
+
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 2 }, wait, time.Millisecond)
+	calls := chat.Calls()
+	require.Len(t, calls, 5)
+	// Equal jitter: the k-th retry waits at least half of 5ms·2^k.
+	for k, min := range []time.Duration{2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond} {
+		assert.GreaterOrEqual(t, calls[k+1].Sub(calls[k]), min, "retry %d", k+1)
+	}
+	assert.Equal(t, []uint64{1, 2}, chat.visible())
+	assert.Equal(t, 3.0, testutil.ToFloat64(o.m.failures.WithLabelValues("fake", "transient")))
+	assert.Equal(t, 2.0, testutil.ToFloat64(o.m.delivered.WithLabelValues("fake")))
+}
+
+func TestFailurePersistsAttempts(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	chat.failNext = 1 << 30
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+	running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1))
+	o.Notify("ops")
+	require.Eventually(t, func() bool {
+		e, _, err := o.head("ops")
+		return err == nil && e.Attempts >= 4
+	}, wait, time.Millisecond)
+	e, _, err := o.head("ops")
+	require.NoError(t, err)
+	assert.Contains(t, e.LastError, "503")
+	assert.False(t, e.NextAt.IsZero())
+	assert.LessOrEqual(t, o.backoffDelay(50), 4*time.Millisecond, "capped at MaxBackoff")
+}
+
+func TestBackoffDelay(t *testing.T) {
+	o := New(tempDB(t), Options{BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute})
+	for attempts, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		for range 20 {
+			d := o.backoffDelay(attempts)
+			assert.GreaterOrEqual(t, d, want/2)
+			assert.LessOrEqual(t, d, want)
+		}
+	}
+	for _, attempts := range []int{9, 40, 63, 64, 1000} {
+		d := o.backoffDelay(attempts)
+		assert.GreaterOrEqual(t, d, 150*time.Second)
+		assert.LessOrEqual(t, d, 5*time.Minute)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	chat.retryAfterNext, chat.retryAfter = 1, 300*time.Millisecond
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), BaseBackoff: time.Millisecond})
+	running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1))
+	o.Notify("ops")
+
+	require.Eventually(t, func() bool {
+		e, n, err := o.head("ops")
+		return err == nil && n == 1 && !e.NextAt.IsZero()
+	}, wait, time.Millisecond)
+	e, _, err := o.head("ops")
+	require.NoError(t, err)
+	assert.Zero(t, e.Attempts, "a Retry-After is not an attempt")
+	assert.Contains(t, e.LastError, "429")
+
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
+	calls := chat.Calls()
+	require.Len(t, calls, 2)
+	gap := calls[1].Sub(calls[0])
+	assert.GreaterOrEqual(t, gap, 300*time.Millisecond, "not earlier than asked")
+	assert.Less(t, gap, 450*time.Millisecond, "no extra backoff on top")
+}
+
+func TestPermanentFailureGoesDead(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	chat.reject = func(m adapters.Message) bool { return m.EventID == 2 }
+	reg := prometheus.NewRegistry()
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), Metrics: reg})
+	running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1), msg(2), msg(3))
+	o.Notify("ops")
+
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 2 }, wait, time.Millisecond)
+	assert.Equal(t, []uint64{1, 3}, chat.visible())
+	dead, err := o.Dead(10)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	assert.Equal(t, "ops", dead[0].Room)
+	assert.Equal(t, uint64(2), dead[0].Entry.Msg.EventID)
+	assert.Contains(t, dead[0].Error, "payload rejected")
+	assert.False(t, dead[0].DiedAt.IsZero())
+	assert.Equal(t, 1.0, testutil.ToFloat64(o.m.dead))
+	assert.Len(t, chat.Calls(), 3, "a permanent failure is not retried")
+}
+
+func TestMaxAgeGoesDead(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), MaxAge: time.Hour})
+	old := time.Now().Add(-2 * time.Hour)
+	enqueue(t, db, "ops", old, msg(1))
+	enqueue(t, db, "ops", old.Add(time.Minute), msg(2))
+	enqueue(t, db, "ops", time.Now(), msg(3))
+	running(t, o)
+
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
+	assert.Equal(t, []uint64{3}, chat.visible())
+	dead, err := o.Dead(0)
+	require.NoError(t, err)
+	require.Len(t, dead, 2)
+	assert.Equal(t, uint64(2), dead[0].Entry.Msg.EventID, "newest first")
+	assert.Equal(t, uint64(1), dead[1].Entry.Msg.EventID)
+	assert.Contains(t, dead[0].Error, "expired")
+	one, err := o.Dead(1)
+	require.NoError(t, err)
+	assert.Len(t, one, 1)
+}
+
+func TestUnknownRoomRetriesThenDies(t *testing.T) {
+	db := tempDB(t)
+	reg := prometheus.NewRegistry()
+	o := New(db, Options{Resolve: targets(Limit{}, nil), BaseBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, MaxAge: 200 * time.Millisecond, Metrics: reg})
+	o.Notify("ghost") // before Run: harmless
+	running(t, o)
+	o.Notify("ghost", "", "nobody") // no entries: harmless
+	enqueue(t, db, "ghost", time.Now(), msg(1))
+	o.Notify("ghost")
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(o.m.failures.WithLabelValues("unknown", "unresolved")) >= 2
+	}, wait, time.Millisecond)
+	require.Eventually(t, func() bool {
+		dead, err := o.Dead(10)
+		return err == nil && len(dead) == 1
+	}, wait, time.Millisecond)
+	dead, err := o.Dead(10)
+	require.NoError(t, err)
+	assert.Contains(t, dead[0].Error, `room "ghost" is not known`)
+	n, err := o.Pending("ghost")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	require.Eventually(t, func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return len(o.workers) == 0
+	}, wait, time.Millisecond, "idle workers exit")
+}
+
+func TestRestartResumesWithoutResending(t *testing.T) {
+	path := t.TempDir() + "/sitrep.db"
+	db := openDB(t, path, false)
+	first := newFakeChat(Limit{})
+	first.failAfter = 4
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": first}), BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	stop := running(t, o)
+	var msgs []adapters.Message
+	for i := range uint64(10) {
+		msgs = append(msgs, msg(i+1))
+	}
+	enqueue(t, db, "ops", time.Now(), msgs...)
+	o.Notify("ops")
+	require.Eventually(t, func() bool { return len(first.Calls()) >= 6 }, wait, time.Millisecond)
+	stop()
+	require.NoError(t, db.Close())
+	assert.Equal(t, seq(1, 4), first.visible())
+
+	db = openDB(t, path, false)
+	defer db.Close()
+	o2 := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": newFakeChat(Limit{})})})
+	n, err := o2.Pending("ops")
+	require.NoError(t, err)
+	assert.Equal(t, 6, n)
+	second := newFakeChat(Limit{})
+	o2 = New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": second})})
+	running(t, o2) // no Notify: Run finds the pending room itself
+	require.Eventually(t, func() bool { return len(second.Posts()) == 6 }, wait, time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	assert.Equal(t, seq(5, 10), second.visible())
+	ref, ok := o2.MessageRef(1, "ops")
+	assert.True(t, ok)
+	assert.Equal(t, "m1", ref)
+}
+
+func TestMessageRefIsFirstPost(t *testing.T) {
+	db := tempDB(t)
+	ops, dev := newFakeChat(Limit{}), newFakeChat(Limit{})
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": ops, "dev": dev})})
+	running(t, o)
+	inc := func(kind string, event uint64) adapters.Message {
+		return adapters.Message{IncidentID: 7, EventID: event, Kind: kind, Title: "db-1 down"}
+	}
+	enqueue(t, db, "dev", time.Now(), msg(100))
+	enqueue(t, db, "ops", time.Now(), adapters.Message{EventID: 99, Text: "no incident"}, inc("triggered", 1), inc("acknowledged", 2), inc("resolved", 3))
+	enqueue(t, db, "dev", time.Now(), inc("triggered", 1))
+	o.Notify("ops", "dev")
+	require.Eventually(t, func() bool { return len(ops.Posts()) == 4 && len(dev.Posts()) == 2 }, wait, time.Millisecond)
+
+	ref, ok := o.MessageRef(7, "ops")
+	require.True(t, ok)
+	assert.Equal(t, ops.Posts()[1].ID, ref)
+	ref, ok = o.MessageRef(7, "dev")
+	require.True(t, ok)
+	assert.Equal(t, dev.Posts()[1].ID, ref)
+	_, ok = o.MessageRef(0, "ops")
+	assert.False(t, ok, "no ref for messages without an incident")
+	_, ok = o.MessageRef(8, "ops")
+	assert.False(t, ok)
+}
+
+func TestRateLimitNeverExceeded(t *testing.T) {
+	db := tempDB(t)
+	limit := Limit{Messages: 5, Per: time.Second}
+	chat := newFakeChat(limit)
+	o := New(db, Options{Resolve: targets(limit, map[string]*fakeChat{"ops": chat}), DigestAfter: time.Hour})
+	running(t, o)
+	start := time.Now()
+	for i := range uint64(12) {
+		enqueue(t, db, "ops", time.Now(), msg(i+1))
+		o.Notify("ops")
+	}
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 12 }, wait, 5*time.Millisecond)
+	assert.Zero(t, chat.Over(), "the platform never saw an over-limit post")
+	assert.Equal(t, seq(1, 12), chat.visible())
+	// Burst of 5, then one per 210ms.
+	assert.GreaterOrEqual(t, time.Since(start), 7*200*time.Millisecond)
+}
+
+func TestStormCollapsesIntoDigests(t *testing.T) {
+	res := runStorm(t, 200, time.Second, Limit{Messages: 2, Per: time.Second})
+	assert.Equal(t, 200, res.visible, "every alert visible, alone or in a digest")
+	assert.Equal(t, 200, res.unique, "no alert twice")
+	assert.True(t, res.inOrder, "FIFO across digests")
+	assert.Zero(t, res.over, "no 429")
+	assert.Greater(t, res.digests, 0)
+	assert.LessOrEqual(t, res.lastLag, 1500*time.Millisecond)
+	t.Logf("storm: %d posts (%d digests), last alert lag %s, max lag %s", res.posts, res.digests, res.lastLag, res.maxLag)
+}
+
+func TestPermanentDigestFallsBackToSingles(t *testing.T) {
+	db := tempDB(t)
+	limit := Limit{Messages: 10, Per: 100 * time.Millisecond}
+	chat := newFakeChat(limit)
+	chat.reject = func(m adapters.Message) bool { return m.Kind == KindDigest }
+	o := New(db, Options{Resolve: targets(limit, map[string]*fakeChat{"ops": chat}), DigestAfter: time.Millisecond})
+	var msgs []adapters.Message
+	for i := range uint64(30) {
+		msgs = append(msgs, msg(i+1))
+	}
+	enqueue(t, db, "ops", time.Now(), msgs...)
+	running(t, o)
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 30 }, wait, time.Millisecond)
+	assert.Equal(t, seq(1, 30), chat.visible())
+	dead, err := o.Dead(10)
+	require.NoError(t, err)
+	assert.Empty(t, dead)
+}
+
+func TestDigestMessage(t *testing.T) {
+	var entries []Entry
+	for i := range uint64(14) {
+		m := msg(12 + i)
+		if i%3 == 2 {
+			m.Kind, m.Color = "resolved", "green"
+		} else {
+			m.Color = "red"
+		}
+		entries = append(entries, Entry{Seq: i + 1, Msg: m})
+	}
+	d := digest(entries)
+	assert.Equal(t, KindDigest, d.Kind)
+	assert.Equal(t, "red", d.Color)
+	assert.Len(t, d.Digest, 14)
+	assert.True(t, strings.HasPrefix(d.Text, "14 alerts: 10 triggered, 4 resolved: #12 host-12 down; #13 host-13 down; "), d.Text)
+	assert.Zero(t, d.IncidentID)
+
+	entries = entries[:0]
+	for i := range uint64(500) {
+		m := msg(i + 1)
+		m.Title = strings.Repeat("x", 300)
+		entries = append(entries, Entry{Seq: i + 1, Msg: m})
+	}
+	d = digest(entries)
+	assert.Less(t, len(d.Text), maxDigestText+300)
+	assert.Regexp(t, `; … and \d+ more$`, d.Text)
+	assert.Len(t, d.Digest, 500, "nothing dropped")
+}
+
+func TestRunStopsWithPostInFlight(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	chat.block = true
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
+	stop := running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { return len(chat.Calls()) == 1 }, wait, time.Millisecond)
+	stop()
+	e, n, err := o.head("ops")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the interrupted entry stays pending")
+	assert.Zero(t, e.Attempts)
+	assert.Empty(t, e.LastError)
+	o.Notify("ops") // after Run: harmless
+}
+
+func TestMetricsRegisterTwice(t *testing.T) {
+	db := tempDB(t)
+	reg := prometheus.NewRegistry()
+	chat := newFakeChat(Limit{})
+	o1 := New(db, Options{Metrics: reg, Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
+	o2 := New(db, Options{Metrics: reg, Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
+	assert.Same(t, o1.m.delivered, o2.m.delivered)
+	enqueue(t, db, "ops", time.Now(), msg(1), msg(2))
+	o1.Notify("ops") // not running: just pre-creates the platform's series
+	n, err := testutil.GatherAndCount(reg, "sitrep_outbox_pending", "sitrep_outbox_delivered_total")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 2.0, testutil.ToFloat64(prometheus.Collector(mustGauge(t, reg))))
+}
+
+func mustGauge(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
+	t.Helper()
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sitrep_outbox_pending", Help: "Outbox entries waiting for delivery, all rooms."}, func() float64 { return 0 })
+	err := reg.Register(g)
+	var are prometheus.AlreadyRegisteredError
+	require.ErrorAs(t, err, &are)
+	return are.ExistingCollector
+}
+
+func TestEnqueueErrors(t *testing.T) {
+	db := tempDB(t)
+	err := db.Update(context.Background(), func(tx *bolt.Tx) error {
+		_, err := Enqueue(tx, "", msg(1), time.Now())
+		return err
+	})
+	require.Error(t, err)
+	var e Entry
+	require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+		var err error
+		e, err = Enqueue(tx, "ops", msg(1), time.Now())
+		return err
+	}))
+	assert.Equal(t, uint64(1), e.Seq)
+	assert.Equal(t, "ops", e.Room)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.NotNil(t, tx.Bucket(storage.BucketOutbox).Bucket([]byte("ops")).Get(storage.U64(1)))
+		return nil
+	}))
+}
