@@ -363,23 +363,19 @@ func notifies(msg adapters.Message) bool {
 	return false
 }
 
-// Render returns msg as a HipChat "html" message: prefix, the title when the
-// text does not already carry it, the text and the fields (sorted, one a
+// Render returns msg as a HipChat "html" message: prefix, the text (the title
+// if there is no text; sitrep's texts already name the incident) and the fields (sorted, one a
 // line), HTML-escaped, newlines as <br>, cut to MaxMessage characters (ending
 // in "…" when cut). ok is false when there is nothing to say.
 func Render(msg adapters.Message, prefix string) (out string, ok bool) {
-	text := strings.TrimSpace(msg.Text)
-	title := strings.TrimSpace(msg.Title)
-	var parts []string
-	if title != "" && !strings.Contains(text, title) {
-		parts = append(parts, title)
+	text := msg.Text
+	if strings.TrimSpace(text) == "" {
+		text = strings.TrimSpace(msg.Title) // sitrep's texts carry the title already
 	}
-	if text != "" {
-		parts = append(parts, text)
-	}
-	if len(parts) == 0 {
+	if text == "" {
 		return "", false
 	}
+	parts := []string{text}
 	if len(msg.Fields) > 0 {
 		keys := make([]string, 0, len(msg.Fields))
 		for k := range msg.Fields {

@@ -310,7 +310,12 @@ func TestBadLinesGetErrorFramesAndAreNotStored(t *testing.T) {
 	got := c.next(t)
 	assert.Equal(t, "fine", text(got))
 	assert.Equal(t, "1", got.ID)
-	assert.Len(t, f.inbound, 1)
+	select {
+	case in := <-f.inbound:
+		assert.Equal(t, "fine", in.Text, "only the good line reaches the Handler")
+	case <-time.After(waitFrame):
+		t.Fatal("handler was not called")
+	}
 }
 
 func TestRuleBreakersAreClosedWithAReason(t *testing.T) {
