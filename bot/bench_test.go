@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sitrep/sitrep/ingest"
+	"github.com/sitrep/sitrep/storage"
 )
 
 // benchClient posts to one server from many goroutines over kept-alive connections.
@@ -83,17 +86,24 @@ func postLoad(b *testing.B, url, token string, clients, alertsPerReq int, body f
 }
 
 func alertBody(i int64) []byte {
-	return fmt.Appendf(nil, `{"message_type":"CRITICAL","entity_id":"bench-%d","entity_display_name":"Disk full on db-%d","state_message":"97%% used","routing_key":"payments","host_name":"db-%d"}`, i%5000, i%97, i%97)
+	return fmt.Appendf(nil, `{"message_type":"CRITICAL","entity_id":"bench-%d","entity_display_name":"Disk full on db-%d","state_message":"97%% used","routing_key":"payments","host_name":"db-%d"}`, i, i%97, i%97)
 }
 
 // BenchmarkIngestHTTP posts VictorOps alerts from 256 concurrent clients to a
 // running sitrep on a real, fsynced bbolt file, next to a null server that
-// answers the same requests without storing anything: the ratio of the two is
-// what durability costs.
+// decodes the same requests and answers 202 without storing anything: the
+// ratio of the two is what durability (and routing, and delivery) costs.
 func BenchmarkIngestHTTP(b *testing.B) {
 	b.Run("null-server/clients=256", func(b *testing.B) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
+			body, err := io.ReadAll(r.Body)
+			if err == nil {
+				_, err = ingest.DecodeAlert(body, time.Now(), nil)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusAccepted)
 			_, _ = io.WriteString(w, `{"incident_id":1,"entity_id":"x","event_id":1,"state":"triggered","created":true}`+"\n")
@@ -103,7 +113,9 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	})
 	b.Run("sitrep-bbolt/clients=256", func(b *testing.B) {
 		tb := startBot(b, baseConfig(newDataPath(b), ""))
+		before := tb.db.Stats()
 		postLoad(b, tb.URL+"/v1/alerts", ingestToken, 256, 1, alertBody)
+		reportBatch(b, before, tb.db.Stats())
 	})
 	b.Run("sitrep-bbolt/clients=1", func(b *testing.B) {
 		tb := startBot(b, baseConfig(newDataPath(b), ""))
@@ -127,4 +139,31 @@ func BenchmarkIngestAlertmanager(b *testing.B) {
 		return []byte(sb.String())
 	}
 	postLoad(b, tb.URL+"/v1/hooks/alertmanager", ingestToken, 32, 100, body)
+}
+
+// reportBatch reports the group-commit batch size over a run.
+func reportBatch(b *testing.B, before, after storage.Stats) {
+	if c := after.Commits - before.Commits; c > 0 {
+		b.ReportMetric(float64(after.Writes-before.Writes)/float64(c), "writes/commit")
+	}
+}
+
+// BenchmarkAlertToWebRoom measures, one alert at a time, how long an alert
+// takes from the POST to its message arriving at a client of the web room.
+func BenchmarkAlertToWebRoom(b *testing.B) {
+	tb := startBot(b, baseConfig(newDataPath(b), "rate_limits:\n  webroom: {messages: 1000, per: 1s}\n"))
+	ops := tb.join(b, "ops")
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		name := fmt.Sprintf("latency-%d", i)
+		start := time.Now()
+		tb.alert(b, map[string]any{"message_type": "CRITICAL", "entity_id": name, "entity_display_name": name})
+		ops.waitFor(b, 5*time.Second, name, func(f map[string]any) bool { return f["title"] == name })
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

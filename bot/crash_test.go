@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Environment of a child sitrep process started by startChild.
@@ -67,7 +70,7 @@ type child struct {
 }
 
 // startChild runs the config in its own process and waits until it listens.
-func startChild(t *testing.T, cfgPath string) *child {
+func startChild(t testing.TB, cfgPath string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServe$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
@@ -96,13 +99,13 @@ func startChild(t *testing.T, cfgPath string) *child {
 }
 
 // kill9 kills the child without letting it clean up.
-func (c *child) kill9(t *testing.T) {
+func (c *child) kill9(t testing.TB) {
 	t.Helper()
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
 	_ = c.cmd.Wait()
 }
 
-func writeConfig(t *testing.T, yaml string) string {
+func writeConfig(t testing.TB, yaml string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "sitrep.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(yaml), 0o600))
@@ -163,4 +166,70 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 		require.Equal(t, a.entity, inc["entity_id"], "incident #%d", a.id)
 		assert.Equal(t, "triggered", inc["state"])
 	}
+}
+
+// BenchmarkStore100kEvents fills a store with 100,000 events (20,000
+// incidents, five events each, delivered to their room), then starts sitrep
+// on it in its own process and reports the time to ready and the resident
+// memory after serving a few requests.
+func BenchmarkStore100kEvents(b *testing.B) {
+	data := newDataPath(b)
+	cfgYAML := baseConfig(data, "")
+	func() {
+		cfg := parseConfig(b, cfgYAML)
+		db, err := storage.Open(cfg.Data, storage.Options{NoSync: true})
+		require.NoError(b, err)
+		bt, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+		require.NoError(b, err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(b, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- bt.Run(ctx, ln) }()
+		types := []string{timeline.MsgCritical, timeline.MsgWarning, timeline.MsgInfo, timeline.MsgAcknowledgement, timeline.MsgRecovery}
+		for batch := range 100 {
+			alerts := make([]timeline.Alert, 0, 1000)
+			for i := range 1000 {
+				n := batch*1000 + i
+				entity := fmt.Sprintf("svc-%d", n%200+200*(n/1000))
+				alerts = append(alerts, timeline.Alert{MessageType: types[(n/200)%5], EntityID: entity, Time: time.Now(),
+					Fields: map[string]string{"entity_id": entity, "message_type": types[(n/200)%5], "entity_display_name": "Service " + entity + " is down",
+						"state_message": "p99 latency 1.2s over 5m", "host_name": fmt.Sprintf("web-%d", n%50), "routing_key": "ops"}})
+			}
+			_, err := bt.tl.Ingest(ctx, alerts)
+			require.NoError(b, err)
+		}
+		require.Eventually(b, func() bool { n, _ := bt.outbox.Pending("ops"); return n == 0 }, 60*time.Second, 50*time.Millisecond)
+		cancel()
+		require.NoError(b, <-done)
+	}()
+	cfgPath := writeConfig(b, cfgYAML)
+	for b.Loop() {
+		start := time.Now()
+		c := startChild(b, cfgPath)
+		ready := time.Since(start)
+		for _, p := range []string{"/v1/incidents?limit=100", "/v1/incidents/1", "/v1/incidents/20000"} {
+			code, _ := c.do(b, http.MethodGet, p, adminToken, nil)
+			require.Equal(b, http.StatusOK, code, p)
+		}
+		b.ReportMetric(ready.Seconds()*1000, "ms-to-ready")
+		b.ReportMetric(float64(rssKiB(b, c.cmd.Process.Pid))/1024, "RSS-MiB")
+		c.kill9(b)
+	}
+}
+
+// rssKiB reads a process's resident set size from /proc.
+func rssKiB(t testing.TB, pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib)
+			require.NoError(t, err)
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
 }

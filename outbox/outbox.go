@@ -4,6 +4,16 @@
 // room then posts the room's entries in order (FIFO: the head entry is
 // delivered, dead-lettered or collapsed before the next one is tried).
 //
+// # Cost
+//
+// A delivery step costs O(1) in the room's backlog unless it digests: the
+// pending count comes from the room's sequence and first key (entries are
+// only ever removed from a room's head, so its keys are contiguous), and only
+// the head entry is decoded, once per worker while it stays the head. A
+// digest decodes each entry it collapses once, reading only the members a
+// digest keeps. Entries are encoded without reflection (package msgjson),
+// byte for byte as encoding/json would.
+//
 // # Delivery guarantee
 //
 // Delivery is at least once. On a successful Post the worker deletes the entry
@@ -32,7 +42,10 @@
 // larger than the bucket can deliver within DigestAfter, the worker collapses
 // the pending entries (in order, up to MaxDigest of them) into one message of
 // Kind "digest" whose Digest field holds the collapsed messages; nothing is
-// dropped. Digests do not record message refs: an in-place update of a
+// dropped. A digest's Digest messages are slim: they carry what a room needs
+// to show them (IncidentID, EventID, Kind, State, Title, Text, Color), not
+// their Fields, User or a nested Digest, which keeps a digest of MaxDigest
+// entries cheap to build, encode and store. Digests do not record message refs: an in-place update of a
 // digest by one incident would overwrite the other incidents' lines, so an
 // incident first shown in a digest gets its ref from its next own message.
 package outbox
@@ -45,6 +58,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,7 +160,7 @@ func Enqueue(tx *bolt.Tx, room string, msg adapters.Message, now time.Time) (Ent
 }
 
 func putEntry(b *bolt.Bucket, e Entry) error {
-	raw, err := json.Marshal(e)
+	raw, err := appendEntry(make([]byte, 0, 512), &e)
 	if err != nil {
 		return fmt.Errorf("encode entry %d: %w", e.Seq, err)
 	}
@@ -301,7 +315,7 @@ func (o *Outbox) release(w *worker, wake chan struct{}) {
 	}
 }
 
-// Pending counts room's undelivered entries.
+// Pending counts room's undelivered entries, in constant time (see pendingTotal).
 func (o *Outbox) Pending(room string) (int, error) {
 	n := 0
 	err := o.db.View(func(tx *bolt.Tx) error {
@@ -309,10 +323,7 @@ func (o *Outbox) Pending(room string) (int, error) {
 		if b == nil {
 			return nil
 		}
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
-		}
+		n = quickCount(b)
 		return nil
 	})
 	if err != nil {
@@ -393,6 +404,10 @@ type worker struct {
 	// unsaved is a delivery the platform accepted whose commit failed; it is
 	// retried before anything is posted again, so it is not re-sent.
 	unsaved func(*bolt.Tx) error
+	// head caches the decoded head entry while it is the room's first key.
+	// Only this worker changes or removes existing entries (Enqueue only
+	// appends), and it drops the cache whenever it writes one.
+	head *Entry
 }
 
 func (o *Outbox) work(ctx context.Context, room string, wake chan struct{}) {
@@ -445,7 +460,7 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		}
 		w.unsaved = nil
 	}
-	head, n, err := o.head(w.room)
+	head, n, err := o.cachedHead(w)
 	if err != nil || n == 0 {
 		return 0, n == 0 && err == nil, err
 	}
@@ -455,6 +470,7 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		if head.LastError != "" {
 			reason += "; last error: " + head.LastError
 		}
+		w.head = nil
 		return 0, false, o.kill(ctx, w.room, head, reason)
 	}
 	if head.NextAt.After(now) {
@@ -463,6 +479,7 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 	target, ok := o.opts.Resolve(w.room)
 	if !ok || target.Chat == nil {
 		o.m.failures.WithLabelValues("unknown", "unresolved").Inc()
+		w.head = nil
 		return o.backoff(ctx, head, now, fmt.Errorf("room %q is not known", w.room))
 	}
 	platform := target.Chat.Platform()
@@ -477,7 +494,7 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 
 	batch := []Entry{head}
 	if w.digestDue(head, n, now, o.opts.DigestAfter) {
-		if batch, err = o.entries(w.room, MaxDigest); err != nil {
+		if batch, err = o.digestEntries(head, MaxDigest); err != nil {
 			return 0, false, err
 		}
 	}
@@ -491,8 +508,10 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		if ctx.Err() != nil {
 			return 0, false, fmt.Errorf("post to %s: %w", w.room, ctx.Err())
 		}
+		w.head = nil
 		return o.failed(ctx, w, platform, head, batch, perr)
 	}
+	w.head = nil
 
 	done := time.Now()
 	save := deliveredFn(w.room, batch, id)
@@ -672,27 +691,76 @@ func (o *Outbox) head(room string) (Entry, int, error) {
 	return e, n, nil
 }
 
-// entries returns up to limit of room's first entries, in order.
-func (o *Outbox) entries(room string, limit int) ([]Entry, error) {
-	var out []Entry
+// cachedHead is head for w's room, decoding the head entry only when it is
+// not the one w decoded last. The pending count is constant-time.
+func (o *Outbox) cachedHead(w *worker) (Entry, int, error) {
+	var e Entry
+	n := 0
 	err := o.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(storage.BucketOutbox).Bucket([]byte(room))
+		b := tx.Bucket(storage.BucketOutbox).Bucket([]byte(w.room))
+		if b == nil {
+			return nil
+		}
+		k, v := b.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		n = quickCount(b)
+		seq := storage.ParseU64(k)
+		if w.head != nil && w.head.Seq == seq {
+			e = *w.head
+			return nil
+		}
+		if err := decodeEntry(v, &e); err != nil {
+			return fmt.Errorf("decode entry %d: %w", seq, err)
+		}
+		e.Seq, e.Room = seq, w.room
+		return nil
+	})
+	if err != nil {
+		w.head = nil
+		return Entry{}, 0, fmt.Errorf("read head of room %s: %w", w.room, err)
+	}
+	if n == 0 {
+		w.head = nil
+	} else {
+		w.head = &e
+	}
+	return e, n, nil
+}
+
+// digestEntries returns head followed by up to limit-1 entries after it, in
+// order. Only head is decoded in full; the others carry what a digest keeps
+// of them (decodeForDigest).
+func (o *Outbox) digestEntries(head Entry, limit int) ([]Entry, error) {
+	out := []Entry{head}
+	err := o.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(storage.BucketOutbox).Bucket([]byte(head.Room))
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		k, _ := c.Seek(storage.U64(head.Seq))
+		if k == nil || storage.ParseU64(k) != head.Seq {
+			return fmt.Errorf("head entry %d vanished", head.Seq)
+		}
+		if n := quickCount(b); n < limit {
+			out = slices.Grow(out, n-1)
+		} else {
+			out = slices.Grow(out, limit-1)
+		}
+		for k, v := c.Next(); k != nil && len(out) < limit; k, v = c.Next() {
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := decodeForDigest(v, &e); err != nil {
 				return fmt.Errorf("decode entry %d: %w", storage.ParseU64(k), err)
 			}
-			e.Seq, e.Room = storage.ParseU64(k), room
+			e.Seq, e.Room = storage.ParseU64(k), head.Room
 			out = append(out, e)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read entries of room %s: %w", room, err)
+		return nil, fmt.Errorf("read entries of room %s: %w", head.Room, err)
 	}
 	return out, nil
 }
@@ -707,7 +775,7 @@ func digest(entries []Entry) adapters.Message {
 	msgs := make([]adapters.Message, len(entries))
 	counts := map[string]int{}
 	for i, e := range entries {
-		msgs[i] = e.Msg
+		msgs[i] = digestChild(e.Msg)
 		kind := e.Msg.Kind
 		if kind == "" {
 			kind = "other"

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,6 +66,9 @@ type DB struct {
 	path     string
 	reqs     chan *writeReq
 	maxBatch int
+
+	commits atomic.Uint64 // transactions committed by the writer
+	writes  atomic.Uint64 // writes those transactions carried
 
 	closeOnce sync.Once
 	mu        sync.RWMutex // guards closed against sends on reqs
@@ -179,6 +183,18 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 	return n, nil
 }
 
+// Stats counts the writer's work since Open.
+type Stats struct {
+	Commits uint64 // transactions (each one fsync)
+	Writes  uint64 // Update calls they carried
+}
+
+// Stats returns how many transactions the writer committed and how many
+// writes they carried; Writes/Commits is the group-commit batch size.
+func (db *DB) Stats() Stats {
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+}
+
 // Close stops taking writes, finishes the queued ones and closes the file.
 func (db *DB) Close() error {
 	var err error
@@ -235,6 +251,10 @@ func (db *DB) commit(batch []*writeReq) {
 			pending[failed].err <- failErr
 			pending = append(pending[:failed:failed], pending[failed+1:]...)
 			continue
+		}
+		if err == nil {
+			db.commits.Add(1)
+			db.writes.Add(uint64(len(pending)))
 		}
 		for _, r := range pending {
 			if err != nil {

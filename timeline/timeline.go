@@ -193,11 +193,8 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (R
 			return Result{}, fmt.Errorf("dispatch event: %w", err)
 		}
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return Result{}, fmt.Errorf("encode event: %w", err)
-	}
-	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
+	// bbolt keeps the value until commit, so each record gets its own buffer.
+	if err := evs.Put(eventKey(inc.ID, id), appendEvent(make([]byte, 0, 512), &ev)); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
 	if err := putIncident(tx, inc); err != nil {
@@ -328,11 +325,7 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 }
 
 func putIncident(tx *bolt.Tx, inc *Incident) error {
-	b, err := json.Marshal(inc)
-	if err != nil {
-		return fmt.Errorf("encode incident: %w", err)
-	}
-	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
+	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), appendIncident(make([]byte, 0, 512), inc)); err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
 	return nil

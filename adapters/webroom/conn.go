@@ -316,13 +316,14 @@ func (c *conn) handleLine(data []byte) {
 		user = u
 	}
 	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
-	seq, err := c.w.appendLog(c.w.ctx, c.room, e)
+	x := encodeEntry(e)
+	seq, err := c.w.appendLog(c.w.ctx, c.room, x)
 	if err != nil {
 		c.w.log.Error("store chat line", "room", c.room, "err", err)
 		c.sendError("could not store your message; please try again")
 		return
 	}
-	c.w.broadcast(c.room, entryFrame(FrameMessage, c.room, seq, e), seq)
+	c.w.broadcast(c.room, seq, func() ([]byte, error) { return x.frame(FrameMessage, c.room, seq), nil })
 	line := adapters.Inbound{
 		Platform:  Platform,
 		RoomID:    c.room,

@@ -29,6 +29,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/outbox/msgjson"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 )
@@ -195,6 +196,56 @@ func entryFrame(typ, room string, seq uint64, e entry) Frame {
 	}
 }
 
+// encodedEntry is a log entry with its message's JSON members encoded once,
+// for both the stored entry and the frame clients get. The encoding is
+// byte for byte what encoding/json produces for entry and Frame.
+type encodedEntry struct {
+	e      entry
+	fields []byte // the message's members, without braces (msgjson.AppendMessageFields)
+}
+
+func encodeEntry(e entry) *encodedEntry {
+	return &encodedEntry{e: e, fields: msgjson.AppendMessageFields(make([]byte, 0, 512), &e.Message)}
+}
+
+// stored is the entry as kept in the room's log.
+func (x *encodedEntry) stored() ([]byte, error) {
+	out := make([]byte, 0, len(x.fields)+64)
+	out = append(out, `{"time":`...)
+	out, ok := msgjson.AppendTime(out, x.e.Time)
+	if !ok {
+		return json.Marshal(x.e)
+	}
+	if x.e.Rev != 0 {
+		out = append(out, `,"rev":`...)
+		out = strconv.AppendUint(out, x.e.Rev, 10)
+	}
+	out = append(out, ',')
+	out = append(out, x.fields...)
+	return append(out, '}'), nil
+}
+
+// frame is entryFrame(typ, room, seq, x.e) encoded.
+func (x *encodedEntry) frame(typ, room string, seq uint64) []byte {
+	out := make([]byte, 0, len(x.fields)+128)
+	out = append(out, `{"type":`...)
+	out = msgjson.AppendString(out, typ)
+	out = append(out, `,"id":"`...)
+	out = strconv.AppendUint(out, seq, 10)
+	out = append(out, `","room":`...)
+	out = msgjson.AppendString(out, room)
+	out = append(out, `,"time":"`...)
+	out = x.e.Time.UTC().AppendFormat(out, time.RFC3339)
+	out = append(out, '"')
+	if x.e.Rev != 0 {
+		out = append(out, `,"rev":`...)
+		out = strconv.AppendUint(out, x.e.Rev, 10)
+	}
+	out = append(out, ',')
+	out = append(out, x.fields...)
+	return append(out, '}')
+}
+
 // Post appends msg to the room's log and then sends it to every client
 // connected to the room. The message ID is its sequence in the room's log.
 func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
@@ -202,22 +253,22 @@ func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Mes
 	if !ValidRoomName(name) {
 		return "", adapters.Permanent(fmt.Errorf("webroom post: invalid room id %q", name))
 	}
-	e := entry{Time: time.Now().UTC(), Message: msg}
-	seq, err := w.appendLog(ctx, name, e)
+	x := encodeEntry(entry{Time: time.Now().UTC(), Message: msg})
+	seq, err := w.appendLog(ctx, name, x)
 	if err != nil {
 		return "", fmt.Errorf("webroom post to %s: %w", name, err)
 	}
-	w.broadcast(name, entryFrame(FrameMessage, name, seq, e), seq)
+	w.broadcast(name, seq, func() ([]byte, error) { return x.frame(FrameMessage, name, seq), nil })
 	return strconv.FormatUint(seq, 10), nil
 }
 
-// appendLog stores e as the room's next message, trims the oldest beyond
+// appendLog stores x as the room's next message, trims the oldest beyond
 // maxLog in the same write, and returns the message's sequence.
-func (w *WebRoom) appendLog(ctx context.Context, room string, e entry) (uint64, error) {
+func (w *WebRoom) appendLog(ctx context.Context, room string, x *encodedEntry) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	val, err := json.Marshal(e)
+	val, err := x.stored()
 	if err != nil {
 		return 0, fmt.Errorf("encode message: %w", err)
 	}
@@ -235,16 +286,17 @@ func (w *WebRoom) appendLog(ctx context.Context, room string, e entry) (uint64, 
 		if err := rb.Put(storage.U64(n), val); err != nil {
 			return fmt.Errorf("put message: %w", err)
 		}
-		if n > maxLog {
-			var old [][]byte
-			c := rb.Cursor()
-			for k, _ := c.First(); k != nil && storage.ParseU64(k) <= n-maxLog; k, _ = c.Next() {
-				old = append(old, append([]byte(nil), k...))
+		// Entries leave only from the front, so the oldest is the first key
+		// and a steady log trims one entry per Post.
+		for n > maxLog {
+			k, _ := rb.Cursor().First()
+			if k == nil || storage.ParseU64(k) > n-maxLog {
+				break
 			}
-			for _, k := range old {
-				if err := rb.Delete(k); err != nil {
-					return fmt.Errorf("trim room log: %w", err)
-				}
+			var key [8]byte
+			copy(key[:], k)
+			if err := rb.Delete(key[:]); err != nil {
+				return fmt.Errorf("trim room log: %w", err)
 			}
 		}
 		seq = n
@@ -271,7 +323,7 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
-	var updated entry
+	var updated *encodedEntry
 	err = w.db.Update(ctx, func(tx *bolt.Tx) error {
 		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(name))
 		if rb == nil {
@@ -288,14 +340,15 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 		}
 		e.Message = msg
 		e.Rev++
-		val, err := json.Marshal(e)
+		x := encodeEntry(e)
+		val, err := x.stored()
 		if err != nil {
 			return fmt.Errorf("encode message: %w", err)
 		}
 		if err := rb.Put(key, val); err != nil {
 			return fmt.Errorf("put message: %w", err)
 		}
-		updated = e
+		updated = x
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -304,7 +357,7 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 	if err != nil {
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
-	w.broadcast(name, entryFrame(FrameUpdate, name, seq, updated), 0)
+	w.broadcast(name, 0, func() ([]byte, error) { return updated.frame(FrameUpdate, name, seq), nil })
 	return nil
 }
 
@@ -338,11 +391,20 @@ func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
 	return frames, last, nil
 }
 
-// broadcast queues f for every client of room. seq is the message's sequence
-// for "message" frames (so a client that already got it in its history skips
-// it), 0 otherwise. A client whose queue is full is dropped, never waited for.
-func (w *WebRoom) broadcast(room string, f Frame, seq uint64) {
-	data, err := json.Marshal(f)
+// broadcast queues the frame encode returns for every client of room, encoding
+// it once, and not at all when the room has no clients (a client that joins
+// meanwhile reads the message from the log with its history). seq is the
+// message's sequence for "message" frames (so a client that already got it in
+// its history skips it), 0 otherwise. A client whose queue is full is
+// dropped, never waited for.
+func (w *WebRoom) broadcast(room string, seq uint64, encode func() ([]byte, error)) {
+	w.mu.Lock()
+	n := len(w.rooms[room])
+	w.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	data, err := encode()
 	if err != nil {
 		w.log.Error("encode frame", "room", room, "err", err)
 		return
