@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitrep/sitrep/adapters"
-	"github.com/sitrep/sitrep/outbox/msgjson"
+	"github.com/sitrep/sitrep/jsonenc"
 )
 
 // appendEntry appends e encoded exactly as encoding/json.Marshal encodes it,
@@ -20,12 +20,12 @@ func appendEntry(dst []byte, e *Entry) ([]byte, error) {
 	dst = append(dst, `{"seq":`...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, `,"room":`...)
-	dst = msgjson.AppendString(dst, e.Room)
+	dst = jsonenc.AppendString(dst, e.Room)
 	dst = append(dst, `,"msg":`...)
-	dst = msgjson.AppendMessage(dst, &e.Msg)
+	dst = e.Msg.AppendJSON(dst)
 	dst = append(dst, `,"enqueued":`...)
 	var ok bool
-	if dst, ok = msgjson.AppendTime(dst, e.Enqueued); !ok {
+	if dst, ok = jsonenc.AppendTime(dst, e.Enqueued); !ok {
 		return marshalEntry(dst[:start], e)
 	}
 	if e.Attempts != 0 {
@@ -34,13 +34,13 @@ func appendEntry(dst []byte, e *Entry) ([]byte, error) {
 	}
 	if !e.NextAt.IsZero() {
 		dst = append(dst, `,"next_at":`...)
-		if dst, ok = msgjson.AppendTime(dst, e.NextAt); !ok {
+		if dst, ok = jsonenc.AppendTime(dst, e.NextAt); !ok {
 			return marshalEntry(dst[:start], e)
 		}
 	}
 	if e.LastError != "" {
 		dst = append(dst, `,"last_error":`...)
-		dst = msgjson.AppendString(dst, e.LastError)
+		dst = jsonenc.AppendString(dst, e.LastError)
 	}
 	return append(dst, '}'), nil
 }

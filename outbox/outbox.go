@@ -11,7 +11,7 @@
 // only ever removed from a room's head, so its keys are contiguous), and only
 // the head entry is decoded, once per worker while it stays the head. A
 // digest decodes each entry it collapses once, reading only the members a
-// digest keeps. Entries are encoded without reflection (package msgjson),
+// digest keeps. Entries are encoded without reflection (package jsonenc and Message.AppendJSON),
 // byte for byte as encoding/json would.
 //
 // # Delivery guarantee

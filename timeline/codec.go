@@ -1,70 +1,18 @@
 package timeline
 
 import (
-	"slices"
+	"errors"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/sitrep/sitrep/jsonenc"
 )
 
 // The timeline's hot path stores an event and its incident for every alert.
-// These appenders write the same JSON encoding/json would for Event and
-// Incident (same keys, same omitempty rules, map keys sorted), without
-// reflection; records are still read back with encoding/json. The round-trip
-// tests hold the two in step.
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028/U+2029
-// escaped as encoding/json does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// These appenders write the JSON encoding/json would for Event and Incident
+// (same keys, same omitempty rules, map keys sorted), without reflection;
+// records are still read back with encoding/json. The round-trip tests hold
+// the two in step.
 
 func appendKey(b []byte, key string) []byte {
 	b = append(b, ',', '"')
@@ -72,87 +20,78 @@ func appendKey(b []byte, key string) []byte {
 	return append(b, '"', ':')
 }
 
-func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
+// appendTime appends t; a time encoding/json refuses (a year past 9999)
+// becomes the zero time's encoding and sets *bad.
+func appendTime(b []byte, t time.Time, bad *bool) []byte {
+	out, ok := jsonenc.AppendTime(b, t)
+	if !ok {
+		*bad = true
+		out, _ = jsonenc.AppendTime(b, time.Time{})
+	}
+	return out
 }
 
-// appendFields appends a string map with its keys sorted.
-func appendFields(b []byte, m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}')
-}
-
-func appendOrigin(b []byte, o *Origin) []byte {
+func appendOrigin(b []byte, o *Origin, bad *bool) []byte {
 	b = append(b, `{"adapter":`...)
-	b = appendString(b, o.Adapter)
+	b = jsonenc.AppendString(b, o.Adapter)
 	if o.Room != "" {
 		b = appendKey(b, "room")
-		b = appendString(b, o.Room)
+		b = jsonenc.AppendString(b, o.Room)
 	}
 	if o.MessageID != "" {
 		b = appendKey(b, "message_id")
-		b = appendString(b, o.MessageID)
+		b = jsonenc.AppendString(b, o.MessageID)
 	}
 	if o.User != "" {
 		b = appendKey(b, "user")
-		b = appendString(b, o.User)
+		b = jsonenc.AppendString(b, o.User)
 	}
 	b = appendKey(b, "time")
-	b = appendTime(b, o.Time)
+	b = appendTime(b, o.Time, bad)
 	return append(b, '}')
 }
 
+// errTimeRange is a record with a time JSON cannot carry.
+var errTimeRange = errors.New("time outside the years 0-9999")
+
 // appendEvent appends ev as encoding/json would encode it.
-func appendEvent(b []byte, ev *Event) []byte {
+func appendEvent(b []byte, ev *Event) ([]byte, error) {
+	bad := false
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, ev.ID, 10)
 	b = appendKey(b, "incident_id")
 	b = strconv.AppendUint(b, ev.IncidentID, 10)
 	b = appendKey(b, "kind")
-	b = appendString(b, string(ev.Kind))
+	b = jsonenc.AppendString(b, string(ev.Kind))
 	if ev.Text != "" {
 		b = appendKey(b, "text")
-		b = appendString(b, ev.Text)
+		b = jsonenc.AppendString(b, ev.Text)
 	}
 	if len(ev.Fields) > 0 {
 		b = appendKey(b, "fields")
-		b = appendFields(b, ev.Fields)
+		b = jsonenc.AppendStringMap(b, ev.Fields)
 	}
 	b = appendKey(b, "origin")
-	b = appendOrigin(b, &ev.Origin)
+	b = appendOrigin(b, &ev.Origin, &bad)
 	b = appendKey(b, "time")
-	b = appendTime(b, ev.Time)
-	return append(b, '}')
+	b = appendTime(b, ev.Time, &bad)
+	return done(b, bad)
 }
 
 // appendIncident appends inc as encoding/json would encode it.
-func appendIncident(b []byte, inc *Incident) []byte {
+func appendIncident(b []byte, inc *Incident) ([]byte, error) {
+	bad := false
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, inc.ID, 10)
 	b = appendKey(b, "entity_id")
-	b = appendString(b, inc.EntityID)
+	b = jsonenc.AppendString(b, inc.EntityID)
 	b = appendKey(b, "title")
-	b = appendString(b, inc.Title)
+	b = jsonenc.AppendString(b, inc.Title)
 	b = appendKey(b, "state")
-	b = appendString(b, string(inc.State))
+	b = jsonenc.AppendString(b, string(inc.State))
 	if len(inc.Fields) > 0 {
 		b = appendKey(b, "fields")
-		b = appendFields(b, inc.Fields)
+		b = jsonenc.AppendStringMap(b, inc.Fields)
 	}
 	if len(inc.Rooms) > 0 {
 		b = appendKey(b, "rooms")
@@ -161,31 +100,38 @@ func appendIncident(b []byte, inc *Incident) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, r)
+			b = jsonenc.AppendString(b, r)
 		}
 		b = append(b, ']')
 	}
 	b = appendKey(b, "opened_at")
-	b = appendTime(b, inc.OpenedAt)
+	b = appendTime(b, inc.OpenedAt, &bad)
 	b = appendKey(b, "updated_at")
-	b = appendTime(b, inc.UpdatedAt)
+	b = appendTime(b, inc.UpdatedAt, &bad)
 	if inc.AcknowledgedAt != nil {
 		b = appendKey(b, "acknowledged_at")
-		b = appendTime(b, *inc.AcknowledgedAt)
+		b = appendTime(b, *inc.AcknowledgedAt, &bad)
 	}
 	if inc.AcknowledgedBy != "" {
 		b = appendKey(b, "acknowledged_by")
-		b = appendString(b, inc.AcknowledgedBy)
+		b = jsonenc.AppendString(b, inc.AcknowledgedBy)
 	}
 	if inc.ResolvedAt != nil {
 		b = appendKey(b, "resolved_at")
-		b = appendTime(b, *inc.ResolvedAt)
+		b = appendTime(b, *inc.ResolvedAt, &bad)
 	}
 	if inc.ResolvedBy != "" {
 		b = appendKey(b, "resolved_by")
-		b = appendString(b, inc.ResolvedBy)
+		b = jsonenc.AppendString(b, inc.ResolvedBy)
 	}
 	b = appendKey(b, "last_event_id")
 	b = strconv.AppendUint(b, inc.LastEventID, 10)
-	return append(b, '}')
+	return done(b, bad)
+}
+
+func done(b []byte, bad bool) ([]byte, error) {
+	if bad {
+		return nil, errTimeRange
+	}
+	return append(b, '}'), nil
 }

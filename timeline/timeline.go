@@ -194,7 +194,11 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (R
 		}
 	}
 	// bbolt keeps the value until commit, so each record gets its own buffer.
-	if err := evs.Put(eventKey(inc.ID, id), appendEvent(make([]byte, 0, 512), &ev)); err != nil {
+	b, err := appendEvent(make([]byte, 0, 512), &ev)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode event: %w", err)
+	}
+	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
 	if err := putIncident(tx, inc); err != nil {
@@ -325,7 +329,11 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 }
 
 func putIncident(tx *bolt.Tx, inc *Incident) error {
-	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), appendIncident(make([]byte, 0, 512), inc)); err != nil {
+	b, err := appendIncident(make([]byte, 0, 512), inc)
+	if err != nil {
+		return fmt.Errorf("encode incident: %w", err)
+	}
+	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
 	return nil

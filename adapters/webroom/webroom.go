@@ -29,7 +29,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
-	"github.com/sitrep/sitrep/outbox/msgjson"
+	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 )
@@ -201,18 +201,18 @@ func entryFrame(typ, room string, seq uint64, e entry) Frame {
 // byte for byte what encoding/json produces for entry and Frame.
 type encodedEntry struct {
 	e      entry
-	fields []byte // the message's members, without braces (msgjson.AppendMessageFields)
+	fields []byte // the message's members, without braces (adapters.Message.AppendJSONFields)
 }
 
 func encodeEntry(e entry) *encodedEntry {
-	return &encodedEntry{e: e, fields: msgjson.AppendMessageFields(make([]byte, 0, 512), &e.Message)}
+	return &encodedEntry{e: e, fields: e.Message.AppendJSONFields(make([]byte, 0, 512))}
 }
 
 // stored is the entry as kept in the room's log.
 func (x *encodedEntry) stored() ([]byte, error) {
 	out := make([]byte, 0, len(x.fields)+64)
 	out = append(out, `{"time":`...)
-	out, ok := msgjson.AppendTime(out, x.e.Time)
+	out, ok := jsonenc.AppendTime(out, x.e.Time)
 	if !ok {
 		return json.Marshal(x.e)
 	}
@@ -229,11 +229,11 @@ func (x *encodedEntry) stored() ([]byte, error) {
 func (x *encodedEntry) frame(typ, room string, seq uint64) []byte {
 	out := make([]byte, 0, len(x.fields)+128)
 	out = append(out, `{"type":`...)
-	out = msgjson.AppendString(out, typ)
+	out = jsonenc.AppendString(out, typ)
 	out = append(out, `,"id":"`...)
 	out = strconv.AppendUint(out, seq, 10)
 	out = append(out, `","room":`...)
-	out = msgjson.AppendString(out, room)
+	out = jsonenc.AppendString(out, room)
 	out = append(out, `,"time":"`...)
 	out = x.e.Time.UTC().AppendFormat(out, time.RFC3339)
 	out = append(out, '"')

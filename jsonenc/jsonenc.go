@@ -1,21 +1,16 @@
-// Package msgjson encodes adapters.Message (and the strings and times around
-// it) as JSON by appending to a byte slice, without reflection. Its output is
-// byte for byte what encoding/json.Marshal produces for the same value: struct
-// fields in declaration order with the same omitempty rules, map keys sorted,
-// strings escaped the same way (<, > and & as \u003c…, control characters,
-// U+2028 and U+2029 escaped, invalid UTF-8 replaced by \ufffd). It exists
-// because the outbox and the web room encode every message on the ingest
-// path, where encoding/json's reflection showed up in CPU profiles. Decoding
-// is left to encoding/json.
-package msgjson
+// Package jsonenc appends JSON strings, times and string maps to a byte slice
+// without reflection, byte for byte as encoding/json.Marshal writes them: map
+// keys sorted, strings escaped the same way (<, > and & as \u003c…, control
+// characters, U+2028 and U+2029 escaped, invalid UTF-8 replaced by \ufffd).
+// The timeline, the outbox and the web room encode every record on the ingest
+// path with it, where encoding/json's reflection showed up in CPU profiles.
+// Decoding is left to encoding/json.
+package jsonenc
 
 import (
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/sitrep/sitrep/adapters"
 )
 
 const hex = "0123456789abcdef"
@@ -94,68 +89,6 @@ func AppendTime(dst []byte, t time.Time) ([]byte, bool) {
 	dst = append(dst, '"')
 	dst = t.AppendFormat(dst, time.RFC3339Nano)
 	return append(dst, '"'), true
-}
-
-// AppendMessage appends m as a JSON object.
-func AppendMessage(dst []byte, m *adapters.Message) []byte {
-	dst = append(dst, '{')
-	dst = AppendMessageFields(dst, m)
-	return append(dst, '}')
-}
-
-// AppendMessageFields appends m's members without the enclosing braces, for
-// a struct that embeds adapters.Message. It always appends at least "text".
-func AppendMessageFields(dst []byte, m *adapters.Message) []byte {
-	if m.IncidentID != 0 {
-		dst = append(dst, `"incident_id":`...)
-		dst = strconv.AppendUint(dst, m.IncidentID, 10)
-		dst = append(dst, ',')
-	}
-	if m.EventID != 0 {
-		dst = append(dst, `"event_id":`...)
-		dst = strconv.AppendUint(dst, m.EventID, 10)
-		dst = append(dst, ',')
-	}
-	if m.Kind != "" {
-		dst = append(dst, `"kind":`...)
-		dst = AppendString(dst, m.Kind)
-		dst = append(dst, ',')
-	}
-	if m.State != "" {
-		dst = append(dst, `"state":`...)
-		dst = AppendString(dst, m.State)
-		dst = append(dst, ',')
-	}
-	if m.Title != "" {
-		dst = append(dst, `"title":`...)
-		dst = AppendString(dst, m.Title)
-		dst = append(dst, ',')
-	}
-	dst = append(dst, `"text":`...)
-	dst = AppendString(dst, m.Text)
-	if m.Color != "" {
-		dst = append(dst, `,"color":`...)
-		dst = AppendString(dst, m.Color)
-	}
-	if m.User != "" {
-		dst = append(dst, `,"user":`...)
-		dst = AppendString(dst, m.User)
-	}
-	if len(m.Fields) > 0 {
-		dst = append(dst, `,"fields":`...)
-		dst = AppendStringMap(dst, m.Fields)
-	}
-	if len(m.Digest) > 0 {
-		dst = append(dst, `,"digest":[`...)
-		for i := range m.Digest {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendMessage(dst, &m.Digest[i])
-		}
-		dst = append(dst, ']')
-	}
-	return dst
 }
 
 // AppendStringMap appends f as a JSON object with sorted keys ("null" for a
