@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,20 +215,39 @@ func (db *DB) writer() {
 	batch := make([]*writeReq, 0, db.maxBatch)
 	for req := range db.reqs {
 		batch = append(batch[:0], req)
-	drain:
-		for len(batch) < db.maxBatch {
-			select {
-			case r, ok := <-db.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
+		// Take what is queued; then, with no fixed delay, yield the processor
+		// so writers that are runnable (an HTTP handler about to call Update)
+		// can join this transaction, as long as yielding keeps finding more.
+		for round := 0; round < maxYields && len(batch) < db.maxBatch; round++ {
+			before := len(batch)
+			batch = db.drain(batch)
+			if round > 0 && len(batch) == before {
+				break
 			}
+			runtime.Gosched()
 		}
+		batch = db.drain(batch)
 		db.commit(batch)
 	}
+}
+
+// maxYields bounds how often the writer yields to let more writes join a batch.
+const maxYields = 8
+
+// drain appends the queued writes to batch, up to maxBatch, without waiting.
+func (db *DB) drain(batch []*writeReq) []*writeReq {
+	for len(batch) < db.maxBatch {
+		select {
+		case r, ok := <-db.reqs:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit runs a batch in one transaction. A write whose fn fails is answered

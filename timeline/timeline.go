@@ -45,8 +45,9 @@ type Timeline struct {
 	db   *storage.DB
 	opts Options
 
-	mu   sync.RWMutex
-	subs []func(Result)
+	mu    sync.RWMutex
+	subs  []func(Result)
+	cache *incidentCache
 }
 
 // New returns a Timeline on db.
@@ -54,7 +55,7 @@ func New(db *storage.DB, opts Options) *Timeline {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Timeline{db: db, opts: opts}
+	return &Timeline{db: db, opts: opts, cache: newIncidentCache(maxCachedIncidents)}
 }
 
 // Subscribe registers fn to hear of every event after it is committed.
@@ -122,7 +123,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, now time.Time) (Result, erro
 	if origin.Time.IsZero() {
 		origin.Time = now
 	}
-	inc, found, err := latestForEntity(tx, a.EntityID)
+	inc, found, err := t.latestForEntity(tx, a.EntityID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -201,7 +202,7 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (R
 	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
-	if err := putIncident(tx, inc); err != nil {
+	if err := t.cache.put(tx, inc); err != nil {
 		return Result{}, err
 	}
 	return Result{Incident: *inc, Event: ev, Created: created}, nil
@@ -227,7 +228,7 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	var res Result
 	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
 		now := t.opts.Now().UTC()
-		inc, err := getIncident(tx, a.IncidentID)
+		inc, err := t.cache.get(tx, a.IncidentID)
 		if err != nil {
 			return err
 		}
@@ -304,12 +305,12 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 	return out, err
 }
 
-func latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, error) {
+func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, error) {
 	v := tx.Bucket(storage.BucketEntities).Get([]byte(entity))
 	if v == nil {
 		return Incident{}, false, nil
 	}
-	inc, err := getIncident(tx, storage.ParseU64(v))
+	inc, err := t.cache.get(tx, storage.ParseU64(v))
 	if err != nil {
 		return Incident{}, false, err
 	}
@@ -326,17 +327,6 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 		return inc, fmt.Errorf("decode incident %d: %w", id, err)
 	}
 	return inc, nil
-}
-
-func putIncident(tx *bolt.Tx, inc *Incident) error {
-	b, err := appendIncident(make([]byte, 0, 512), inc)
-	if err != nil {
-		return fmt.Errorf("encode incident: %w", err)
-	}
-	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
-		return fmt.Errorf("store incident: %w", err)
-	}
-	return nil
 }
 
 func eventKey(incident, event uint64) []byte {
