@@ -214,6 +214,11 @@ func BenchmarkStore100kEvents(b *testing.B) {
 		}
 		b.ReportMetric(ready.Seconds()*1000, "ms-to-ready")
 		b.ReportMetric(float64(rssKiB(b, c.cmd.Process.Pid))/1024, "RSS-MiB")
+		if os.Getenv("SITREP_BENCH_SMAPS") != "" {
+			raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", c.cmd.Process.Pid))
+			st, _ := os.Stat(data)
+			b.Logf("data file %d MiB\n%s", st.Size()>>20, raw)
+		}
 		c.kill9(b)
 	}
 }
