@@ -42,6 +42,17 @@ type Chat interface {
 	Update(ctx context.Context, room Room, messageID string, msg Message) error
 }
 
+// CanEdit reports whether c edits a posted message in place. A Chat that
+// cannot (HipChat has no edit) says so with a CanEdit() bool method; then its
+// Update posts anew, and sitrep does not refresh old messages there, since
+// every event reaches the room as its own message anyway.
+func CanEdit(c Chat) bool {
+	if e, ok := c.(interface{ CanEdit() bool }); ok {
+		return e.CanEdit()
+	}
+	return true
+}
+
 // Inbound is a message or action a responder sent from a room.
 type Inbound struct {
 	Platform  string

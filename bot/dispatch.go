@@ -74,7 +74,7 @@ func (b *Bot) refreshInPlace(r timeline.Result) {
 			continue
 		}
 		target, ok := b.resolveRoom(room)
-		if !ok {
+		if !ok || !adapters.CanEdit(target.Chat) {
 			continue
 		}
 		first := Render(&r.Incident, &timeline.Event{ID: r.Event.ID, Kind: timeline.KindTriggered, Text: r.Incident.Fields[timeline.FieldStateMessage], Fields: r.Incident.Fields})

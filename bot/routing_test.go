@@ -86,8 +86,8 @@ func TestRoutingToHipChatRoomsWithTheirOwnTokens(t *testing.T) {
 	assert.Equal(t, dbToken, hc.Messages("202")[0].Token)
 
 	// One alert matching two rules reaches both rooms.
-	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "pay-db", "routing_key": "payments", "host_name": "db-7", "entity_display_name": "Payments DB down",
-		"runbook_url": "https://wiki/pay-db"})
+	both := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "pay-db", "routing_key": "payments", "host_name": "db-7", "entity_display_name": "Payments DB down",
+		"runbook_url": "https://wiki/pay-db"})["incident_id"])
 	assert.Contains(t, waitMessages(t, hc, "101", 2)[1], "Payments DB down")
 	assert.Contains(t, waitMessages(t, hc, "202", 2)[1], "Payments DB down")
 	// ... and the runbook rule, whose template it fills, posts its own message to ops.
@@ -97,6 +97,15 @@ func TestRoutingToHipChatRoomsWithTheirOwnTokens(t *testing.T) {
 	for _, f := range ops.drain(300 * time.Millisecond) {
 		assert.NotContains(t, f["text"], "Checkout 500s", "an unset template field stops that action")
 		assert.NotContains(t, f["text"], "Replica lag")
+	}
+	// An ack typed in the web room reaches both HipChat rooms once, as its own
+	// message; HipChat cannot edit, so no "update:" copies are posted.
+	ops.say(t, fmt.Sprintf("/ack %d", both))
+	assert.Contains(t, waitMessages(t, hc, "101", 3)[2], "acknowledged by alice")
+	assert.Contains(t, waitMessages(t, hc, "202", 3)[2], "acknowledged by alice")
+	time.Sleep(200 * time.Millisecond)
+	for _, room := range []string{"101", "202"} {
+		assert.Len(t, hc.Messages(room), 3, "room %s: %v", room, texts(hc.Messages(room)))
 	}
 	assert.Zero(t, hc.Count429())
 }

@@ -141,6 +141,9 @@ func (c *Client) Post(ctx context.Context, room adapters.Room, msg adapters.Mess
 	return c.newID(room.ID), nil
 }
 
+// CanEdit is false: HipChat cannot edit a notification (see adapters.CanEdit).
+func (c *Client) CanEdit() bool { return false }
+
 // Update cannot edit in HipChat: it posts msg as a new notification whose
 // text starts with "update: " and which does not notify the room. messageID
 // must be one Post returned for this room.
