@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/logtest"
 )
 
 const (
@@ -47,7 +47,7 @@ type testBot struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
+	logs   *logtest.Buffer
 }
 
 func parseConfig(t testing.TB, yaml string) *config.Config {
@@ -61,12 +61,12 @@ func parseConfig(t testing.TB, yaml string) *config.Config {
 func startBot(t testing.TB, yaml string) *testBot {
 	t.Helper()
 	cfg := parseConfig(t, yaml)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	level := slog.LevelDebug
 	if _, bench := t.(*testing.B); bench {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	log := logs.Logger(level)
 	b, err := New(cfg, log)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -218,22 +218,4 @@ func textHas(sub string) func(map[string]any) bool {
 		s, _ := f["text"].(string)
 		return strings.Contains(s, sub)
 	}
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package hipchat_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
+	"github.com/sitrep/sitrep/logtest"
 )
 
 const (
@@ -32,28 +32,10 @@ const (
 	waitLong = 5 * time.Second
 )
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	hc   *hipchattest.Server
 	c    *hipchat.Client
-	logs *syncBuffer
+	logs *logtest.Buffer
 }
 
 func newFixture(t *testing.T, opts hipchat.Options) *fixture {
@@ -62,11 +44,11 @@ func newFixture(t *testing.T, opts hipchat.Options) *fixture {
 	hc.AddRoom(roomA, tokA)
 	hc.AddRoom(roomB, tokB)
 	hc.AddRoom(noTokRm, tokSrv)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	if opts.BaseURL == "" {
 		opts.BaseURL = hc.URL()
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Logger = logs.Logger(slog.LevelDebug)
 	return &fixture{hc: hc, c: hipchat.New(opts), logs: logs}
 }
 
@@ -420,12 +402,12 @@ func TestTokensNeverLeak(t *testing.T) {
 	f.hc.FailNext(1, http.StatusBadGateway)
 	post(f.c, rA)
 	errs = append(errs, f.c.Update(context.Background(), rA, "bogus", adapters.Message{Text: "x"}))
-	echoC := hipchat.New(hipchat.Options{BaseURL: echo.URL, Token: tokSrv, Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	echoC := hipchat.New(hipchat.Options{BaseURL: echo.URL, Token: tokSrv, Logger: f.logs.Logger(slog.LevelDebug)})
 	post(echoC, rA)
 	post(echoC, adapters.Room{ID: roomB})
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	post(hipchat.New(hipchat.Options{BaseURL: closed.URL, Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}), rA)
+	post(hipchat.New(hipchat.Options{BaseURL: closed.URL, Logger: f.logs.Logger(slog.LevelDebug)}), rA)
 	post(f.c, adapters.Room{ID: roomA, Token: "bad\ntoken-with-newline-secret"})
 
 	require.NotEmpty(t, f.logs.String())
