@@ -103,6 +103,21 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// withConfig parses a subcommand's flags (--config, and whatever extra adds)
+// and loads the config file it names.
+func withConfig(name string, args []string, extra func(*flag.FlagSet)) (*flag.FlagSet, *config.Config, error) {
+	fs := flags(name)
+	path := fs.String("config", "", "config file")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parse(fs, args); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := loadConfig(*path)
+	return fs, cfg, err
+}
+
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return nil, usageError{"--config FILE is required"}
@@ -111,14 +126,11 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func serve(args []string, stderr io.Writer) error {
-	fs := flags("serve")
-	path := fs.String("config", "", "config file")
-	listen := fs.String("listen", "", "address to listen on (overrides the config)")
-	data := fs.String("data", "", "bbolt data file (overrides the config)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	var listen, data *string
+	_, cfg, err := withConfig("serve", args, func(fs *flag.FlagSet) {
+		listen = fs.String("listen", "", "address to listen on (overrides the config)")
+		data = fs.String("data", "", "bbolt data file (overrides the config)")
+	})
 	if err != nil {
 		return err
 	}
@@ -176,27 +188,17 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 func configCheck(args []string, stdout io.Writer) error {
-	fs := flags("config check")
-	path := fs.String("config", "", "config file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	fs, cfg, err := withConfig("config check", args, nil)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", *path, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
 	return nil
 }
 
 func routeTest(args []string, stdout io.Writer) error {
-	fs := flags("route test")
-	path := fs.String("config", "", "config file")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	var asJSON *bool
+	fs, cfg, err := withConfig("route test", args, func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") })
 	if err != nil {
 		return err
 	}
@@ -230,12 +232,7 @@ func routeTest(args []string, stdout io.Writer) error {
 }
 
 func listRooms(args []string, stdout io.Writer) error {
-	fs := flags("rooms")
-	path := fs.String("config", "", "config file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	_, cfg, err := withConfig("rooms", args, nil)
 	if err != nil {
 		return err
 	}
