@@ -237,3 +237,21 @@ func distinct(ns []hipchattest.Notification) int {
 	}
 	return len(seen)
 }
+
+func TestDeleteRoomInUseIsRefused(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
+	code, out := tb.do(t, http.MethodDelete, "/v1/rooms/pay-hc", adminToken, nil)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, out["error"], `route "payments"`)
+	code, out = tb.do(t, http.MethodDelete, "/v1/rooms/ops", adminToken, nil)
+	assert.Equal(t, http.StatusConflict, code)
+	assert.Contains(t, out["error"], "default room")
+
+	code, _ = tb.do(t, http.MethodPut, "/v1/rooms/spare", adminToken, map[string]any{"platform": "webroom"})
+	require.Equal(t, http.StatusCreated, code)
+	code, _ = tb.do(t, http.MethodDelete, "/v1/rooms/spare", adminToken, nil)
+	assert.Equal(t, http.StatusNoContent, code)
+	code, _ = tb.do(t, http.MethodGet, "/v1/rooms/spare", adminToken, nil)
+	assert.Equal(t, http.StatusNotFound, code)
+}
