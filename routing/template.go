@@ -90,10 +90,10 @@ func parseRef(ref string) (uint8, string, error) {
 	case scopeName == "INCIDENT":
 		scope = scopeIncident
 	default:
-		return 0, "", fmt.Errorf("unknown scope %q; want ALERT. or INCIDENT.", scopeName)
+		return 0, "", fmt.Errorf("unknown scope %q: want ALERT or INCIDENT", scopeName)
 	}
 	if name == "" {
-		return 0, "", fmt.Errorf("empty field name after %s.", scopeName)
+		return 0, "", fmt.Errorf("empty field name after %s", scopeName+".")
 	}
 	if strings.ContainsAny(name, "{}$ \t\r\n") {
 		return 0, "", fmt.Errorf("field name %q has a brace, dollar sign or space", name)
@@ -116,16 +116,6 @@ func CheckTemplate(tmpl string) error {
 func Render(tmpl string, alert, incident map[string]string) (string, []string) {
 	t, _ := lexTemplate(tmpl, false)
 	return t.render(alert, incident, nil)
-}
-
-// isStatic reports whether the template names no fields.
-func (t *template) isStatic() bool {
-	for _, s := range t.segs {
-		if s.scope != scopeLiteral {
-			return false
-		}
-	}
-	return true
 }
 
 // render fills the template from alert and incident. With a non-nil view, the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the bucket layout this build writes. Open migrates older
@@ -97,7 +98,7 @@ func Open(path string, opts Options) (*DB, error) {
 		FreelistType:   bolt.FreelistMapType,
 		NoSync:         opts.NoSync,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
