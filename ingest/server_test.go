@@ -224,3 +224,15 @@ func BenchmarkIngestHandler(b *testing.B) {
 		}
 	})
 }
+
+func TestAlertReplyEncoding(t *testing.T) {
+	for _, a := range []alertReply{
+		{},
+		{IncidentID: 42, EntityID: `disk "db-1" <main>`, EventID: 7, State: "triggered", Created: true},
+		{EntityID: "never-seen\u2028", Ignored: "no incident for entity_id never-seen"},
+	} {
+		want, err := json.Marshal(a)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(a.appendJSON(nil)))
+	}
+}
