@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -11,8 +12,9 @@ import (
 // The timeline's hot path stores an event and its incident for every alert.
 // These appenders write the JSON encoding/json would for Event and Incident
 // (same keys, same omitempty rules, map keys sorted), without reflection;
-// records are still read back with encoding/json. The round-trip tests hold
-// the two in step.
+// decodeIncident and decodeEvent read that form back with a jsonenc.Reader
+// and leave anything else to encoding/json, so what they return is always
+// what json.Unmarshal would. The round-trip and fuzz tests hold them in step.
 
 func appendKey(b []byte, key string) []byte {
 	b = append(b, ',', '"')
@@ -134,4 +136,189 @@ func done(b []byte, bad bool) ([]byte, error) {
 		return nil, errTimeRange
 	}
 	return append(b, '}'), nil
+}
+
+// decodeIncident decodes a stored incident as json.Unmarshal into a zero
+// Incident would.
+func decodeIncident(raw []byte) (Incident, error) {
+	var inc Incident
+	if fastIncident(raw, &inc) == nil {
+		return inc, nil
+	}
+	inc = Incident{}
+	err := json.Unmarshal(raw, &inc)
+	return inc, err
+}
+
+// decodeEvent decodes a stored event as json.Unmarshal into a zero Event would.
+func decodeEvent(raw []byte) (Event, error) {
+	var ev Event
+	if fastEvent(raw, &ev) == nil {
+		return ev, nil
+	}
+	ev = Event{}
+	err := json.Unmarshal(raw, &ev)
+	return ev, err
+}
+
+var incidentKeys = []string{"id", "entity_id", "title", "state", "fields", "rooms", "opened_at", "updated_at",
+	"acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "last_event_id"}
+
+// fastIncident decodes the form appendIncident writes into a zero *inc.
+// Every key may come once (encoding/json merges a repeated map); null leaves
+// a field as it is, or sets it to nil, as encoding/json does.
+func fastIncident(raw []byte, inc *Incident) error {
+	r := jsonenc.NewReader(raw)
+	var seen uint32
+	err := r.Object(func(key []byte) error {
+		bit, err := uint32(0), error(nil)
+		switch string(key) {
+		case "id":
+			bit, err = 1<<0, uintField(&r, &inc.ID)
+		case "entity_id":
+			bit, err = 1<<1, strField(&r, &inc.EntityID)
+		case "title":
+			bit, err = 1<<2, strField(&r, &inc.Title)
+		case "state":
+			bit, err = 1<<3, strField(&r, (*string)(&inc.State))
+		case "fields":
+			bit = 1 << 4
+			inc.Fields, err = r.StringMap()
+		case "rooms":
+			bit = 1 << 5
+			inc.Rooms, err = r.StringSlice()
+		case "opened_at":
+			bit, err = 1<<6, timeField(&r, &inc.OpenedAt)
+		case "updated_at":
+			bit, err = 1<<7, timeField(&r, &inc.UpdatedAt)
+		case "acknowledged_at":
+			bit, err = 1<<8, timePtrField(&r, &inc.AcknowledgedAt)
+		case "acknowledged_by":
+			bit, err = 1<<9, strField(&r, &inc.AcknowledgedBy)
+		case "resolved_at":
+			bit, err = 1<<10, timePtrField(&r, &inc.ResolvedAt)
+		case "resolved_by":
+			bit, err = 1<<11, strField(&r, &inc.ResolvedBy)
+		case "last_event_id":
+			bit, err = 1<<12, uintField(&r, &inc.LastEventID)
+		default:
+			return r.Unknown(key, incidentKeys...)
+		}
+		if seen&bit != 0 {
+			return jsonenc.ErrSlow
+		}
+		seen |= bit
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return r.End()
+}
+
+var eventKeys = []string{"id", "incident_id", "kind", "text", "fields", "origin", "time"}
+var originKeys = []string{"adapter", "room", "message_id", "user", "time"}
+
+// fastEvent decodes the form appendEvent writes into a zero *ev, on the
+// terms of fastIncident.
+func fastEvent(raw []byte, ev *Event) error {
+	r := jsonenc.NewReader(raw)
+	var seen uint32
+	err := r.Object(func(key []byte) error {
+		bit, err := uint32(0), error(nil)
+		switch string(key) {
+		case "id":
+			bit, err = 1<<0, uintField(&r, &ev.ID)
+		case "incident_id":
+			bit, err = 1<<1, uintField(&r, &ev.IncidentID)
+		case "kind":
+			bit, err = 1<<2, strField(&r, (*string)(&ev.Kind))
+		case "text":
+			bit, err = 1<<3, strField(&r, &ev.Text)
+		case "fields":
+			bit = 1 << 4
+			ev.Fields, err = r.StringMap()
+		case "origin":
+			bit = 1 << 5
+			if !r.Null() {
+				err = originField(&r, &ev.Origin)
+			}
+		case "time":
+			bit, err = 1<<6, timeField(&r, &ev.Time)
+		default:
+			return r.Unknown(key, eventKeys...)
+		}
+		if seen&bit != 0 {
+			return jsonenc.ErrSlow
+		}
+		seen |= bit
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return r.End()
+}
+
+func originField(r *jsonenc.Reader, o *Origin) error {
+	var seen uint32
+	return r.Object(func(key []byte) error {
+		bit, err := uint32(0), error(nil)
+		switch string(key) {
+		case "adapter":
+			bit, err = 1<<0, strField(r, &o.Adapter)
+		case "room":
+			bit, err = 1<<1, strField(r, &o.Room)
+		case "message_id":
+			bit, err = 1<<2, strField(r, &o.MessageID)
+		case "user":
+			bit, err = 1<<3, strField(r, &o.User)
+		case "time":
+			bit, err = 1<<4, timeField(r, &o.Time)
+		default:
+			return r.Unknown(key, originKeys...)
+		}
+		if seen&bit != 0 {
+			return jsonenc.ErrSlow
+		}
+		seen |= bit
+		return err
+	})
+}
+
+func strField(r *jsonenc.Reader, dst *string) error {
+	if r.Null() {
+		return nil
+	}
+	v, err := r.String()
+	*dst = v
+	return err
+}
+
+func uintField(r *jsonenc.Reader, dst *uint64) error {
+	if r.Null() {
+		return nil
+	}
+	v, err := r.Uint()
+	*dst = v
+	return err
+}
+
+func timeField(r *jsonenc.Reader, dst *time.Time) error {
+	if r.Null() {
+		return nil
+	}
+	t, err := r.Time()
+	*dst = t
+	return err
+}
+
+func timePtrField(r *jsonenc.Reader, dst **time.Time) error {
+	if r.Null() {
+		*dst = nil
+		return nil
+	}
+	t, err := r.Time()
+	*dst = &t
+	return err
 }

@@ -86,3 +86,155 @@ func BenchmarkAppendEvent(b *testing.B) {
 		}
 	})
 }
+
+// tricky are strings whose JSON escaping is easy to get wrong (jsonenc.Tricky,
+// which lives in a test file).
+var tricky = []string{
+	"", "plain", `quote " backslash \ slash /`, "<script>&amp;</script>",
+	"ctl \x00\x01\x07\b\f\n\r\t\x1f\x7f end", "line\u2028para\u2029sep",
+	"bad utf8 \xff\xfe end", "truncated \xe2\x82", "surrogate \xed\xa0\x80",
+	"emoji 🔥 and ü and 中文", "\xc0\xaf overlong", "#42 triggered CRITICAL: Disk full — 97% used",
+}
+
+// checkIncidentDecode checks decodeIncident against encoding/json on raw, and
+// that the fast path, where it succeeds, agrees with encoding/json.
+func checkIncidentDecode(t *testing.T, raw []byte) {
+	t.Helper()
+	var want Incident
+	wantErr := json.Unmarshal(raw, &want)
+	got, err := decodeIncident(raw)
+	var fast Incident
+	if fastIncident(raw, &fast) == nil {
+		require.NoError(t, wantErr, "the fast path took what encoding/json refuses: %q", raw)
+		assert.Equal(t, want, fast, "%q", raw)
+	}
+	if wantErr != nil {
+		assert.Error(t, err, "%q", raw)
+		return
+	}
+	require.NoError(t, err, "%q", raw)
+	assert.Equal(t, want, got, "%q", raw)
+}
+
+func checkEventDecode(t *testing.T, raw []byte) {
+	t.Helper()
+	var want Event
+	wantErr := json.Unmarshal(raw, &want)
+	got, err := decodeEvent(raw)
+	var fast Event
+	if fastEvent(raw, &fast) == nil {
+		require.NoError(t, wantErr, "the fast path took what encoding/json refuses: %q", raw)
+		assert.Equal(t, want, fast, "%q", raw)
+	}
+	if wantErr != nil {
+		assert.Error(t, err, "%q", raw)
+		return
+	}
+	require.NoError(t, err, "%q", raw)
+	assert.Equal(t, want, got, "%q", raw)
+}
+
+func trickyRecords() ([]Incident, []Event) {
+	at := time.Date(2026, 11, 23, 9, 0, 0, 123456789, time.UTC)
+	zones := []time.Time{{}, at, at.In(time.FixedZone("x", -7*3600-30*60)), at.Truncate(time.Second).In(time.FixedZone("y", 5*3600)),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}
+	var incs []Incident
+	var evs []Event
+	for i, s := range tricky {
+		tm := zones[i%len(zones)]
+		fields := map[string]string{s: s, "k": s, "empty": ""}
+		inc := Incident{ID: uint64(i) << (i * 5 % 64), EntityID: s, Title: s, State: State(s), Fields: fields,
+			Rooms: []string{s, "ops"}, OpenedAt: tm, UpdatedAt: at, AcknowledgedBy: s, ResolvedBy: s, LastEventID: uint64(i)}
+		if i%2 == 0 {
+			inc.AcknowledgedAt, inc.ResolvedAt = &tm, &at
+		}
+		if i%3 == 0 {
+			inc.Fields, inc.Rooms = map[string]string{}, []string{}
+		}
+		incs = append(incs, inc)
+		evs = append(evs, Event{ID: uint64(i), IncidentID: 1<<64 - 1, Kind: Kind(s), Text: s, Fields: fields,
+			Origin: Origin{Adapter: s, Room: s, MessageID: s, User: s, Time: tm}, Time: at})
+	}
+	return append(incs, Incident{}), append(evs, Event{})
+}
+
+func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	incs, evs := trickyRecords()
+	for _, inc := range incs {
+		raw, err := appendIncident(nil, &inc)
+		require.NoError(t, err)
+		checkIncidentDecode(t, raw)
+		require.NoError(t, fastIncident(raw, &Incident{}), "the fast path takes what appendIncident writes: %s", raw)
+	}
+	for _, ev := range evs {
+		raw, err := appendEvent(nil, &ev)
+		require.NoError(t, err)
+		checkEventDecode(t, raw)
+		require.NoError(t, fastEvent(raw, &Event{}), "the fast path takes what appendEvent writes: %s", raw)
+	}
+	for _, raw := range []string{
+		``, `null`, `{}`, `[]`, `{"id":1}x`, `{"id":1,}`,
+		` { "id" : 7 , "title" : "t" , "rooms" : [ "a" , null ] , "fields" : { "a" : null } } `,
+		`{"ID":1}`, `{"Title":"x"}`, `{"ſtate":"x"}`, `{"İd":1}`, `{"id":1,"Id":2}`,
+		`{"id":1e3}`, `{"id":-1}`, `{"id":007}`, `{"id":1.0}`, `{"id":18446744073709551616}`, `{"id":"1"}`,
+		`{"t\u0069tle":"x"}`, `{"title":"a\u00e9\ud83d"}`, `{"title":"a` + "\xff" + `"}`,
+		`{"title":"a","title":null}`, `{"title":null}`, `{"id":null,"last_event_id":null}`,
+		`{"fields":{"a":"1"},"fields":{"b":"2"}}`, `{"fields":{"a":"1"},"fields":null}`, `{"fields":{"a":"1","a":"2"}}`,
+		`{"rooms":["a"],"rooms":["b","c"]}`, `{"rooms":[]}`, `{"rooms":null}`, `{"rooms":[1]}`,
+		`{"acknowledged_at":null}`, `{"acknowledged_at":"2026-11-23T08:00:00Z","acknowledged_at":null}`,
+		`{"opened_at":null}`, `{"opened_at":"2026-11-23T08:00:00"}`, `{"opened_at":"2026\u002d11-23T08:00:00Z"}`,
+		`{"opened_at":"2026-11-23T08:00:00.123+05:30"}`, `{"opened_at":1}`,
+		`{"extra":[1,{"a":null}],"id":2}`, `{"extra":01}`, `{"extra":[1,]}`,
+	} {
+		checkIncidentDecode(t, []byte(raw))
+	}
+	for _, raw := range []string{
+		`{"origin":{"adapter":"a"},"origin":{"room":"r"}}`, `{"origin":null}`, `{"origin":{"Adapter":"a"}}`,
+		`{"origin":{"time":"2026-11-23T08:00:00Z","user":null}}`, `{"kind":1}`, `{"ORIGIN":{}}`,
+	} {
+		checkEventDecode(t, []byte(raw))
+	}
+}
+
+func FuzzDecodeIncident(f *testing.F) {
+	incs, _ := trickyRecords()
+	for _, inc := range incs {
+		if raw, err := appendIncident(nil, &inc); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte(`{"ID":1,"fields":{"a":null},"fields":{"b":"2"},"rooms":[null],"acknowledged_at":null}`))
+	f.Fuzz(checkIncidentDecode)
+}
+
+func FuzzDecodeEvent(f *testing.F) {
+	_, evs := trickyRecords()
+	for _, ev := range evs {
+		if raw, err := appendEvent(nil, &ev); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Add([]byte(`{"origin":{"adapter":"a"},"origin":{"Room":"r"},"text":null}`))
+	f.Fuzz(checkEventDecode)
+}
+
+func BenchmarkDecodeIncident(b *testing.B) {
+	at := time.Now()
+	inc := Incident{ID: 12345, EntityID: "fp-1234", Title: "HighLatency", State: StateTriggered, OpenedAt: at, UpdatedAt: at, LastEventID: 99999, Rooms: []string{"ops"},
+		Fields: map[string]string{"message_type": "CRITICAL", "entity_id": "fp-1234", "entity_display_name": "HighLatency", "state_message": "p99 over 1s", "routing_key": "payments",
+			"monitoring_tool": "alertmanager", "alertname": "HighLatency", "instance": "web-1", "severity": "page", "summary": "p99 over 1s"}}
+	raw, _ := appendIncident(nil, &inc)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = decodeIncident(raw)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var inc Incident
+			_ = json.Unmarshal(raw, &inc)
+		}
+	})
+}

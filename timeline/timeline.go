@@ -3,7 +3,6 @@ package timeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -45,9 +44,8 @@ type Timeline struct {
 	db   *storage.DB
 	opts Options
 
-	mu    sync.RWMutex
-	subs  []func(Result)
-	cache *incidentCache
+	mu   sync.RWMutex
+	subs []func(Result)
 }
 
 // New returns a Timeline on db.
@@ -55,7 +53,7 @@ func New(db *storage.DB, opts Options) *Timeline {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Timeline{db: db, opts: opts, cache: newIncidentCache(maxCachedIncidents)}
+	return &Timeline{db: db, opts: opts}
 }
 
 // Subscribe registers fn to hear of every event after it is committed.
@@ -202,7 +200,7 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (R
 	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
-	if err := t.cache.put(tx, inc); err != nil {
+	if err := putIncident(tx, inc); err != nil {
 		return Result{}, err
 	}
 	return Result{Incident: *inc, Event: ev, Created: created}, nil
@@ -228,7 +226,7 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	var res Result
 	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
 		now := t.opts.Now().UTC()
-		inc, err := t.cache.get(tx, a.IncidentID)
+		inc, err := getIncident(tx, a.IncidentID)
 		if err != nil {
 			return err
 		}
@@ -270,8 +268,8 @@ func (t *Timeline) Incident(id uint64) (Incident, []Event, error) {
 		prefix := storage.U64(id)
 		c := tx.Bucket(storage.BucketEvents).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
+			ev, err := decodeEvent(v)
+			if err != nil {
 				return fmt.Errorf("decode event %x: %w", k, err)
 			}
 			events = append(events, ev)
@@ -288,8 +286,8 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 	err := t.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(storage.BucketIncidents).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var inc Incident
-			if err := json.Unmarshal(v, &inc); err != nil {
+			inc, err := decodeIncident(v)
+			if err != nil {
 				return fmt.Errorf("decode incident %d: %w", storage.ParseU64(k), err)
 			}
 			if state != "" && inc.State != state {
@@ -310,7 +308,7 @@ func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, 
 	if v == nil {
 		return Incident{}, false, nil
 	}
-	inc, err := t.cache.get(tx, storage.ParseU64(v))
+	inc, err := getIncident(tx, storage.ParseU64(v))
 	if err != nil {
 		return Incident{}, false, err
 	}
@@ -318,15 +316,26 @@ func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, 
 }
 
 func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
-	var inc Incident
 	v := tx.Bucket(storage.BucketIncidents).Get(storage.U64(id))
 	if v == nil {
-		return inc, fmt.Errorf("#%d: %w", id, ErrNotFound)
+		return Incident{}, fmt.Errorf("#%d: %w", id, ErrNotFound)
 	}
-	if err := json.Unmarshal(v, &inc); err != nil {
+	inc, err := decodeIncident(v)
+	if err != nil {
 		return inc, fmt.Errorf("decode incident %d: %w", id, err)
 	}
 	return inc, nil
+}
+
+func putIncident(tx *bolt.Tx, inc *Incident) error {
+	b, err := appendIncident(make([]byte, 0, 512), inc)
+	if err != nil {
+		return fmt.Errorf("encode incident: %w", err)
+	}
+	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
+		return fmt.Errorf("store incident: %w", err)
+	}
+	return nil
 }
 
 func eventKey(incident, event uint64) []byte {
