@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,24 @@ func TestHealthAndMetrics(t *testing.T) {
 	for _, m := range []string{"sitrep_ingest_requests_total", "sitrep_ingest_duration_seconds", "sitrep_events_total", "sitrep_outbox_delivered_total"} {
 		assert.Contains(t, string(raw), m)
 	}
+}
+
+func TestRefiresStayOffTheRoom(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	ops := tb.join(t, "ops")
+	a := map[string]any{"message_type": "CRITICAL", "entity_id": "lag", "entity_display_name": "Replica lag", "state_message": "lag 30s"}
+	id := num(tb.alert(t, a)["incident_id"])
+	ops.waitFor(t, 5*time.Second, "the alert", textHas("lag 30s"))
+
+	tb.alert(t, a) // Alertmanager re-sends a firing alert: same type, same message
+	a["state_message"] = "lag 90s"
+	tb.alert(t, a)
+	ops.waitFor(t, 5*time.Second, "the update", func(f map[string]any) bool {
+		assert.NotContains(t, f["text"], "lag 30s", "a re-fire is not posted again: %v", f)
+		return strings.Contains(f["text"].(string), "lag 90s")
+	})
+	events := tb.incident(t, id)["events"].([]any)
+	require.Len(t, events, 3, "the re-fire is still on the timeline")
+	assert.Equal(t, "repeated", events[1].(map[string]any)["kind"])
+	assert.Equal(t, "updated", events[2].(map[string]any)["kind"])
 }

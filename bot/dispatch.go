@@ -19,8 +19,13 @@ import (
 // dispatch runs inside the event's transaction. A new incident is routed:
 // the rules pick its rooms and the incident remembers them. Every event of the
 // incident is then enqueued for each of its rooms except the one it came from,
-// so nothing is echoed back to where it was typed.
+// so nothing is echoed back to where it was typed. A repeated alert (the same
+// message type and state message again) is kept on the timeline but not
+// posted: a room hears of an alert when it says something new.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+	if ev.Kind == timeline.KindRepeated {
+		return nil
+	}
 	var custom map[string]string
 	if ev.Kind == timeline.KindTriggered {
 		d := b.router.Load().Route(ev.Fields, incidentFields(inc, b.cfg.PublicURL))
@@ -38,11 +43,12 @@ func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) 
 		}
 	}
 	now := b.now()
+	rendered := Render(inc, ev)
 	for _, room := range inc.Rooms {
 		if room == ev.Origin.Room {
 			continue
 		}
-		msg := Render(inc, ev)
+		msg := rendered
 		if c, ok := custom[room]; ok {
 			msg.Text = c
 		}
@@ -153,16 +159,24 @@ func stateColor(s timeline.State) string {
 }
 
 // shownFields is the event's fields as rooms get them: every field but the
-// secret-looking ones (a route may set an auth_token), which never leave sitrep.
+// secret-looking ones (a route may set an auth_token), which never leave
+// sitrep. Without such a field it is the event's own map, which nobody
+// writes to.
 func shownFields(f map[string]string) map[string]string {
-	out := make(map[string]string, len(f))
+	secrets := 0
 	for k, v := range f {
-		if v != "" && !secret.LooksSecret(k) {
-			out[k] = v
+		if v != "" && secret.LooksSecret(k) {
+			secrets++
 		}
 	}
-	if len(out) == 0 {
-		return nil
+	if secrets == 0 {
+		return f
+	}
+	out := make(map[string]string, len(f)-secrets)
+	for k, v := range f {
+		if !secret.LooksSecret(k) {
+			out[k] = v
+		}
 	}
 	return out
 }

@@ -23,7 +23,7 @@ type Target struct {
 
 // Decision is the outcome of routing one alert.
 type Decision struct {
-	Fields  map[string]string // alert fields after all matched rules' `set` actions (a new map; input not mutated)
+	Fields  map[string]string // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
 	Targets []Target          // rooms in order, each room at most once (first rule wins)
 	Default bool              // true when no rule delivered anywhere and DefaultRooms were used
 }
@@ -311,8 +311,11 @@ func (c *candidates) next() int32 {
 // route is Route, and with a non-nil ex also Explain: then every rule up to
 // the one that stops routing is evaluated, and each is traced into ex.
 func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decision {
-	fields := make(map[string]string, len(alert)+2)
-	maps.Copy(fields, alert)
+	fields := alert // copied on the first set, so the caller's map is never written
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	copied := false
 	d := Decision{Fields: fields}
 	var v *view
 	if ex != nil {
@@ -357,6 +360,11 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 					tr.Set = map[string]string{}
 				}
 				tr.Set[s.key] = shown
+			}
+			if !copied {
+				fields = make(map[string]string, len(alert)+len(c.sets))
+				maps.Copy(fields, alert)
+				d.Fields, copied = fields, true
 			}
 			fields[s.key] = val
 			changedKey = changedKey || c.setsKey

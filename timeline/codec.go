@@ -3,6 +3,7 @@ package timeline
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -56,8 +57,28 @@ func appendOrigin(b []byte, o *Origin, bad *bool) []byte {
 // errTimeRange is a record with a time JSON cannot carry.
 var errTimeRange = errors.New("time outside the years 0-9999")
 
+// encodedFields is an alert's fields map with its JSON encoding, made by the
+// ingesting goroutine before the write transaction, so the single writer does
+// not encode the same map again for the event and for the incident.
+type encodedFields struct {
+	of   map[string]string
+	json []byte
+}
+
+func encodeFields(m map[string]string) *encodedFields {
+	return &encodedFields{of: m, json: jsonenc.AppendStringMap(make([]byte, 0, 64*len(m)), m)}
+}
+
+// append appends m, reusing the encoding when m is the very map it was made of.
+func (e *encodedFields) append(b []byte, m map[string]string) []byte {
+	if e != nil && len(m) == len(e.of) && reflect.ValueOf(m).UnsafePointer() == reflect.ValueOf(e.of).UnsafePointer() {
+		return append(b, e.json...)
+	}
+	return jsonenc.AppendStringMap(b, m)
+}
+
 // appendEvent appends ev as encoding/json would encode it.
-func appendEvent(b []byte, ev *Event) ([]byte, error) {
+func appendEvent(b []byte, ev *Event, pre *encodedFields) ([]byte, error) {
 	bad := false
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, ev.ID, 10)
@@ -71,7 +92,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	}
 	if len(ev.Fields) > 0 {
 		b = appendKey(b, "fields")
-		b = jsonenc.AppendStringMap(b, ev.Fields)
+		b = pre.append(b, ev.Fields)
 	}
 	b = appendKey(b, "origin")
 	b = appendOrigin(b, &ev.Origin, &bad)
@@ -81,7 +102,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 }
 
 // appendIncident appends inc as encoding/json would encode it.
-func appendIncident(b []byte, inc *Incident) ([]byte, error) {
+func appendIncident(b []byte, inc *Incident, pre *encodedFields) ([]byte, error) {
 	bad := false
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, inc.ID, 10)
@@ -93,7 +114,7 @@ func appendIncident(b []byte, inc *Incident) ([]byte, error) {
 	b = jsonenc.AppendString(b, string(inc.State))
 	if len(inc.Fields) > 0 {
 		b = appendKey(b, "fields")
-		b = jsonenc.AppendStringMap(b, inc.Fields)
+		b = pre.append(b, inc.Fields)
 	}
 	if len(inc.Rooms) > 0 {
 		b = appendKey(b, "rooms")

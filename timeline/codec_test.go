@@ -20,7 +20,7 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		{ID: 1 << 63, Fields: map[string]string{}},
 	}
 	for i, ev := range events {
-		got, err := appendEvent(nil, &ev)
+		got, err := appendEvent(nil, &ev, nil)
 		require.NoError(t, err)
 		require.True(t, json.Valid(got), "event %d: %s", i, got)
 		var back, want Event
@@ -36,10 +36,10 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		{ID: 4, EntityID: odd, Title: "t", State: StateTriggered, Fields: map[string]string{"z": "", "y": odd}, Rooms: []string{"ops", odd}, OpenedAt: at, UpdatedAt: later, LastEventID: 5},
 		{ID: 5, State: StateResolved, AcknowledgedAt: &at, AcknowledgedBy: "bob", ResolvedAt: &later, ResolvedBy: "nagios", Rooms: []string{}},
 	}
-	_, err := appendEvent(nil, &Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	_, err := appendEvent(nil, &Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil)
 	assert.ErrorIs(t, err, errTimeRange)
 	for i, inc := range incidents {
-		got, err := appendIncident(nil, &inc)
+		got, err := appendIncident(nil, &inc, nil)
 		require.NoError(t, err)
 		require.True(t, json.Valid(got), "incident %d: %s", i, got)
 		var back, want Incident
@@ -76,7 +76,7 @@ func BenchmarkAppendEvent(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 1024)
 		for b.Loop() {
-			buf, _ = appendEvent(buf[:0], &ev)
+			buf, _ = appendEvent(buf[:0], &ev, nil)
 		}
 	})
 	b.Run("encoding-json", func(b *testing.B) {
@@ -161,13 +161,13 @@ func trickyRecords() ([]Incident, []Event) {
 func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	incs, evs := trickyRecords()
 	for _, inc := range incs {
-		raw, err := appendIncident(nil, &inc)
+		raw, err := appendIncident(nil, &inc, nil)
 		require.NoError(t, err)
 		checkIncidentDecode(t, raw)
 		require.NoError(t, fastIncident(raw, &Incident{}), "the fast path takes what appendIncident writes: %s", raw)
 	}
 	for _, ev := range evs {
-		raw, err := appendEvent(nil, &ev)
+		raw, err := appendEvent(nil, &ev, nil)
 		require.NoError(t, err)
 		checkEventDecode(t, raw)
 		require.NoError(t, fastEvent(raw, &Event{}), "the fast path takes what appendEvent writes: %s", raw)
@@ -199,7 +199,7 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 func FuzzDecodeIncident(f *testing.F) {
 	incs, _ := trickyRecords()
 	for _, inc := range incs {
-		if raw, err := appendIncident(nil, &inc); err == nil {
+		if raw, err := appendIncident(nil, &inc, nil); err == nil {
 			f.Add(raw)
 		}
 	}
@@ -210,7 +210,7 @@ func FuzzDecodeIncident(f *testing.F) {
 func FuzzDecodeEvent(f *testing.F) {
 	_, evs := trickyRecords()
 	for _, ev := range evs {
-		if raw, err := appendEvent(nil, &ev); err == nil {
+		if raw, err := appendEvent(nil, &ev, nil); err == nil {
 			f.Add(raw)
 		}
 	}
@@ -223,7 +223,7 @@ func BenchmarkDecodeIncident(b *testing.B) {
 	inc := Incident{ID: 12345, EntityID: "fp-1234", Title: "HighLatency", State: StateTriggered, OpenedAt: at, UpdatedAt: at, LastEventID: 99999, Rooms: []string{"ops"},
 		Fields: map[string]string{"message_type": "CRITICAL", "entity_id": "fp-1234", "entity_display_name": "HighLatency", "state_message": "p99 over 1s", "routing_key": "payments",
 			"monitoring_tool": "alertmanager", "alertname": "HighLatency", "instance": "web-1", "severity": "page", "summary": "p99 over 1s"}}
-	raw, _ := appendIncident(nil, &inc)
+	raw, _ := appendIncident(nil, &inc, nil)
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -237,4 +237,18 @@ func BenchmarkDecodeIncident(b *testing.B) {
 			_ = json.Unmarshal(raw, &inc)
 		}
 	})
+}
+
+func TestPreEncodedFieldsOnlyForTheirOwnMap(t *testing.T) {
+	m := map[string]string{"a": "1", "b": "2"}
+	pre := encodeFields(m)
+	other := map[string]string{"a": "1", "b": "changed"}
+	ev := Event{Fields: other}
+	got, err := appendEvent(nil, &ev, pre)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), `"b":"changed"`, "another map with the same length is encoded afresh")
+	ev.Fields = m
+	got, err = appendEvent(nil, &ev, pre)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), `"fields":{"a":"1","b":"2"}`)
 }

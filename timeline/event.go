@@ -14,7 +14,8 @@ type Kind string
 // Event kinds.
 const (
 	KindTriggered    Kind = "triggered"    // an alert opened an incident
-	KindUpdated      Kind = "updated"      // a further CRITICAL/WARNING for an open incident
+	KindUpdated      Kind = "updated"      // a further CRITICAL/WARNING for an open incident that says something new
+	KindRepeated     Kind = "repeated"     // a further CRITICAL/WARNING with the same message type and state message (a re-fire)
 	KindAcknowledged Kind = "acknowledged" // someone (or an alert source) acknowledged it
 	KindResolved     Kind = "resolved"     // a RECOVERY or a responder resolved it
 	KindNote         Kind = "note"         // an INFO alert: a note, no state change

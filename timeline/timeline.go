@@ -91,12 +91,18 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 			return nil, fmt.Errorf("alert %d: empty entity_id", i)
 		}
 	}
+	// Encode each alert's fields here, on the caller's goroutine, not in the
+	// single writer.
+	pre := make([]*encodedFields, len(alerts))
+	for i, a := range alerts {
+		pre[i] = encodeFields(a.Fields)
+	}
 	var results []Result
 	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
 		results = results[:0]
 		now := t.opts.Now().UTC()
-		for _, a := range alerts {
-			r, err := t.applyAlert(tx, a, now)
+		for i, a := range alerts {
+			r, err := t.applyAlert(tx, a, pre[i], now)
 			if err != nil {
 				return err
 			}
@@ -111,7 +117,7 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 	return results, nil
 }
 
-func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, now time.Time) (Result, error) {
+func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time.Time) (Result, error) {
 	mt, _ := ParseMessageType(a.MessageType)
 	at := a.Time.UTC()
 	if a.Time.IsZero() {
@@ -131,6 +137,10 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, now time.Time) (Result, erro
 	case MsgCritical, MsgWarning:
 		if found && inc.Open() {
 			ev.Kind = KindUpdated
+			if inc.Fields[FieldMessageType] == a.Fields[FieldMessageType] && inc.Fields[FieldStateMessage] == a.Fields[FieldStateMessage] &&
+				inc.Title == titleOf(a.Fields, a.EntityID) {
+				ev.Kind = KindRepeated // Alertmanager re-sends firing alerts; nothing new to tell
+			}
 		} else {
 			seq, err := tx.Bucket(storage.BucketIncidents).NextSequence()
 			if err != nil {
@@ -174,11 +184,12 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, now time.Time) (Result, erro
 		}
 		ev.Kind = KindNote
 	}
-	return t.record(tx, &inc, ev, created)
+	return t.record(tx, &inc, ev, created, pre)
 }
 
 // record stores ev on inc's timeline, lets the dispatcher route it, and saves inc.
-func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (Result, error) {
+// pre, if not nil, is the alert's fields already encoded.
+func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pre *encodedFields) (Result, error) {
 	evs := tx.Bucket(storage.BucketEvents)
 	id, err := evs.NextSequence()
 	if err != nil {
@@ -193,14 +204,14 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool) (R
 		}
 	}
 	// bbolt keeps the value until commit, so each record gets its own buffer.
-	b, err := appendEvent(make([]byte, 0, 512), &ev)
+	b, err := appendEvent(make([]byte, 0, 512), &ev, pre)
 	if err != nil {
 		return Result{}, fmt.Errorf("encode event: %w", err)
 	}
 	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
-	if err := putIncident(tx, inc); err != nil {
+	if err := putIncident(tx, inc, pre); err != nil {
 		return Result{}, err
 	}
 	return Result{Incident: *inc, Event: ev, Created: created}, nil
@@ -246,7 +257,7 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 			}
 			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
 		}
-		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Origin: origin, Time: now}, false)
+		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Origin: origin, Time: now}, false, nil)
 		return err
 	})
 	if err != nil {
@@ -327,8 +338,8 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 	return inc, nil
 }
 
-func putIncident(tx *bolt.Tx, inc *Incident) error {
-	b, err := appendIncident(make([]byte, 0, 512), inc)
+func putIncident(tx *bolt.Tx, inc *Incident, pre *encodedFields) error {
+	b, err := appendIncident(make([]byte, 0, 512), inc, pre)
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}

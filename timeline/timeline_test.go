@@ -56,8 +56,16 @@ func TestAlertStateMachine(t *testing.T) {
 		{"ack then critical keeps it acknowledged", []step{
 			{alert(MsgCritical, "db-1"), 1, KindTriggered, StateTriggered, true, false},
 			{alert(MsgAcknowledgement, "db-1", "ack_author", "alice"), 1, KindAcknowledged, StateAcknowledged, false, false},
-			{alert(MsgCritical, "db-1"), 1, KindUpdated, StateAcknowledged, false, false},
+			{alert(MsgCritical, "db-1"), 1, KindRepeated, StateAcknowledged, false, false},
 			{alert(MsgAcknowledgement, "db-1"), 1, KindNote, StateAcknowledged, false, false},
+		}},
+		{"a re-fire is a repeat; a new state message or severity is an update", []step{
+			{alert(MsgCritical, "db-1", FieldStateMessage, "disk 91%"), 1, KindTriggered, StateTriggered, true, false},
+			{alert(MsgCritical, "db-1", FieldStateMessage, "disk 91%"), 1, KindRepeated, StateTriggered, false, false},
+			{alert(MsgCritical, "db-1", FieldStateMessage, "disk 97%"), 1, KindUpdated, StateTriggered, false, false},
+			{alert(MsgWarning, "db-1", FieldStateMessage, "disk 97%"), 1, KindUpdated, StateTriggered, false, false},
+			{alert(MsgWarning, "db-1", FieldStateMessage, "disk 97%", FieldEntityDisplayName, "db-1 disk"), 1, KindUpdated, StateTriggered, false, false},
+			{alert(MsgWarning, "db-1", FieldStateMessage, "disk 97%", FieldEntityDisplayName, "db-1 disk", "extra", "x"), 1, KindRepeated, StateTriggered, false, false},
 		}},
 		{"critical after resolve opens a new incident", []step{
 			{alert(MsgCritical, "db-1"), 1, KindTriggered, StateTriggered, true, false},
@@ -281,7 +289,7 @@ func TestRollbackLeavesNoTrace(t *testing.T) {
 	}})
 	ctx := context.Background()
 	alert := func(mt, entity string) Alert {
-		return Alert{MessageType: mt, EntityID: entity, Fields: map[string]string{"entity_id": entity}, Time: time.Now()}
+		return Alert{MessageType: mt, EntityID: entity, Fields: map[string]string{"entity_id": entity, "message_type": mt}, Time: time.Now()}
 	}
 	res, err := tl.Ingest(ctx, []Alert{alert(MsgCritical, "db")})
 	require.NoError(t, err)
