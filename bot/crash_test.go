@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,7 +52,12 @@ func TestChildServe(t *testing.T) {
 		os.Exit(2)
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
-	_ = b.Run(context.Background(), ln) // until killed
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM) // as sitrep serve does
+	defer stop()
+	if err := b.Run(ctx, ln); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	os.Exit(0)
 }
 
@@ -103,6 +109,28 @@ func (c *child) kill9(t testing.TB) {
 	t.Helper()
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
 	_ = c.cmd.Wait()
+}
+
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfgPath := writeConfig(t, baseConfig(newDataPath(t), ""))
+	srv := startChild(t, cfgPath)
+	id := num(srv.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "term"})["incident_id"])
+
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	exited := make(chan error, 1)
+	go func() { exited <- srv.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "sitrep exits 0 on SIGTERM")
+	case <-time.After(20 * time.Second):
+		t.Fatal("sitrep did not stop within 20s of SIGTERM")
+	}
+	// bbolt was closed: a new process opens the file at once and has the alert.
+	again := startChild(t, cfgPath)
+	assert.Equal(t, "term", again.incident(t, id)["entity_id"])
 }
 
 func writeConfig(t testing.TB, yaml string) string {
