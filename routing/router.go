@@ -18,7 +18,7 @@ type Options struct {
 type Target struct {
 	Room    string `json:"room"`
 	Rule    string `json:"rule"`              // the rule that chose the room, or "default"
-	Message string `json:"message,omitempty"` // the rule's rendered message ("" if the rule has none)
+	Message string `json:"message,omitempty"` // the rule's rendered message ("" if the rule has none); secret-looking values redacted
 }
 
 // Decision is the outcome of routing one alert.
@@ -317,10 +317,9 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 	}
 	copied := false
 	d := Decision{Fields: fields}
-	var v *view
-	if ex != nil {
-		v = &view{}
-	}
+	// v tracks what a set action copied from a secret, so a message never
+	// carries a secret to a room (nor Explain shows one).
+	v := &view{}
 	var cand candidates
 	indexed := ex == nil
 	if indexed {
@@ -353,9 +352,9 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 				continue
 			}
 			val, _ := s.tmpl.render(fields, incident, nil)
+			shown, _ := s.tmpl.render(fields, incident, v)
+			shown = v.setShown(s.key, shown, val)
 			if tr != nil {
-				shown, _ := s.tmpl.render(fields, incident, v)
-				shown = v.setShown(s.key, shown, val)
 				if tr.Set == nil {
 					tr.Set = map[string]string{}
 				}
@@ -432,9 +431,10 @@ func (r *Router) deliver(c *compiledRule, d *Decision, fields, incident map[stri
 			}
 			return
 		}
-		msg, _ = c.msg.render(fields, incident, nil)
+		// Rooms get the message with secrets redacted, as Explain shows it.
+		msg, _ = c.msg.render(fields, incident, v)
 		if tr != nil {
-			tr.Message, _ = c.msg.render(fields, incident, v)
+			tr.Message = msg
 		}
 	}
 	for _, room := range c.rooms {
