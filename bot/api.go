@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
@@ -166,9 +167,22 @@ func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	room.Name = name
+	b.adminMu.Lock()
+	defer b.adminMu.Unlock()
 	old, existed := b.rooms.Get(name)
-	if room.Token == "" && existed && old.Platform == room.Platform {
+	switch {
+	case room.Token == "" && existed && old.Platform == room.Platform:
 		room.Token = old.Token // tokens are write-only: leaving one out keeps it
+	case secret.IsRedacted(room.Token):
+		if !existed || old.Platform != room.Platform || secret.Redact(old.Token) != room.Token {
+			writeError(w, http.StatusBadRequest, "token", "the token is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
+			return
+		}
+		room.Token = old.Token // GET then PUT: the redacted form keeps the stored token
+	}
+	if field, msg := b.roomUsable(room); field != "" {
+		writeError(w, http.StatusBadRequest, field, msg)
+		return
 	}
 	if err := b.rooms.Put(r.Context(), room); err != nil {
 		var fe *rooms.FieldError
@@ -187,12 +201,37 @@ func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, saved.Redacted())
 }
 
+// roomUsable checks what config check checks of a room beyond its own
+// fields: its platform is on, and sitrep can reach it there.
+func (b *Bot) roomUsable(room rooms.Room) (field, msg string) {
+	room = room.WithDefaults()
+	if room.Platform == "" {
+		return "", "" // rooms.Put names the missing platform
+	}
+	if _, on := b.chats[room.Platform]; !on {
+		return "platform", fmt.Sprintf("platform %s is off on this server: configure it first", room.Platform)
+	}
+	switch room.Platform {
+	case rooms.PlatformWebRoom:
+		if !webroom.ValidRoomName(room.ID) {
+			return "id", "a web room's id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+		}
+	case rooms.PlatformHipChat:
+		if room.Token == "" && b.cfg.HipChat.Token == "" {
+			return "token", "required for a HipChat room, unless hipchat.token is set"
+		}
+	}
+	return "", ""
+}
+
 func (b *Bot) deleteRoom(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if name == b.cfg.DefaultRoom {
 		writeError(w, http.StatusConflict, "name", fmt.Sprintf("room %q is the default room; change default_room first", name))
 		return
 	}
+	b.adminMu.Lock()
+	defer b.adminMu.Unlock()
 	for _, rule := range b.router.Load().Rules() {
 		for _, rn := range rule.Rooms {
 			if rn == name {
@@ -284,7 +323,8 @@ func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
 func (b *Bot) backup(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="sitrep-backup.db"`)
-	if _, err := b.db.Backup(w); err != nil {
+	// The length goes first, so a copy cut short by an error is seen as such.
+	if _, err := b.db.Backup(w, func(size int64) { w.Header().Set("Content-Length", strconv.FormatInt(size, 10)) }); err != nil {
 		b.log.Error("backup failed", "err", err)
 	}
 }
@@ -296,7 +336,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value in the body")
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):

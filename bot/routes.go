@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 	bolt "go.etcd.io/bbolt"
 )
@@ -68,7 +70,15 @@ func saveRoutes(ctx context.Context, db *storage.DB, s storedRoutes) error {
 
 // replaceRoutes validates rules, stores them and swaps them in atomically.
 // On any error the running routes stay as they were.
+//
+// Secret-looking set values sent back as GET showed them ("****" and the last
+// four characters) keep the value the rule of the same name has now.
 func (b *Bot) replaceRoutes(ctx context.Context, rules []routing.Rule) error {
+	b.adminMu.Lock()
+	defer b.adminMu.Unlock()
+	if err := keepRedactedSecrets(rules, b.router.Load().Rules()); err != nil {
+		return err
+	}
 	r, err := b.compile(rules)
 	if err != nil {
 		return err
@@ -77,5 +87,31 @@ func (b *Bot) replaceRoutes(ctx context.Context, rules []routing.Rule) error {
 		return err
 	}
 	b.router.Store(r)
+	return nil
+}
+
+// keepRedactedSecrets puts back the stored value of each secret-looking set
+// value that is still in its redacted form, so GET then PUT of the routes
+// never replaces a secret with its own redaction. A redacted value that does
+// not match the stored one is an error: sitrep cannot know what was meant.
+func keepRedactedSecrets(rules, current []routing.Rule) error {
+	byName := make(map[string]routing.Rule, len(current))
+	for _, r := range current {
+		byName[r.Name] = r
+	}
+	for i := range rules {
+		for k, v := range rules[i].Set {
+			if !secret.LooksSecret(k) || !secret.IsRedacted(v) {
+				continue
+			}
+			old, ok := byName[rules[i].Name].Set[k]
+			if !ok || secret.Redact(old) != v {
+				return &routing.RuleError{Index: i, Rule: rules[i].Name, Field: "set." + k,
+					Err: fmt.Errorf("%q is a redacted value that matches no stored one: send the real value", v)}
+			}
+			rules[i].Set = maps.Clone(rules[i].Set)
+			rules[i].Set[k] = old
+		}
+	}
 	return nil
 }

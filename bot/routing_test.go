@@ -3,10 +3,13 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +257,89 @@ func TestDeleteRoomInUseIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, code)
 	code, _ = tb.do(t, http.MethodGet, "/v1/rooms/spare", adminToken, nil)
 	assert.Equal(t, http.StatusNotFound, code)
+}
+
+func TestAdminRoundTripKeepsSecrets(t *testing.T) {
+	hc := newHipChat(t)
+	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL())+`  - name: hc-token
+    matchers: ['routing_key="tok"']
+    set: {auth_token: route-secret-token-4242}
+    rooms: [ops]
+`)
+	// GET a room and PUT it back as shown: the stored token stays.
+	_, room := tb.do(t, http.MethodGet, "/v1/rooms/pay-hc", adminToken, nil)
+	delete(room, "name")
+	code, out := tb.do(t, http.MethodPut, "/v1/rooms/pay-hc", adminToken, room)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "rt", "routing_key": "payments", "entity_display_name": "Round trip"})
+	waitMessages(t, hc, "101", 1)
+	assert.Equal(t, payToken, hc.Messages("101")[0].Token, "the room still delivers with its real token")
+
+	// A redacted value that matches nothing stored is refused, naming the field.
+	room["token"] = "****0000"
+	code, out = tb.do(t, http.MethodPut, "/v1/rooms/pay-hc", adminToken, room)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "token", out["field"])
+
+	// The same for routes: GET, then PUT the list back unchanged.
+	_, routes := tb.do(t, http.MethodGet, "/v1/routes", adminToken, nil)
+	raw, _ := json.Marshal(routes)
+	require.NotContains(t, string(raw), "route-secret-token-4242")
+	code, out = tb.do(t, http.MethodPut, "/v1/routes", adminToken, routes)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	running := tb.Bot.router.Load().Rules()
+	assert.Equal(t, "route-secret-token-4242", running[len(running)-1].Set["auth_token"], "the running rule keeps its real secret")
+
+	list := routes["routes"].([]any)
+	last := list[len(list)-1].(map[string]any)
+	last["set"] = map[string]any{"auth_token": "****9999"}
+	code, out = tb.do(t, http.MethodPut, "/v1/routes", adminToken, routes)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, fmt.Sprintf("routes[%d].set.auth_token", len(list)-1), out["field"])
+}
+
+func TestRoomsAPIRejectsRoomsThatCannotWork(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	tests := []struct {
+		name  string
+		room  map[string]any
+		field string
+	}{
+		{"platform off", map[string]any{"platform": "slack", "id": "C0123"}, "platform"},
+		{"hipchat off", map[string]any{"platform": "hipchat", "id": "7", "token": "a-room-token-1234"}, "platform"},
+		{"bad web room id", map[string]any{"platform": "webroom", "id": "has space/.."}, "id"},
+		{"unknown platform", map[string]any{"platform": "irc", "id": "#ops"}, "platform"},
+		{"unknown key", map[string]any{"platform": "webroom", "colour": "red"}, "colour"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := tb.do(t, http.MethodPut, "/v1/rooms/x", adminToken, tt.room)
+			assert.Equal(t, http.StatusBadRequest, code, "%v", out)
+			assert.Equal(t, tt.field, out["field"])
+		})
+	}
+	code, _ := tb.do(t, http.MethodGet, "/v1/rooms/x", adminToken, nil)
+	assert.Equal(t, http.StatusNotFound, code, "nothing was stored")
+}
+
+func TestBackupIsACompleteStore(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "backed-up"})["incident_id"])
+	req, err := http.NewRequest(http.MethodGet, tb.URL+"/v1/backup", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	path := filepath.Join(t.TempDir(), "copy.db")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	n, err := io.Copy(f, res.Body)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, res.ContentLength, n, "Content-Length tells the whole size")
+
+	restored := startBot(t, baseConfig(path, ""))
+	assert.Equal(t, "backed-up", restored.incident(t, id)["entity_id"])
 }

@@ -2,7 +2,11 @@
 // compare in constant time, and never show more than its last four characters.
 package secret
 
-import "crypto/subtle"
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+)
 
 // Equal reports whether got matches want in time independent of their contents.
 // An empty want never matches, so an unset token cannot be satisfied by an empty one.
@@ -10,7 +14,9 @@ func Equal(got, want string) bool {
 	if want == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	// Comparing digests keeps the time independent of the lengths too.
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
 // Redact returns a form of s safe to show: "****" plus its last four characters,
@@ -55,4 +61,11 @@ func containsFold(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// IsRedacted reports whether s has the form Redact gives: "****" and at most
+// four more characters.
+func IsRedacted(s string) bool {
+	rest, ok := strings.CutPrefix(s, "****")
+	return ok && len(rest) <= 4
 }

@@ -171,10 +171,14 @@ func (db *DB) View(fn func(*bolt.Tx) error) error {
 	return db.bolt.View(fn)
 }
 
-// Backup writes a consistent copy of the whole file to w.
-func (db *DB) Backup(w io.Writer) (int64, error) {
+// Backup writes a consistent copy of the whole file to w. If size is not nil
+// it is called with the copy's length before any byte is written.
+func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
 	var n int64
 	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if size != nil {
+			size(tx.Size())
+		}
 		var err error
 		n, err = tx.WriteTo(w)
 		return err

@@ -142,7 +142,7 @@ func TestBackupIsAUsableCopy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "copy.db")
 	f, err := createFile(path)
 	require.NoError(t, err)
-	n, err := db.Backup(f)
+	n, err := db.Backup(f, nil)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	assert.Positive(t, n)

@@ -275,11 +275,18 @@ func backup(args []string, stdout io.Writer) error {
 		return fmt.Errorf("backup: server answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	tmp := *out + ".partial"
-	f, err := os.Create(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600) // it holds every token
+
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	n, err := io.Copy(f, resp.Body)
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	}
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
