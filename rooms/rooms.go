@@ -61,6 +61,11 @@ func (r Room) Validate() error {
 			return &FieldError{"id", "required: the platform's room or channel ID"}
 		}
 	}
+	if r.Platform == PlatformHipChat && !isDigits(r.ID) {
+		// HipChat's webhooks name a room by its number: a room set up by name
+		// would not know its own responders' chat, and echo it back.
+		return &FieldError{"id", fmt.Sprintf("a HipChat room's id is its number (as in the room's URL and webhooks), not %q", r.ID)}
+	}
 	return nil
 }
 
@@ -87,4 +92,16 @@ func (r Room) String() string {
 func (r Room) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", r.Name), slog.String("platform", r.Platform),
 		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)))
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

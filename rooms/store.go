@@ -19,6 +19,8 @@ var ErrNotFound = errors.New("no such room")
 type Store struct {
 	db *storage.DB
 
+	writeMu sync.Mutex // one Put or Delete at a time: check, store, then update the maps
+
 	mu     sync.RWMutex
 	byName map[string]Room
 	byID   map[string]string // platform+"\x00"+id → name
@@ -62,6 +64,8 @@ func (s *Store) Put(ctx context.Context, r Room) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	s.mu.RLock()
 	other, clash := s.byID[r.Platform+"\x00"+r.ID]
 	s.mu.RUnlock()
@@ -94,6 +98,8 @@ func (s *Store) Put(ctx context.Context, r Room) error {
 
 // Delete removes a room. Incidents routed to it stop reaching it.
 func (s *Store) Delete(ctx context.Context, name string) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	if _, ok := s.Get(name); !ok {
 		return fmt.Errorf("%q: %w", name, ErrNotFound)
 	}

@@ -3,7 +3,10 @@ package rooms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sitrep/sitrep/storage"
@@ -25,6 +28,8 @@ func TestValidate(t *testing.T) {
 		{"token on slack", Room{Name: "x", Platform: PlatformSlack, ID: "C1", Token: "t"}, "token"},
 		{"token on web room", Room{Name: "x", Platform: PlatformWebRoom, Token: "t"}, "token"},
 		{"slack needs id", Room{Name: "x", Platform: PlatformSlack}, "id"},
+		{"hipchat room by name", Room{Name: "x", Platform: PlatformHipChat, ID: "Ops", Token: "tok"}, "id"},
+		{"hipchat room by number with spaces", Room{Name: "x", Platform: PlatformHipChat, ID: " 12", Token: "tok"}, "id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,4 +81,32 @@ func TestStorePersistsAndIndexes(t *testing.T) {
 	_, ok = s.ByPlatformID(PlatformHipChat, "123")
 	assert.False(t, ok)
 	assert.Len(t, s.List(), 1)
+}
+
+// Rooms put at the same time never end up sharing a platform ID.
+func TestConcurrentPutsKeepIDsUnique(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "rooms.db"), storage.Options{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	s, err := Open(db)
+	require.NoError(t, err)
+	for round := range 20 {
+		id := fmt.Sprintf("C%d", round)
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if s.Put(context.Background(), Room{Name: fmt.Sprintf("r%d-%d", round, i), Platform: PlatformSlack, ID: id}) == nil {
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		assert.Equal(t, int32(1), ok.Load(), "round %d: exactly one room gets %s", round, id)
+	}
+	reopened, err := Open(db)
+	require.NoError(t, err)
+	assert.Equal(t, s.List(), reopened.List(), "memory and disk agree")
 }
