@@ -111,7 +111,8 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 	b.chats = map[string]adapters.Chat{}
 	if cfg.Web.On() {
 		b.web = webroom.New(db, b.cmds.Handle, webroom.Options{
-			Key: cfg.Web.Key, History: cfg.Web.History, AllowedOrigins: cfg.Web.AllowedOrigins, Logger: log.With("adapter", "webroom"),
+			Key: cfg.Web.Key, History: cfg.Web.History, AllowedOrigins: cfg.Web.AllowedOrigins, Logger: log,
+			Exists: func(id string) bool { _, ok := b.rooms.ByPlatformID(rooms.PlatformWebRoom, id); return ok },
 		})
 		b.web.Register(b.mux)
 		b.chats[rooms.PlatformWebRoom] = b.web

@@ -191,3 +191,20 @@ func TestRefiresStayOffTheRoom(t *testing.T) {
 	assert.Equal(t, "repeated", events[1].(map[string]any)["kind"])
 	assert.Equal(t, "updated", events[2].(map[string]any)["kind"])
 }
+
+func TestOnlyConfiguredWebRoomsAreServed(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	for path, want := range map[string]int{"/rooms/ops": 200, "/rooms/payments": 200, "/rooms/made-up": 404, "/rooms/made-up/ws": 404} {
+		res, err := http.Get(tb.URL + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, want, res.StatusCode, path)
+	}
+	// A room added through the API is served at once.
+	code, _ := tb.do(t, http.MethodPut, "/v1/rooms/made-up", adminToken, map[string]any{"platform": "webroom"})
+	require.Equal(t, http.StatusCreated, code)
+	res, err := http.Get(tb.URL + "/rooms/made-up")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}

@@ -34,7 +34,7 @@ func Redact(s string) string {
 
 // LooksSecret reports whether a field name names a credential, so its value must be redacted.
 func LooksSecret(name string) bool {
-	for _, w := range []string{"token", "secret", "password", "passwd", "api_key", "apikey"} {
+	for _, w := range []string{"token", "secret", "password", "passwd", "api_key", "api-key", "apikey", "private_key", "privatekey", "credential", "authorization", "bearer", "cookie"} {
 		if containsFold(name, w) {
 			return true
 		}

@@ -346,8 +346,10 @@ func (c *conn) handleLoop() {
 		reply, err := c.callHandler(in)
 		switch {
 		case err != nil:
-			c.w.log.Debug("handler refused line", "room", c.room, "user", in.User, "err", err)
-			c.sendError(err.Error())
+			// Usage problems come back as replies; an error is sitrep's own
+			// failure (storage, a bug), logged here and not shown as is.
+			c.w.log.Error("handling a line failed", "room", c.room, "user", in.User, "err", err)
+			c.sendError("sitrep could not handle that message; it is in the server log")
 		case reply != "":
 			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply}})
 		}

@@ -86,6 +86,10 @@ type Options struct {
 	RatePerSec float64
 	// Burst is how many messages one connection may send at once; default 10.
 	Burst int
+	// Exists, if set, says which rooms there are: the page and websocket of
+	// any other name answer 404, so nobody can make up rooms (and fill the
+	// store with their logs). Nil serves every valid name.
+	Exists func(room string) bool
 }
 
 // WebRoom serves web rooms and implements adapters.Chat. It is safe for concurrent use.
@@ -505,6 +509,10 @@ func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bo
 	room := r.PathValue("room")
 	if !ValidRoomName(room) {
 		writeJSONError(rw, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		return "", false
+	}
+	if w.opts.Exists != nil && !w.opts.Exists(room) {
+		writeJSONError(rw, http.StatusNotFound, "no such room")
 		return "", false
 	}
 	return room, true

@@ -273,8 +273,8 @@ func TestHandlerErrorsAndPanicsBecomeErrorFrames(t *testing.T) {
 	})
 	c := f.join(t, "ops")
 	for _, tc := range []struct{ line, want string }{
-		{"/bad", "usage: /ack <incident>"},
-		{"/boom", "internal error while handling your message"},
+		{"/bad", "sitrep could not handle that message; it is in the server log"}, // the error itself is logged, not shown
+		{"/boom", "sitrep could not handle that message; it is in the server log"},
 	} {
 		c.say(t, "alice", tc.line)
 		assert.Equal(t, FrameMessage, c.next(t).Type)

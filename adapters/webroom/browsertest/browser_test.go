@@ -199,10 +199,10 @@ func TestRoomPageInChromium(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, count, "updated in place, not added")
 
-	// Enter sends too, and a bad command gets an error line.
+	// Enter sends too, and a line the handler fails on gets an error line.
 	require.NoError(t, chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS("#input"), "/ack nine\r")))
 	poll("the error", `(text) => [...document.querySelectorAll("#messages .error")].some((r) => r.textContent === text)`,
-		"usage: /ack <incident number>")
+		"sitrep could not handle that message; it is in the server log")
 
 	// A restart: the page says it is reconnecting, comes back, and shows the
 	// history afresh (with the acknowledgement), then live messages.
