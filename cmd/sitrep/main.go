@@ -144,6 +144,10 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	if local, _ := loopback(cfg.Listen); !local && cfg.Web.On() && cfg.Web.Key == "" {
+		log.Warn("web rooms are open to anyone who reaches "+cfg.Listen+": they can read incidents and ack them",
+			"fix", "set web.key (or SITREP_WEB_KEY) and open rooms as /rooms/NAME?key=...")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -162,12 +166,9 @@ func serve(args []string, stderr io.Writer) error {
 // refuseDemoTokens stops sitrep from listening beyond loopback with the
 // example config's published tokens.
 func refuseDemoTokens(cfg *config.Config) error {
-	host, _, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return nil
+	local, err := loopback(cfg.Listen)
+	if err != nil || local {
+		return err
 	}
 	for name, tok := range map[string]string{"ingest_token (SITREP_INGEST_TOKEN)": cfg.IngestToken, "admin_token (SITREP_ADMIN_TOKEN)": cfg.AdminToken} {
 		if strings.HasPrefix(tok, "demo-") {
@@ -175,6 +176,16 @@ func refuseDemoTokens(cfg *config.Config) error {
 		}
 	}
 	return nil
+}
+
+// loopback reports whether listen is reachable from this machine only.
+func loopback(listen string) (bool, error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false, fmt.Errorf("listen: %w", err)
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
