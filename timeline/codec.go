@@ -225,16 +225,9 @@ func fastIncident(raw []byte, inc *Incident) error {
 		default:
 			return r.Unknown(key, incidentKeys...)
 		}
-		if seen&bit != 0 {
-			return jsonenc.ErrSlow
-		}
-		seen |= bit
-		return err
+		return member(&seen, bit, err)
 	})
-	if err != nil {
-		return err
-	}
-	return r.End()
+	return end(&r, err)
 }
 
 var eventKeys = []string{"id", "incident_id", "kind", "text", "fields", "origin", "time"}
@@ -269,16 +262,9 @@ func fastEvent(raw []byte, ev *Event) error {
 		default:
 			return r.Unknown(key, eventKeys...)
 		}
-		if seen&bit != 0 {
-			return jsonenc.ErrSlow
-		}
-		seen |= bit
-		return err
+		return member(&seen, bit, err)
 	})
-	if err != nil {
-		return err
-	}
-	return r.End()
+	return end(&r, err)
 }
 
 func originField(r *jsonenc.Reader, o *Origin) error {
@@ -299,11 +285,7 @@ func originField(r *jsonenc.Reader, o *Origin) error {
 		default:
 			return r.Unknown(key, originKeys...)
 		}
-		if seen&bit != 0 {
-			return jsonenc.ErrSlow
-		}
-		seen |= bit
-		return err
+		return member(&seen, bit, err)
 	})
 }
 
@@ -342,4 +324,22 @@ func timePtrField(r *jsonenc.Reader, dst **time.Time) error {
 	t, err := r.Time()
 	*dst = &t
 	return err
+}
+
+// member records that the member with bit has been read, once: encoding/json
+// merges a repeated key, so a repeat goes the slow way.
+func member(seen *uint32, bit uint32, err error) error {
+	if *seen&bit != 0 {
+		return jsonenc.ErrSlow
+	}
+	*seen |= bit
+	return err
+}
+
+// end checks that nothing follows a decoded value.
+func end(r *jsonenc.Reader, err error) error {
+	if err != nil {
+		return err
+	}
+	return r.End()
 }
