@@ -3,8 +3,9 @@ package ingest
 import (
 	"fmt"
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sitrep/sitrep/jsonenc"
 )
 
 // maxDepth bounds the nesting of objects and arrays in a body, as encoding/json
@@ -297,94 +298,35 @@ func (s *scanner) readString() ([]byte, error) {
 }
 
 func (s *scanner) readStringSlow(start int) ([]byte, error) {
-	d, out, i := s.data, s.str[:0], start
-	for i < len(d) {
-		c := d[i]
-		switch {
+	d := s.data
+	for i := start; i < len(d); {
+		switch c := d[i]; {
 		case c == '"':
-			s.str = out
+			s.str = jsonenc.AppendUnquoted(s.str[:0], d[start:i])
 			s.pos = i + 1
-			return out, nil
+			return s.str, nil
 		case c == '\\':
 			if i+1 >= len(d) {
 				return nil, s.errorAt(len(d), "unexpected end of input in string")
 			}
-			switch e := d[i+1]; e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
 			case 'u':
-				r, ok := hex4(d[i+2:])
-				if !ok {
+				if !jsonenc.IsEscapeU(d[i:]) {
 					return nil, s.errorAt(i, `invalid \u escape in string`)
 				}
 				i += 6
-				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if i+1 < len(d) && d[i] == '\\' && d[i+1] == 'u' {
-						if v, ok := hex4(d[i+2:]); ok {
-							r2 = v
-						}
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						i += 6
-						r = dec
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = utf8.AppendRune(out, r)
-				continue
 			default:
 				return nil, s.errorAt(i, "invalid escape in string")
 			}
-			i += 2
 		case c < 0x20:
 			return nil, s.errorAt(i, "control character in string")
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
 		default:
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, d[i:i+size]...)
-			}
-			i += size
+			i++
 		}
 	}
 	return nil, s.errorAt(len(d), "unexpected end of input in string")
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // compact appends the value at s.pos to out without insignificant white space,

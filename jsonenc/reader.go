@@ -218,14 +218,15 @@ func (r *Reader) String() (string, error) {
 	if !esc && utf8.Valid(body) {
 		return string(body), nil
 	}
-	return unquote(body), nil
+	return string(AppendUnquoted(make([]byte, 0, len(body)+utf8.UTFMax), body)), nil
 }
 
-// unquote decodes the body of a string rawString accepted as encoding/json
-// does: escapes resolved, a surrogate escape not part of a valid pair and
-// each byte of invalid UTF-8 replaced by U+FFFD.
-func unquote(s []byte) string {
-	b := make([]byte, 0, len(s)+utf8.UTFMax)
+// AppendUnquoted appends the decoded body of a JSON string (the bytes between
+// its quotes, already checked to be a valid JSON string body) to dst, as
+// encoding/json decodes it: escapes resolved, a surrogate escape not part of a
+// valid pair and each byte of invalid UTF-8 replaced by U+FFFD.
+func AppendUnquoted(dst, s []byte) []byte {
+	b := dst
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -267,8 +268,11 @@ func unquote(s []byte) string {
 			i += size
 		}
 	}
-	return string(b)
+	return b
 }
+
+// IsEscapeU reports whether s starts with a valid \uXXXX escape.
+func IsEscapeU(s []byte) bool { return u4(s) >= 0 }
 
 // u4 decodes the \uXXXX at the start of s, or returns -1.
 func u4(s []byte) rune {
