@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -55,11 +56,16 @@ func (b *Bot) requireAdmin(h http.Handler) http.Handler {
 
 // index sends a browser to the default web room.
 func (b *Bot) index(w http.ResponseWriter, r *http.Request) {
-	if b.web == nil {
+	room, ok := b.rooms.Get(b.cfg.DefaultRoom)
+	if b.web == nil || !ok || room.Platform != rooms.PlatformWebRoom {
 		writeJSON(w, http.StatusOK, map[string]string{"service": "sitrep"})
 		return
 	}
-	http.Redirect(w, r, "/rooms/"+b.cfg.DefaultRoom, http.StatusFound)
+	target := "/rooms/" + url.PathEscape(room.WithDefaults().ID)
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery // keeps ?key=
+	}
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 // incidentView is an incident as the API shows it: secret-looking fields redacted.
