@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +160,41 @@ func TestU64KeysSortNumerically(t *testing.T) {
 	assert.Less(t, string(U64(9)), string(U64(10)))
 	assert.Equal(t, uint64(1234567), ParseU64(U64(1234567)))
 	assert.Zero(t, ParseU64([]byte{1, 2}))
+}
+
+// Failing writes cost their batch a re-run each, not a re-run of everything
+// per failure: the work stays linear in the batch.
+func TestManyFailuresInABatchStayLinear(t *testing.T) {
+	db := openTemp(t)
+	const n = 2000
+	var runs atomic.Int64
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_ = db.Update(context.Background(), func(tx *bolt.Tx) error {
+				runs.Add(1)
+				if err := put(fmt.Sprintf("w%04d", i))(tx); err != nil {
+					return err
+				}
+				if i%4 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.LessOrEqual(t, runs.Load(), int64(3*n), "runs for %d writes, a quarter failing", n)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for i := range n {
+			got := tx.Bucket(BucketMeta).Get([]byte(fmt.Sprintf("w%04d", i)))
+			assert.Equal(t, i%4 != 0, got != nil, "write %d", i)
+		}
+		return nil
+	}))
 }
