@@ -223,14 +223,16 @@ func (d *amDecoder) alert(i int) (amAlert, error) {
 		switch {
 		case err != nil:
 			d.fail(&FieldError{Field: alertPath(i, atField), Msg: "must be an RFC 3339 time"})
-		case !t.IsZero():
+		case !t.IsZero() && t.Unix() >= minEpoch && !t.After(d.now.Add(maxFuture)):
 			a.Time = t.UTC()
-		}
+		} // otherwise (unset, or too far off to be meant) the time of receipt
 	}
 
 	a.EntityID = fingerprint
 	if strings.TrimSpace(fingerprint) == "" {
 		a.EntityID = labelsFingerprint(fields)
+	} else if len(fingerprint) > timeline.MaxEntityID {
+		d.fail(&FieldError{Field: alertPath(i, "fingerprint"), Msg: "longer than " + strconv.Itoa(timeline.MaxEntityID) + " bytes"})
 	}
 	a.routingLabel = fields[FieldRoutingKey] != ""
 	display := fields["alertname"]

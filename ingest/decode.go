@@ -109,6 +109,9 @@ func DecodeAlert(body []byte, now time.Time, newID func() string) (timeline.Aler
 	}
 
 	entity := fields[timeline.FieldEntityID]
+	if len(entity) > timeline.MaxEntityID {
+		return timeline.Alert{}, &FieldError{Field: timeline.FieldEntityID, Msg: "longer than " + strconv.Itoa(timeline.MaxEntityID) + " bytes"}
+	}
 	if strings.TrimSpace(entity) == "" {
 		if newID != nil {
 			entity = newID()

@@ -296,6 +296,10 @@ func decodeFailure(err error) reply {
 // commitFailure answers a request whose alerts could not be committed: the
 // client should retry, so it is a 503, never a 2xx.
 func (s *Server) commitFailure(err error) reply {
+	var invalid *timeline.InvalidError
+	if errors.As(err, &invalid) { // retrying cannot help: a 4xx
+		return fail(http.StatusUnprocessableEntity, invalid.Field, invalid.Error())
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fail(http.StatusServiceUnavailable, "", "request cancelled before the alert was stored; retry")
 	}

@@ -160,6 +160,8 @@ func TestBadRequests(t *testing.T) {
 		{"unknown message_type", PathAlerts, "Bearer " + token, "application/json", `{"message_type":"DOWN"}`, 400, "message_type", "DOWN"},
 		{"body over 1 MiB", PathAlerts, "Bearer " + token, "application/json", `{"message_type":"INFO","x":"` + strings.Repeat("a", MaxBody) + `"}`, 413, "", "1 MiB"},
 		{"alertmanager wrong version", PathAlertmanager, "Bearer " + token, "application/json", `{"version":"2","alerts":[]}`, 400, "version", "version"},
+		{"entity_id too long", PathAlerts, "Bearer " + token, "application/json", `{"message_type":"CRITICAL","entity_id":"` + strings.Repeat("e", 1025) + `"}`, 400, "entity_id", "longer than 1024"},
+		{"fingerprint too long", PathAlertmanager, "Bearer " + token, "application/json", `{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"fingerprint":"` + strings.Repeat("f", 1025) + `"}]}`, 400, "alerts[0].fingerprint", "longer than 1024"},
 		{"alertmanager bad status", PathAlertmanager, "Bearer " + token, "application/json", `{"version":"4","alerts":[{"status":"on","labels":{"a":"b"}}]}`, 400, "alerts[0].status", "firing"},
 	}
 	for _, tt := range tests {
@@ -235,4 +237,11 @@ func TestAlertReplyEncoding(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(a.appendJSON(nil)))
 	}
+}
+
+func TestOddTimesAreTakenAsReceipt(t *testing.T) {
+	f := newFixture(t, nil)
+	r := f.post(t, PathAlertmanager, "Bearer "+token, "application/json",
+		`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"9999-12-31T23:00:00-23:00","fingerprint":"odd"}]}`)
+	require.Equal(t, http.StatusAccepted, r.code, "a time too far off to be meant is no reason to refuse an alert: %v", r.body)
 }

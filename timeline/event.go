@@ -4,6 +4,7 @@
 package timeline
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -117,6 +118,22 @@ type Alert struct {
 	Fields      map[string]string // every string field, verbatim, including entity_id and message_type
 	Time        time.Time         // when the source says it happened; zero means now
 	Origin      Origin
+}
+
+// MaxEntityID is the longest entity_id the timeline takes, in bytes (it is a
+// bbolt key, and a person has to be able to read it).
+const MaxEntityID = 1024
+
+// InvalidError is an alert the timeline cannot take however often it is sent
+// (a 4xx, not a 5xx: retrying cannot help).
+type InvalidError struct {
+	Index int    // the alert's position in the batch
+	Field string // the field at fault
+	Msg   string
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("alert %d: %s: %s", e.Index, e.Field, e.Msg)
 }
 
 // Field names with a meaning of their own.

@@ -85,10 +85,13 @@ func (t *Timeline) publish(results []Result) {
 func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error) {
 	for i, a := range alerts {
 		if _, ok := ParseMessageType(a.MessageType); !ok {
-			return nil, fmt.Errorf("alert %d: unknown message_type %q", i, a.MessageType)
+			return nil, &InvalidError{Index: i, Field: FieldMessageType, Msg: fmt.Sprintf("unknown message_type %q", a.MessageType)}
 		}
 		if a.EntityID == "" {
-			return nil, fmt.Errorf("alert %d: empty entity_id", i)
+			return nil, &InvalidError{Index: i, Field: FieldEntityID, Msg: "empty"}
+		}
+		if len(a.EntityID) > MaxEntityID {
+			return nil, &InvalidError{Index: i, Field: FieldEntityID, Msg: fmt.Sprintf("longer than %d bytes", MaxEntityID)}
 		}
 	}
 	// Encode each alert's fields here, on the caller's goroutine, not in the
@@ -120,7 +123,7 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time.Time) (Result, error) {
 	mt, _ := ParseMessageType(a.MessageType)
 	at := a.Time.UTC()
-	if a.Time.IsZero() {
+	if y := at.Year(); a.Time.IsZero() || y < 1 || y > 9999 { // unset, or not a time JSON can carry
 		at = now
 	}
 	origin := a.Origin

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -334,4 +335,21 @@ func TestResultsKeepTheirOwnRooms(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ops", "extra"}, first[0].Incident.Rooms, "a result keeps its own rooms")
 	assert.Equal(t, []string{"ops", "extra", "extra"}, second[0].Incident.Rooms)
+}
+
+func TestAlertsThatCanNeverBeStoredAreInvalidNotFailures(t *testing.T) {
+	tl, _ := newTimeline(t, Options{})
+	long := strings.Repeat("e", MaxEntityID+1)
+	_, err := tl.Ingest(context.Background(), []Alert{alert(MsgCritical, "ok"), alert(MsgCritical, long)})
+	var inv *InvalidError
+	require.ErrorAs(t, err, &inv)
+	assert.Equal(t, 1, inv.Index)
+	assert.Equal(t, FieldEntityID, inv.Field)
+
+	// A time JSON cannot carry is taken as the time of receipt, not a failure.
+	a := alert(MsgCritical, "far-future")
+	a.Time = time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("x", -23*3600))
+	res, err := tl.Ingest(context.Background(), []Alert{a})
+	require.NoError(t, err)
+	assert.Less(t, res[0].Event.Time.Year(), 9999)
 }
