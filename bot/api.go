@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/rooms"
@@ -326,13 +329,23 @@ func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (b *Bot) backup(w http.ResponseWriter, _ *http.Request) {
+// backup copies the store to a file next to it first, so a slow download
+// never holds a read transaction open (bbolt could not grow the file, and every
+// write would wait), then sends that file with its length.
+func (b *Bot) backup(w http.ResponseWriter, r *http.Request) {
+	f, err := os.CreateTemp(filepath.Dir(b.db.Path()), ".sitrep-backup-*")
+	if err != nil {
+		b.internalError(w, fmt.Errorf("backup: %w", err))
+		return
+	}
+	defer func() { _ = f.Close(); _ = os.Remove(f.Name()) }()
+	if _, err := b.db.Backup(f, nil); err != nil {
+		b.internalError(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="sitrep-backup.db"`)
-	// The length goes first, so a copy cut short by an error is seen as such.
-	if _, err := b.db.Backup(w, func(size int64) { w.Header().Set("Content-Length", strconv.FormatInt(size, 10)) }); err != nil {
-		b.log.Error("backup failed", "err", err)
-	}
+	http.ServeContent(w, r, "", time.Time{}, f) // sets Content-Length
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
