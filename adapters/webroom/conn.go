@@ -315,6 +315,10 @@ func (c *conn) handleLine(data []byte) {
 	if u := cleanUser(in.User); u != "" {
 		user = u
 	}
+	if c.w.ctx.Err() != nil { // shutting down: store nothing that would not be handled
+		c.sendError("sitrep is shutting down; send that again in a moment")
+		return
+	}
 	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
 	seq, err := c.w.appendLog(c.w.ctx, c.room, x)
@@ -366,7 +370,9 @@ func (c *conn) callHandler(in adapters.Inbound) (reply string, err error) {
 			reply, err = "", errors.New("internal error while handling your message")
 		}
 	}()
-	ctx, cancel := context.WithTimeout(c.w.ctx, handlerTimeout)
+	// A line already stored is still handled when shutdown begins (Close
+	// waits for it, up to its grace), so a shown line is not left off the timeline.
+	ctx, cancel := context.WithTimeout(c.w.handlerCtx, handlerTimeout)
 	defer cancel()
 	return c.w.handler(ctx, in)
 }

@@ -103,8 +103,12 @@ type WebRoom struct {
 	maxLog   int // log entries kept per room
 	queueLen int // send queue per connection
 
-	ctx    context.Context // ends with Close; parent of Handler calls
+	ctx    context.Context // ends when Close begins: no new lines are taken
 	cancel context.CancelFunc
+	// handlerCtx is the parent of Handler calls: it ends closeGrace after
+	// Close begins, so lines already stored are still handled to the end.
+	handlerCtx    context.Context
+	handlerCancel context.CancelFunc
 
 	mu     sync.Mutex
 	rooms  map[string]map[*conn]struct{}
@@ -136,6 +140,7 @@ func New(db *storage.DB, handler adapters.Handler, opts Options) *WebRoom {
 		opts.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	handlerCtx, handlerCancel := context.WithCancel(context.Background())
 	w := &WebRoom{
 		db:       db,
 		handler:  handler,
@@ -145,8 +150,11 @@ func New(db *storage.DB, handler adapters.Handler, opts Options) *WebRoom {
 		queueLen: defaultQueue,
 		ctx:      ctx,
 		cancel:   cancel,
-		rooms:    make(map[string]map[*conn]struct{}),
-		page:     parsePage(),
+
+		handlerCtx:    handlerCtx,
+		handlerCancel: handlerCancel,
+		rooms:         make(map[string]map[*conn]struct{}),
+		page:          parsePage(),
 	}
 	w.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -484,12 +492,15 @@ func (w *WebRoom) Close() {
 	}()
 	timer := time.NewTimer(closeGrace)
 	defer timer.Stop()
+	defer w.handlerCancel()
 	select {
 	case <-done:
 		return
 	case <-timer.C:
 	}
-	// Clients that did not answer the close frame in time are cut off.
+	// Clients that did not answer the close frame in time are cut off, and
+	// Handler calls still running are cancelled.
+	w.handlerCancel()
 	for _, c := range all {
 		_ = c.ws.Close()
 	}

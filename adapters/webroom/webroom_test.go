@@ -470,7 +470,7 @@ func TestPage(t *testing.T) {
 
 func TestCloseSaysGoingAway(t *testing.T) {
 	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (string, error) {
-		<-ctx.Done() // a Handler still running when Close is called is cancelled
+		<-ctx.Done() // a Handler still running when Close's grace ends is cancelled
 		return "", ctx.Err()
 	})
 	c := f.join(t, "ops")
@@ -495,4 +495,26 @@ func TestCloseSaysGoingAway(t *testing.T) {
 	require.NoError(t, err)
 	ce = late.closed(t)
 	assert.Equal(t, websocket.CloseGoingAway, ce.Code)
+}
+
+// A line that was stored (and shown) before Close is still handed to the
+// Handler with a live context, so it reaches the timeline.
+func TestCloseFinishesStoredLines(t *testing.T) {
+	handled := make(chan error, 1)
+	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (string, error) {
+		time.Sleep(300 * time.Millisecond) // still at work when Close begins
+		handled <- ctx.Err()
+		return "", nil
+	})
+	c := f.join(t, "ops")
+	c.say(t, "alice", "#42 restarting the db")
+	require.Equal(t, FrameMessage, c.next(t).Type)
+	<-f.inbound
+	f.w.Close()
+	select {
+	case err := <-handled:
+		assert.NoError(t, err, "the handler's context was not cancelled by the start of shutdown")
+	default:
+		t.Fatal("Close returned before the stored line was handled")
+	}
 }
