@@ -115,7 +115,7 @@ func (i *Incident) HasRoom(room string) bool {
 type Alert struct {
 	MessageType string            // one of the Msg* constants
 	EntityID    string            // never empty once decoded
-	Fields      map[string]string // every string field, verbatim, including entity_id and message_type
+	Fields      map[string]string // every string field, verbatim, including entity_id and message_type; never written once handed to the timeline (events, incidents and messages share it)
 	Time        time.Time         // when the source says it happened; zero means now
 	Origin      Origin
 }
