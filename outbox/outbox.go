@@ -32,7 +32,9 @@
 // (storage.BucketDead) at once. Any other error, and a room Resolve does not
 // know, is retried with exponential backoff (BaseBackoff·2^attempts, capped at
 // MaxBackoff, equal jitter). An entry older than MaxAge is dead-lettered
-// instead of tried again.
+// instead of tried again; a room's expired head entries are dead-lettered
+// together, up to 1000 per transaction, so a backlog that expired during an
+// outage costs a few commits, not one per entry.
 //
 // # Rate limits and digests
 //
@@ -42,7 +44,10 @@
 // larger than the bucket can deliver within DigestAfter, the worker collapses
 // the pending entries (in order, up to MaxDigest of them) into one message of
 // Kind "digest" whose Digest field holds the collapsed messages; nothing is
-// dropped. A digest's Digest messages are slim: they carry what a room needs
+// dropped. A digest's Text, all some platforms (HipChat) show, is bounded:
+// the counts by kind, then one line per entry with its kind ("#12 resolved:
+// db-1 down"), and when they do not all fit, the oldest, "… N more …" and
+// the newest ones; the newest entry is always shown. A digest's Digest messages are slim: they carry what a room needs
 // to show them (IncidentID, EventID, Kind, State, Title, Text, Color), not
 // their Fields, User or a nested Digest, which keeps a digest of MaxDigest
 // entries cheap to build, encode and store. Digests do not record message refs: an in-place update of a
@@ -415,6 +420,16 @@ func (o *Outbox) work(ctx context.Context, room string, wake chan struct{}) {
 	o.mu.Lock()
 	w := &worker{room: room, bucket: o.buckets[room]}
 	o.mu.Unlock()
+	// Every return hands the room back (retire already did, under the same
+	// lock that saw no pending Notify), so a later Run starts a new worker.
+	retired := false
+	defer func() {
+		if !retired {
+			o.mu.Lock()
+			o.release(w, wake)
+			o.mu.Unlock()
+		}
+	}()
 	for ctx.Err() == nil {
 		wait, idle, err := o.step(ctx, w)
 		if err != nil {
@@ -425,7 +440,7 @@ func (o *Outbox) work(ctx context.Context, room string, wake chan struct{}) {
 			wait = o.opts.BaseBackoff
 		}
 		if idle {
-			if o.retire(w, wake) {
+			if retired = o.retire(w, wake); retired {
 				return
 			}
 			continue
@@ -434,9 +449,6 @@ func (o *Outbox) work(ctx context.Context, room string, wake chan struct{}) {
 			return
 		}
 	}
-	o.mu.Lock()
-	o.release(w, wake)
-	o.mu.Unlock()
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -465,13 +477,9 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		return 0, n == 0 && err == nil, err
 	}
 	now := o.opts.Now()
-	if age := now.Sub(head.Enqueued); age > o.opts.MaxAge {
-		reason := fmt.Sprintf("expired after %s (max age %s)", age.Round(time.Second), o.opts.MaxAge)
-		if head.LastError != "" {
-			reason += "; last error: " + head.LastError
-		}
+	if now.Sub(head.Enqueued) > o.opts.MaxAge {
 		w.head = nil
-		return 0, false, o.kill(ctx, w.room, head, reason)
+		return 0, false, o.killExpired(ctx, w.room, now, maxExpiredBatch)
 	}
 	if head.NextAt.After(now) {
 		return head.NextAt.Sub(now), false, nil
@@ -665,6 +673,77 @@ func (o *Outbox) kill(ctx context.Context, room string, e Entry, reason string) 
 	return nil
 }
 
+// maxExpiredBatch bounds how many expired entries one transaction dead-letters.
+const maxExpiredBatch = 1000
+
+// expiredReason says why e, older than maxAge at now, was dead-lettered.
+func expiredReason(e Entry, now time.Time, maxAge time.Duration) string {
+	reason := fmt.Sprintf("expired after %s (max age %s)", now.Sub(e.Enqueued).Round(time.Second), maxAge)
+	if e.LastError != "" {
+		reason += "; last error: " + e.LastError
+	}
+	return reason
+}
+
+// killExpired moves the expired prefix of room's entries (those from its
+// head on that are older than MaxAge at now, up to limit of them) to the
+// dead letters in one transaction, oldest first, so a backlog that expired
+// during an outage costs one commit per limit entries, not one per entry.
+// It stops at the first entry that has not expired, keeping FIFO order.
+func (o *Outbox) killExpired(ctx context.Context, room string, now time.Time, limit int) error {
+	var killed []Entry
+	err := o.db.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+		killed = killed[:0] // the writer may run fn again
+		b := tx.Bucket(storage.BucketOutbox).Bucket([]byte(room))
+		if b == nil {
+			return nil
+		}
+		dead := tx.Bucket(storage.BucketDead)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(killed) < limit; k, v = c.Next() {
+			var e Entry
+			if err := decodeEntry(v, &e); err != nil {
+				return fmt.Errorf("decode entry %d: %w", storage.ParseU64(k), err)
+			}
+			e.Seq, e.Room = storage.ParseU64(k), room
+			if now.Sub(e.Enqueued) <= o.opts.MaxAge {
+				break
+			}
+			seq, err := dead.NextSequence()
+			if err != nil {
+				return err
+			}
+			raw, err := json.Marshal(DeadEntry{Room: room, Entry: e, Error: expiredReason(e, now, o.opts.MaxAge), DiedAt: now})
+			if err != nil {
+				return fmt.Errorf("encode dead entry: %w", err)
+			}
+			if err := dead.Put(storage.U64(seq), raw); err != nil {
+				return err
+			}
+			killed = append(killed, e)
+		}
+		// Delete after the scan: deleting under a cursor skips keys.
+		for _, e := range killed {
+			if err := b.Delete(storage.U64(e.Seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dead-letter expired entries of room %s: %w", room, err)
+	}
+	if len(killed) == 0 {
+		return nil
+	}
+	o.m.dead.Add(float64(len(killed)))
+	first, last := killed[0], killed[len(killed)-1]
+	o.log.Warn("expired messages dead-lettered", "room", room, "entries", len(killed),
+		"first_seq", first.Seq, "last_seq", last.Seq, "first_incident", first.Msg.IncidentID,
+		"reason", expiredReason(first, now, o.opts.MaxAge))
+	return nil
+}
+
 // head returns room's first entry and its pending count.
 func (o *Outbox) head(room string) (Entry, int, error) {
 	var e Entry
@@ -766,21 +845,23 @@ func (o *Outbox) digestEntries(head Entry, limit int) ([]Entry, error) {
 }
 
 const (
-	maxDigestText  = 1500 // bytes of titles listed before "… and N more"
+	maxDigestText  = 1500 // bytes of entry lines a digest's text lists
 	maxDigestTitle = 100  // runes per listed title
+	maxDigestKind  = 20   // runes of a line's kind label
 )
 
-// digest collapses entries into one message: counts by kind, then titles.
+// digest collapses entries into one message. Its Text (all a platform like
+// HipChat shows) is a header with the counts by kind ("14 alerts: 9
+// triggered, 5 resolved"), then one line per entry ("#12 resolved: db-1
+// down"), oldest first. When the lines do not fit in maxDigestText bytes, it
+// lists the oldest entry, "… N more …", and then as many of the newest as fit:
+// the newest entry is always shown, since it is the room's current news.
 func digest(entries []Entry) adapters.Message {
 	msgs := make([]adapters.Message, len(entries))
 	counts := map[string]int{}
 	for i, e := range entries {
 		msgs[i] = digestChild(e.Msg)
-		kind := e.Msg.Kind
-		if kind == "" {
-			kind = "other"
-		}
-		counts[kind]++
+		counts[digestKind(e.Msg)]++
 	}
 	kinds := make([]string, 0, len(counts))
 	for k := range counts {
@@ -802,22 +883,9 @@ func digest(entries []Entry) adapters.Message {
 		}
 		sb.WriteString(strconv.Itoa(counts[k]) + " " + k)
 	}
-	sb.WriteString(": ")
-	listed := 0
-	start := sb.Len()
-	for i, m := range msgs {
-		line := digestLine(m)
-		if i > 0 && sb.Len()-start+len(line) > maxDigestText {
-			break
-		}
-		if i > 0 {
-			sb.WriteString("; ")
-		}
+	for _, line := range digestLines(msgs, maxDigestText) {
+		sb.WriteByte('\n')
 		sb.WriteString(line)
-		listed++
-	}
-	if rest := len(msgs) - listed; rest > 0 {
-		fmt.Fprintf(&sb, "; … and %d more", rest)
 	}
 	return adapters.Message{
 		Kind:   KindDigest,
@@ -828,14 +896,82 @@ func digest(entries []Entry) adapters.Message {
 	}
 }
 
+// digestLines returns the lines listing msgs within budget bytes (counting a
+// newline per line): all of them if they fit, else the oldest, a line
+// "… N more …" and the newest that fit. The newest is always listed (a line
+// is at most a few hundred bytes, well within budget).
+func digestLines(msgs []adapters.Message, budget int) []string {
+	n := len(msgs)
+	if n == 0 {
+		return nil
+	}
+	lines := make([]string, n) // computed on demand
+	line := func(i int) string {
+		if lines[i] == "" {
+			lines[i] = digestLine(msgs[i])
+		}
+		return lines[i]
+	}
+	used, all := 0, true
+	for i := range msgs {
+		if used += len(line(i)) + 1; used > budget {
+			all = false
+			break
+		}
+	}
+	if all {
+		return lines
+	}
+	// Reserve room for the "… N more …" line.
+	const reserve = len("… 1000000 more …") + 1
+	newest := line(n - 1)
+	used = len(newest) + 1
+	first := -1
+	if used+len(line(0))+1+reserve <= budget {
+		first = 0
+		used += len(line(0)) + 1
+	}
+	from := n - 1 // tail is msgs[from:]
+	for from > 1 && used+len(line(from-1))+1+reserve <= budget {
+		from--
+		used += len(line(from)) + 1
+	}
+	out := make([]string, 0, n-from+2)
+	if first == 0 {
+		out = append(out, line(0))
+	}
+	if skipped := from - (first + 1); skipped > 0 {
+		out = append(out, "… "+strconv.Itoa(skipped)+" more …")
+	}
+	return append(out, lines[from:]...)
+}
+
+// digestKind labels m in a digest: its event kind, else its incident state.
+func digestKind(m adapters.Message) string {
+	k := m.Kind
+	if k == "" {
+		k = m.State
+	}
+	if k == "" {
+		return "other"
+	}
+	if r := []rune(k); len(r) > maxDigestKind {
+		k = string(r[:maxDigestKind-1]) + "…"
+	}
+	return k
+}
+
+// digestLine is m's line in a digest: "#12 resolved: db-1 down".
 func digestLine(m adapters.Message) string {
 	t := m.Title
 	if t == "" {
 		t, _, _ = strings.Cut(m.Text, "\n")
 	}
+	t = strings.ReplaceAll(t, "\n", " ")
 	if r := []rune(t); len(r) > maxDigestTitle {
 		t = string(r[:maxDigestTitle-1]) + "…"
 	}
+	t = digestKind(m) + ": " + t
 	if m.IncidentID != 0 {
 		t = "#" + strconv.FormatUint(m.IncidentID, 10) + " " + t
 	}

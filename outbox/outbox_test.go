@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -344,21 +346,174 @@ func TestDigestMessage(t *testing.T) {
 	}
 	d := digest(entries)
 	assert.Equal(t, KindDigest, d.Kind)
+	assert.Equal(t, "14 alerts", d.Title)
 	assert.Equal(t, "red", d.Color)
 	assert.Len(t, d.Digest, 14)
-	assert.True(t, strings.HasPrefix(d.Text, "14 alerts: 10 triggered, 4 resolved: #12 host-12 down; #13 host-13 down; "), d.Text)
 	assert.Zero(t, d.IncidentID)
+	lines := strings.Split(d.Text, "\n")
+	require.Len(t, lines, 15, "header and every entry: they fit")
+	assert.Equal(t, "14 alerts: 10 triggered, 4 resolved", lines[0])
+	assert.Equal(t, "#12 triggered: host-12 down", lines[1], "oldest first")
+	assert.Equal(t, "#14 resolved: host-14 down", lines[3])
+	assert.Equal(t, "#25 triggered: host-25 down", lines[14])
+}
 
-	entries = entries[:0]
-	for i := range uint64(500) {
-		m := msg(i + 1)
-		m.Title = strings.Repeat("x", 300)
-		entries = append(entries, Entry{Seq: i + 1, Msg: m})
+func TestDigestLineShowsKind(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    adapters.Message
+		want string
+	}{
+		{"triggered", adapters.Message{IncidentID: 12, Kind: "triggered", Title: "db-1 down"}, "#12 triggered: db-1 down"},
+		{"resolved", adapters.Message{IncidentID: 12, Kind: "resolved", Title: "db-1 down"}, "#12 resolved: db-1 down"},
+		{"state when no kind", adapters.Message{IncidentID: 3, State: "acknowledged", Title: "disk full"}, "#3 acknowledged: disk full"},
+		{"no kind or state", adapters.Message{IncidentID: 3, Title: "disk full"}, "#3 other: disk full"},
+		{"no incident", adapters.Message{Kind: "note", Title: "deploy"}, "note: deploy"},
+		{"text when no title", adapters.Message{IncidentID: 7, Kind: "note", Text: "first\nsecond"}, "#7 note: first"},
+		{"long title cut", adapters.Message{IncidentID: 1, Kind: "updated", Title: strings.Repeat("é", 150)}, "#1 updated: " + strings.Repeat("é", maxDigestTitle-1) + "…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, digestLine(tc.m))
+		})
 	}
-	d = digest(entries)
-	assert.Less(t, len(d.Text), maxDigestText+300)
-	assert.Regexp(t, `; … and \d+ more$`, d.Text)
-	assert.Len(t, d.Digest, 500, "nothing dropped")
+}
+
+func TestDigestTextShowsNewest(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int
+		title func(i int) string
+	}{
+		{"1000 short", 1000, func(i int) string { return fmt.Sprintf("host-%d down", i) }},
+		{"1000 long", 1000, func(i int) string { return strings.Repeat("x", 300) }},
+		{"500 multibyte", 500, func(i int) string { return strings.Repeat("ü", 200) }},
+		{"40 just over", 40, func(i int) string { return strings.Repeat("y", 30) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entries := make([]Entry, 0, tc.n)
+			for i := range tc.n {
+				m := msg(uint64(i + 1))
+				m.Title = tc.title(i + 1)
+				if i%2 == 1 {
+					m.Kind = "resolved"
+				}
+				entries = append(entries, Entry{Seq: uint64(i + 1), Msg: m})
+			}
+			newest := entries[tc.n-1].Msg
+			newest.Title = "db-1 newest down"
+			entries[tc.n-1].Msg = newest
+
+			d := digest(entries)
+			assert.Len(t, d.Digest, tc.n, "nothing dropped")
+			assert.LessOrEqual(t, len(d.Text), maxDigestText+100, "bounded")
+			lines := strings.Split(d.Text, "\n")
+			assert.Equal(t, fmt.Sprintf("%d alerts: %d resolved, %d triggered", tc.n, tc.n/2, tc.n/2), lines[0])
+			assert.Equal(t, fmt.Sprintf("#%d resolved: db-1 newest down", tc.n), lines[len(lines)-1], "newest entry last, always shown")
+			assert.True(t, strings.HasPrefix(lines[1], "#1 triggered: "), "oldest entry first: %q", lines[1])
+			assert.Regexp(t, `^… \d+ more …$`, lines[2])
+			var skipped int
+			_, err := fmt.Sscanf(lines[2], "… %d more …", &skipped)
+			require.NoError(t, err)
+			assert.Equal(t, tc.n, 1+skipped+len(lines)-3, "every entry listed or counted")
+			for i, l := range lines[3:] {
+				want := fmt.Sprintf("#%d ", tc.n-len(lines)+4+i)
+				assert.True(t, strings.HasPrefix(l, want), "tail in order: %q, want prefix %q", l, want)
+			}
+		})
+	}
+}
+
+func TestRunAgainAfterCancel(t *testing.T) {
+	db := tempDB(t)
+	chat := newFakeChat(Limit{})
+	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat, "dev": chat})})
+
+	// First run: a worker per room, one of them idle-waiting on backoff
+	// (dev's head is not due for a while) when the context ends.
+	stop := running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(1))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
+	err := db.Update(context.Background(), func(tx *bolt.Tx) error {
+		e, err := Enqueue(tx, "dev", msg(2), time.Now())
+		if err != nil {
+			return err
+		}
+		e.NextAt = time.Now().Add(time.Second)
+		return putEntry(tx.Bucket(storage.BucketOutbox).Bucket([]byte("dev")), e)
+	})
+	require.NoError(t, err)
+	o.Notify("dev")
+	time.Sleep(20 * time.Millisecond) // dev's worker is sleeping until NextAt
+	chat.mu.Lock()
+	chat.block = true // ops' next Post hangs until cancel
+	chat.mu.Unlock()
+	enqueue(t, db, "ops", time.Now(), msg(3))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { return len(chat.Calls()) == 2 }, wait, time.Millisecond)
+	stop()
+	o.mu.Lock()
+	assert.Empty(t, o.workers, "cancelled workers released their rooms")
+	o.mu.Unlock()
+
+	// Second run delivers to both rooms, the pending and the new entries.
+	chat.mu.Lock()
+	chat.block = false
+	chat.mu.Unlock()
+	running(t, o)
+	enqueue(t, db, "ops", time.Now(), msg(4))
+	enqueue(t, db, "dev", time.Now(), msg(5))
+	o.Notify("ops", "dev")
+	require.Eventually(t, func() bool { return len(chat.Posts()) == 5 }, wait, time.Millisecond)
+	got := chat.visible()
+	slices.Sort(got)
+	assert.Equal(t, seq(1, 5), got)
+}
+
+func TestExpiredBacklogDeadLetteredInBatches(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		expired    int
+		maxCommits uint64
+	}{
+		{"one", 1, 2},
+		{"500", 500, 3},
+		{"2500 over several tx", 2500, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := tempDB(t)
+			chat := newFakeChat(Limit{})
+			o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), MaxAge: time.Hour})
+			old := time.Now().Add(-2 * time.Hour)
+			msgs := make([]adapters.Message, tc.expired)
+			for i := range msgs {
+				msgs[i] = msg(uint64(i + 1))
+			}
+			enqueue(t, db, "ops", old, msgs...)
+			live := uint64(tc.expired + 1)
+			enqueue(t, db, "ops", time.Now(), msg(live))
+
+			before := db.Stats().Commits
+			running(t, o)
+			require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
+			commits := db.Stats().Commits - before
+			assert.LessOrEqual(t, commits, tc.maxCommits, "expired entries are dead-lettered in bounded batches, plus the delivery")
+			assert.Equal(t, []uint64{live}, chat.visible())
+
+			dead, err := o.Dead(0)
+			require.NoError(t, err)
+			require.Len(t, dead, tc.expired)
+			for i, d := range dead { // newest first
+				assert.Equal(t, uint64(tc.expired-i), d.Entry.Msg.EventID)
+				assert.Equal(t, "ops", d.Room)
+				assert.Contains(t, d.Error, "expired after")
+			}
+			assert.Equal(t, float64(tc.expired), testutil.ToFloat64(o.m.dead))
+			n, err := o.Pending("ops")
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		})
+	}
 }
 
 func TestRunStopsWithPostInFlight(t *testing.T) {
