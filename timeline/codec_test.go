@@ -96,17 +96,17 @@ var tricky = []string{
 	"emoji 🔥 and ü and 中文", "\xc0\xaf overlong", "#42 triggered CRITICAL: Disk full — 97% used",
 }
 
-// checkIncidentDecode checks decodeIncident against encoding/json on raw, and
-// that the fast path, where it succeeds, agrees with encoding/json.
-func checkIncidentDecode(t *testing.T, raw []byte) {
+// checkDecode checks a decoder (decodeIncident, decodeEvent) against
+// encoding/json on raw, and that its fast path, where it succeeds, agrees.
+func checkDecode[T any](t *testing.T, raw []byte, decode func([]byte) (T, error), fast func([]byte, *T) error) {
 	t.Helper()
-	var want Incident
+	var want T
 	wantErr := json.Unmarshal(raw, &want)
-	got, err := decodeIncident(raw)
-	var fast Incident
-	if fastIncident(raw, &fast) == nil {
+	got, err := decode(raw)
+	var quick T
+	if fast(raw, &quick) == nil {
 		require.NoError(t, wantErr, "the fast path took what encoding/json refuses: %q", raw)
-		assert.Equal(t, want, fast, "%q", raw)
+		assert.Equal(t, want, quick, "%q", raw)
 	}
 	if wantErr != nil {
 		assert.Error(t, err, "%q", raw)
@@ -116,22 +116,14 @@ func checkIncidentDecode(t *testing.T, raw []byte) {
 	assert.Equal(t, want, got, "%q", raw)
 }
 
+func checkIncidentDecode(t *testing.T, raw []byte) {
+	t.Helper()
+	checkDecode(t, raw, decodeIncident, fastIncident)
+}
+
 func checkEventDecode(t *testing.T, raw []byte) {
 	t.Helper()
-	var want Event
-	wantErr := json.Unmarshal(raw, &want)
-	got, err := decodeEvent(raw)
-	var fast Event
-	if fastEvent(raw, &fast) == nil {
-		require.NoError(t, wantErr, "the fast path took what encoding/json refuses: %q", raw)
-		assert.Equal(t, want, fast, "%q", raw)
-	}
-	if wantErr != nil {
-		assert.Error(t, err, "%q", raw)
-		return
-	}
-	require.NoError(t, err, "%q", raw)
-	assert.Equal(t, want, got, "%q", raw)
+	checkDecode(t, raw, decodeEvent, fastEvent)
 }
 
 func trickyRecords() ([]Incident, []Event) {
