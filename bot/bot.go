@@ -157,15 +157,11 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 
 // logOffAdapters says, once at start, which platforms are off and how to turn them on.
 func (b *Bot) logOffAdapters() {
-	off := []struct{ platform, how string }{
-		{rooms.PlatformSlack, "set slack.bot_token or SITREP_SLACK_BOT_TOKEN"},
-		{rooms.PlatformDiscord, "set discord.bot_token or SITREP_DISCORD_BOT_TOKEN"},
-		{rooms.PlatformHipChat, "set hipchat.base_url"},
+	if _, on := b.chats[rooms.PlatformHipChat]; !on {
+		b.log.Info("chat adapter off", "platform", rooms.PlatformHipChat, "enable", "set hipchat.base_url")
 	}
-	for _, o := range off {
-		if _, on := b.chats[o.platform]; !on {
-			b.log.Info("chat adapter off", "platform", o.platform, "enable", o.how)
-		}
+	for _, p := range []string{rooms.PlatformSlack, rooms.PlatformDiscord} {
+		b.log.Info("chat adapter off", "platform", p, "reason", "not in this version of sitrep")
 	}
 }
 

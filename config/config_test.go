@@ -123,7 +123,7 @@ func TestParseSettings(t *testing.T) {
 		{"public_url is kept", "public_url: https://sitrep.example.com\n", func(t *testing.T, c *Config) {
 			assert.Equal(t, "https://sitrep.example.com", c.PublicURL)
 		}},
-		{"web rooms off", "web: {enabled: false}\nslack: {bot_token: xoxb-0123456789}\nrooms: [{name: ops, platform: slack, id: C1}]\n", func(t *testing.T, c *Config) {
+		{"web rooms off", "web: {enabled: false}\nhipchat: {base_url: https://hc.example.com}\nrooms: [{name: ops, platform: hipchat, id: '1', token: room-token-0123456789}]\n", func(t *testing.T, c *Config) {
 			assert.False(t, c.Web.On())
 		}},
 		{"history 0 written out means none", "web: {history: 0}\n", func(t *testing.T, c *Config) {
@@ -133,9 +133,8 @@ func TestParseSettings(t *testing.T) {
 			assert.Equal(t, RateLimit{Messages: 3, Per: time.Second}, c.Limit("slack"))
 			assert.Equal(t, RateLimit{Messages: 30, Per: time.Minute}, c.Limit("hipchat"))
 		}},
-		{"slack room once slack has a token", "slack: {bot_token: xoxb-0123456789}\nrooms:\n  - {name: ops, platform: slack, id: C0123}\n", func(t *testing.T, c *Config) {
+		{"slack settings are read", "slack: {bot_token: xoxb-0123456789}\n", func(t *testing.T, c *Config) {
 			assert.True(t, c.Slack.Enabled())
-			assert.Equal(t, "C0123", c.RoomsByName()["ops"].ID)
 		}},
 		{"hipchat room with its own token", "hipchat: {base_url: https://hc.example.com}\nrooms:\n  - {name: ops, platform: hipchat, id: '42', token: room-token-0123456789}\n", func(t *testing.T, c *Config) {
 			assert.Equal(t, "room-token-0123456789", c.RoomsByName()["ops"].Token)
@@ -207,7 +206,8 @@ func TestParseErrors(t *testing.T) {
 		{"token on a web room", base + "    token: abc\n", "rooms[0].token", 7, "takes no per-room token"},
 		{"room without platform", base + "  - name: pay\n", "rooms[1].platform", 7, "required"},
 		{"invalid room name", base + "  - name: 'no spaces'\n    platform: webroom\n", "rooms[1].name", 7, "not a valid room name"},
-		{"slack room while slack is off", base + "  - {name: s, platform: slack, id: C1}\n", "rooms[1].platform", 7, "SITREP_SLACK_BOT_TOKEN"},
+		{"slack room", base + "  - {name: s, platform: slack, id: C1}\n", "rooms[1].platform", 7, "not supported by this version"},
+		{"discord room", base + "  - {name: d, platform: discord, id: '123'}\n", "rooms[1].platform", 7, "not supported by this version"},
 		{"hipchat room without a token", base + "  - {name: h, platform: hipchat, id: '1'}\nhipchat: {base_url: https://hc.example.com}\n", "rooms[1].token", 7, "required for a HipChat room"},
 		{"web room while web is off", base + "web: {enabled: false}\n", "rooms[0].platform", 6, "web rooms are off"},
 		{"route to an unknown room", base + "routes:\n  - name: r\n    matchers: ['service=\"db\"']\n    rooms: [ops, nope]\n", "routes[0].rooms[1]", 10, "nope"},
