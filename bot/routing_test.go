@@ -343,3 +343,47 @@ func TestBackupIsACompleteStore(t *testing.T) {
 	restored := startBot(t, baseConfig(path, ""))
 	assert.Equal(t, "backed-up", restored.incident(t, id)["entity_id"])
 }
+
+// Chat typed in a HipChat room comes back through its webhook onto the
+// incident's timeline and out to the incident's other rooms, not back to HipChat.
+func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
+	hc := newHipChat(t)
+	cfg := strings.Replace(hipchatConfig(newDataPath(t), hc.URL()), "hipchat:\n  base_url:", "hipchat:\n  webhook_token: hook-token-0123456789\n  base_url:", 1)
+	tb := startBot(t, cfg)
+	ops := tb.join(t, "ops")
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "both-ways", "routing_key": "payments",
+		"entity_display_name": "Checkout down", "runbook_url": "https://wiki/checkout"})["incident_id"])
+	waitMessages(t, hc, "101", 1)
+	ops.waitFor(t, 5*time.Second, "the runbook message", textHas("Runbook for Checkout down"))
+
+	hook := func(token, text string) int {
+		body := map[string]any{"event": "room_message", "oauth_client_id": "c", "webhook_id": 1, "item": map[string]any{
+			"message": map[string]any{"id": "m-1", "date": "2026-11-23T09:00:00+00:00", "message": text,
+				"from": map[string]any{"id": 7, "mention_name": "bob", "name": "Bob"}},
+			"room": map[string]any{"id": 101, "name": "Payments"}}}
+		code, _ := tb.do(t, http.MethodPost, "/hooks/hipchat?token="+token, "", body)
+		return code
+	}
+	assert.Equal(t, http.StatusUnauthorized, hook("wrong", fmt.Sprintf("#%d hi", id)))
+	require.Equal(t, http.StatusNoContent, hook("hook-token-0123456789", fmt.Sprintf("#%d rolling back the deploy", id)), "a chat line has no reply")
+
+	ops.waitFor(t, 5*time.Second, "the HipChat line in the web room", textHas("bob: rolling back the deploy"))
+	events := tb.incident(t, id)["events"].([]any)
+	last := events[len(events)-1].(map[string]any)
+	assert.Equal(t, "chat", last["kind"])
+	origin := last["origin"].(map[string]any)
+	assert.Equal(t, "hipchat", origin["adapter"])
+	assert.Equal(t, "pay-hc", origin["room"])
+	assert.Equal(t, "bob", origin["user"])
+
+	// A command typed there acts on the incident and answers in the webhook's reply.
+	require.Equal(t, http.StatusOK, hook("hook-token-0123456789", fmt.Sprintf("/ack %d", id)))
+	assert.Equal(t, "acknowledged", tb.incident(t, id)["state"])
+	ops.waitFor(t, 5*time.Second, "the ack in the web room", textHas("acknowledged by bob"))
+
+	time.Sleep(200 * time.Millisecond)
+	for _, m := range hc.Messages("101") {
+		assert.NotContains(t, m.Message, "rolling back", "no echo into the HipChat room it came from")
+		assert.NotContains(t, m.Message, "acknowledged by bob", "no echo into the HipChat room it came from")
+	}
+}
