@@ -190,42 +190,40 @@ var incidentKeys = []string{"id", "entity_id", "title", "state", "fields", "room
 // a field as it is, or sets it to nil, as encoding/json does.
 func fastIncident(raw []byte, inc *Incident) error {
 	r := jsonenc.NewReader(raw)
-	var seen uint32
-	err := r.Object(func(key []byte) error {
-		bit, err := uint32(0), error(nil)
+	err := members(&r, func(key []byte) (uint32, error) {
 		switch string(key) {
 		case "id":
-			bit, err = 1<<0, uintField(&r, &inc.ID)
+			return 1 << 0, uintField(&r, &inc.ID)
 		case "entity_id":
-			bit, err = 1<<1, strField(&r, &inc.EntityID)
+			return 1 << 1, strField(&r, &inc.EntityID)
 		case "title":
-			bit, err = 1<<2, strField(&r, &inc.Title)
+			return 1 << 2, strField(&r, &inc.Title)
 		case "state":
-			bit, err = 1<<3, strField(&r, (*string)(&inc.State))
+			return 1 << 3, strField(&r, (*string)(&inc.State))
 		case "fields":
-			bit = 1 << 4
+			var err error
 			inc.Fields, err = r.StringMap()
+			return 1 << 4, err
 		case "rooms":
-			bit = 1 << 5
+			var err error
 			inc.Rooms, err = r.StringSlice()
+			return 1 << 5, err
 		case "opened_at":
-			bit, err = 1<<6, timeField(&r, &inc.OpenedAt)
+			return 1 << 6, timeField(&r, &inc.OpenedAt)
 		case "updated_at":
-			bit, err = 1<<7, timeField(&r, &inc.UpdatedAt)
+			return 1 << 7, timeField(&r, &inc.UpdatedAt)
 		case "acknowledged_at":
-			bit, err = 1<<8, timePtrField(&r, &inc.AcknowledgedAt)
+			return 1 << 8, timePtrField(&r, &inc.AcknowledgedAt)
 		case "acknowledged_by":
-			bit, err = 1<<9, strField(&r, &inc.AcknowledgedBy)
+			return 1 << 9, strField(&r, &inc.AcknowledgedBy)
 		case "resolved_at":
-			bit, err = 1<<10, timePtrField(&r, &inc.ResolvedAt)
+			return 1 << 10, timePtrField(&r, &inc.ResolvedAt)
 		case "resolved_by":
-			bit, err = 1<<11, strField(&r, &inc.ResolvedBy)
+			return 1 << 11, strField(&r, &inc.ResolvedBy)
 		case "last_event_id":
-			bit, err = 1<<12, uintField(&r, &inc.LastEventID)
-		default:
-			return r.Unknown(key, incidentKeys...)
+			return 1 << 12, uintField(&r, &inc.LastEventID)
 		}
-		return member(&seen, bit, err)
+		return 0, r.Unknown(key, incidentKeys...)
 	})
 	return end(&r, err)
 }
@@ -237,55 +235,66 @@ var originKeys = []string{"adapter", "room", "message_id", "user", "time"}
 // terms of fastIncident.
 func fastEvent(raw []byte, ev *Event) error {
 	r := jsonenc.NewReader(raw)
-	var seen uint32
-	err := r.Object(func(key []byte) error {
-		bit, err := uint32(0), error(nil)
+	err := members(&r, func(key []byte) (uint32, error) {
 		switch string(key) {
 		case "id":
-			bit, err = 1<<0, uintField(&r, &ev.ID)
+			return 1 << 0, uintField(&r, &ev.ID)
 		case "incident_id":
-			bit, err = 1<<1, uintField(&r, &ev.IncidentID)
+			return 1 << 1, uintField(&r, &ev.IncidentID)
 		case "kind":
-			bit, err = 1<<2, strField(&r, (*string)(&ev.Kind))
+			return 1 << 2, strField(&r, (*string)(&ev.Kind))
 		case "text":
-			bit, err = 1<<3, strField(&r, &ev.Text)
+			return 1 << 3, strField(&r, &ev.Text)
 		case "fields":
-			bit = 1 << 4
+			var err error
 			ev.Fields, err = r.StringMap()
+			return 1 << 4, err
 		case "origin":
-			bit = 1 << 5
-			if !r.Null() {
-				err = originField(&r, &ev.Origin)
+			if r.Null() {
+				return 1 << 5, nil
 			}
+			return 1 << 5, originField(&r, &ev.Origin)
 		case "time":
-			bit, err = 1<<6, timeField(&r, &ev.Time)
-		default:
-			return r.Unknown(key, eventKeys...)
+			return 1 << 6, timeField(&r, &ev.Time)
 		}
-		return member(&seen, bit, err)
+		return 0, r.Unknown(key, eventKeys...)
 	})
 	return end(&r, err)
 }
 
 func originField(r *jsonenc.Reader, o *Origin) error {
-	var seen uint32
-	return r.Object(func(key []byte) error {
-		bit, err := uint32(0), error(nil)
+	return members(r, func(key []byte) (uint32, error) {
 		switch string(key) {
 		case "adapter":
-			bit, err = 1<<0, strField(r, &o.Adapter)
+			return 1 << 0, strField(r, &o.Adapter)
 		case "room":
-			bit, err = 1<<1, strField(r, &o.Room)
+			return 1 << 1, strField(r, &o.Room)
 		case "message_id":
-			bit, err = 1<<2, strField(r, &o.MessageID)
+			return 1 << 2, strField(r, &o.MessageID)
 		case "user":
-			bit, err = 1<<3, strField(r, &o.User)
+			return 1 << 3, strField(r, &o.User)
 		case "time":
-			bit, err = 1<<4, timeField(r, &o.Time)
-		default:
-			return r.Unknown(key, originKeys...)
+			return 1 << 4, timeField(r, &o.Time)
 		}
-		return member(&seen, bit, err)
+		return 0, r.Unknown(key, originKeys...)
+	})
+}
+
+// members reads an object whose keys may each come once: encoding/json merges
+// a repeated key, so a repeat goes the slow way. read reads the value of key
+// and returns the key's bit, or 0 for a key it skipped.
+func members(r *jsonenc.Reader, read func(key []byte) (uint32, error)) error {
+	var seen uint32
+	return r.Object(func(key []byte) error {
+		bit, err := read(key)
+		if bit == 0 {
+			return err
+		}
+		if seen&bit != 0 {
+			return jsonenc.ErrSlow
+		}
+		seen |= bit
+		return err
 	})
 }
 
@@ -323,16 +332,6 @@ func timePtrField(r *jsonenc.Reader, dst **time.Time) error {
 	}
 	t, err := r.Time()
 	*dst = &t
-	return err
-}
-
-// member records that the member with bit has been read, once: encoding/json
-// merges a repeated key, so a repeat goes the slow way.
-func member(seen *uint32, bit uint32, err error) error {
-	if *seen&bit != 0 {
-		return jsonenc.ErrSlow
-	}
-	*seen |= bit
 	return err
 }
 
