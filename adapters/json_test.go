@@ -4,17 +4,11 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/sitrep/sitrep/jsonenc/jsontest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// tricky are strings whose JSON escaping is easy to get wrong.
-var tricky = []string{
-	"", "plain", `quote " backslash \ slash /`, "<script>&amp;</script>",
-	"ctl \x00\x01\x07\b\f\n\r\t\x1f\x7f end", "line\u2028para\u2029sep",
-	"bad utf8 \xff\xfe end", "truncated \xe2\x82", "surrogate \xed\xa0\x80",
-	"emoji 🔥 and ü and 中文", "\xc0\xaf overlong", "#42 triggered CRITICAL: Disk full — 97% used",
-}
 
 func checkMessage(t *testing.T, m Message) {
 	t.Helper()
@@ -39,7 +33,7 @@ func TestAppendMessage(t *testing.T) {
 		{Digest: []Message{}},
 		{Kind: "digest", Title: "2 alerts", Text: "x", Digest: []Message{full, {Text: "y"}, {Digest: []Message{full}}}},
 	}
-	for _, s := range tricky {
+	for _, s := range jsontest.Tricky() {
 		cases = append(cases, Message{Title: s, Text: s, Fields: map[string]string{s: s}})
 	}
 	for _, m := range cases {
@@ -47,7 +41,7 @@ func TestAppendMessage(t *testing.T) {
 	}
 }
 func FuzzAppendMessage(f *testing.F) {
-	for _, s := range tricky {
+	for _, s := range jsontest.Tricky() {
 		f.Add(s, s, s, s, uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, title, text, key, val string, id uint64) {

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/timeline"
-	bolt "go.etcd.io/bbolt"
 )
 
 // dispatch runs inside the event's transaction. A new incident is routed:

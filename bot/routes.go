@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"maps"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
-	bolt "go.etcd.io/bbolt"
 )
 
 // storedRoutes is the route list in bbolt. ConfigHash is the hash of the

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 var _ adapters.Handler = (&Handler{}).Handle

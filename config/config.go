@@ -15,10 +15,11 @@ import (
 	"slices"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
-	"gopkg.in/yaml.v3"
 )
 
 // Config is sitrep's whole configuration.

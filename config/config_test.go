@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitrep/sitrep/rooms"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/rooms"
 )
 
 // base is a minimal valid config of 6 lines; cases append from line 7 on.

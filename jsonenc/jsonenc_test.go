@@ -5,17 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitrep/sitrep/jsonenc/jsontest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// Tricky are strings whose JSON escaping is easy to get wrong.
-var Tricky = []string{
-	"", "plain", `quote " backslash \ slash /`, "<script>&amp;</script>",
-	"ctl \x00\x01\x07\b\f\n\r\t\x1f\x7f end", "line\u2028para\u2029sep",
-	"bad utf8 \xff\xfe end", "truncated \xe2\x82", "surrogate \xed\xa0\x80",
-	"emoji 🔥 and ü and 中文", "\xc0\xaf overlong", "#42 triggered CRITICAL: Disk full — 97% used",
-}
 
 func checkString(t *testing.T, s string) {
 	t.Helper()
@@ -30,7 +24,7 @@ func checkString(t *testing.T, s string) {
 	assert.Equal(t, wantBack, back)
 }
 func TestAppendString(t *testing.T) {
-	for _, s := range Tricky {
+	for _, s := range jsontest.Tricky() {
 		checkString(t, s)
 	}
 	for b := range 256 {
@@ -76,7 +70,7 @@ func TestAppendTime(t *testing.T) {
 }
 
 func FuzzAppendString(f *testing.F) {
-	for _, s := range Tricky {
+	for _, s := range jsontest.Tricky() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkString(t, s) })

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitrep/sitrep/jsonenc/jsontest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,7 +31,7 @@ func checkReaderString(t *testing.T, raw []byte) {
 }
 
 func TestReaderString(t *testing.T) {
-	for _, s := range Tricky {
+	for _, s := range jsontest.Tricky() {
 		raw := AppendString(nil, s)
 		checkReaderString(t, raw)
 		r := NewReader(raw)
@@ -147,7 +149,7 @@ func TestReaderSkip(t *testing.T) {
 }
 
 func FuzzReaderString(f *testing.F) {
-	for _, s := range Tricky {
+	for _, s := range jsontest.Tricky() {
 		f.Add(AppendString(nil, s))
 	}
 	f.Add([]byte(`"\ud83d\udd25\ud83d\u0041\/"`))

@@ -8,8 +8,9 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/sitrep/sitrep/storage"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sitrep/sitrep/storage"
 )
 
 // ErrNotFound means no room has that name.

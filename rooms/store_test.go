@@ -9,9 +9,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sitrep/sitrep/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/storage"
 )
 
 func TestValidate(t *testing.T) {

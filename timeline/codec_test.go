@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitrep/sitrep/jsonenc/jsontest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -87,15 +89,6 @@ func BenchmarkAppendEvent(b *testing.B) {
 	})
 }
 
-// tricky are strings whose JSON escaping is easy to get wrong (jsonenc.Tricky,
-// which lives in a test file).
-var tricky = []string{
-	"", "plain", `quote " backslash \ slash /`, "<script>&amp;</script>",
-	"ctl \x00\x01\x07\b\f\n\r\t\x1f\x7f end", "line\u2028para\u2029sep",
-	"bad utf8 \xff\xfe end", "truncated \xe2\x82", "surrogate \xed\xa0\x80",
-	"emoji 🔥 and ü and 中文", "\xc0\xaf overlong", "#42 triggered CRITICAL: Disk full — 97% used",
-}
-
 // checkDecode checks a decoder (decodeIncident, decodeEvent) against
 // encoding/json on raw, and that its fast path, where it succeeds, agrees.
 func checkDecode[T any](t *testing.T, raw []byte, decode func([]byte) (T, error), fast func([]byte, *T) error) {
@@ -132,7 +125,7 @@ func trickyRecords() ([]Incident, []Event) {
 		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var incs []Incident
 	var evs []Event
-	for i, s := range tricky {
+	for i, s := range jsontest.Tricky() {
 		tm := zones[i%len(zones)]
 		fields := map[string]string{s: s, "k": s, "empty": ""}
 		inc := Incident{ID: uint64(i) << (i * 5 % 64), EntityID: s, Title: s, State: State(s), Fields: fields,

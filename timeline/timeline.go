@@ -8,8 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sitrep/sitrep/storage"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sitrep/sitrep/storage"
 )
 
 // ErrNotFound means no incident has the given ID.

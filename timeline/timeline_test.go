@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sitrep/sitrep/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sitrep/sitrep/storage"
 )
 
 func newTimeline(t *testing.T, opts Options) (*Timeline, *storage.DB) {
