@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -94,6 +95,7 @@ func alertBody(i int64) []byte {
 // decodes the same requests and answers 202 without storing anything: the
 // ratio of the two is what durability (and routing, and delivery) costs.
 func BenchmarkIngestHTTP(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as sitrep serve runs, for both servers
 	b.Run("null-server/clients=256", func(b *testing.B) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, err := io.ReadAll(r.Body)
@@ -129,6 +131,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 // posted); "new" sends a new fingerprint every time (each one routed and
 // enqueued for its room).
 func BenchmarkIngestAlertmanager(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	for _, tc := range []struct {
 		name     string
 		distinct int64

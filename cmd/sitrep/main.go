@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -144,6 +145,9 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(bot.GCPercent)
+	}
 	if local, _ := loopback(cfg.Listen); !local && cfg.Web.On() && cfg.Web.Key == "" {
 		log.Warn("web rooms are open to anyone who reaches "+cfg.Listen+": they can read incidents and ack them",
 			"fix", "set web.key (or SITREP_WEB_KEY) and open rooms as /rooms/NAME?key=...")
