@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ func TestChildServe(t *testing.T) {
 	if path == "" {
 		t.Skip("only runs as a child of the crash tests")
 	}
+	debug.SetGCPercent(GCPercent) // as sitrep serve runs
 	cfg, err := config.Parse(mustRead(path), path, os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
