@@ -31,6 +31,7 @@ func (b *Bot) registerAPI() {
 	admin := func(pattern string, h http.HandlerFunc) { b.mux.Handle(pattern, b.requireAdmin(h)) }
 	admin("GET /v1/incidents", b.listIncidents)
 	admin("GET /v1/incidents/{id}", b.getIncident)
+	admin("POST /v1/incidents/{id}/events", b.postIncidentEvent)
 	admin("GET /v1/rooms", b.listRooms)
 	admin("GET /v1/rooms/{name}", b.getRoom)
 	admin("PUT /v1/rooms/{name}", b.putRoom)
@@ -146,6 +147,53 @@ func (b *Bot) getIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, viewOf(inc, events))
+}
+
+// postIncidentEvent acts on an incident for a tool or a person outside the
+// rooms: {"kind": "acknowledged" | "resolved" | "note", "text": "...", "user": "..."}.
+// The event reaches every room of the incident, as one typed in a room would.
+func (b *Bot) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(r.PathValue("id"), "#"), 10, 64)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
+		return
+	}
+	var body struct {
+		Kind string `json:"kind"`
+		Text string `json:"text"`
+		User string `json:"user"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	kinds := map[string]timeline.Kind{"acknowledged": timeline.KindAcknowledged, "ack": timeline.KindAcknowledged,
+		"resolved": timeline.KindResolved, "resolve": timeline.KindResolved, "note": timeline.KindNote}
+	kind, ok := kinds[strings.ToLower(body.Kind)]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "kind", `kind must be "acknowledged", "resolved" or "note"`)
+		return
+	}
+	if kind == timeline.KindNote && strings.TrimSpace(body.Text) == "" {
+		writeError(w, http.StatusBadRequest, "text", "a note needs text")
+		return
+	}
+	if len(body.Text) > 4000 || len(body.User) > 128 {
+		writeError(w, http.StatusBadRequest, "text", "text is limited to 4000 bytes and user to 128")
+		return
+	}
+	res, err := b.tl.Act(r.Context(), timeline.Action{IncidentID: id, Kind: kind, Text: strings.TrimSpace(body.Text),
+		Origin: timeline.Origin{Adapter: "api", User: strings.TrimSpace(body.User), Time: b.now().UTC()}})
+	var se *timeline.StateError
+	switch {
+	case errors.Is(err, timeline.ErrNotFound):
+		writeError(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
+	case errors.As(err, &se):
+		writeError(w, http.StatusConflict, "kind", se.Error())
+	case err != nil:
+		b.internalError(w, err)
+	default:
+		writeJSON(w, http.StatusCreated, map[string]any{"incident": viewOf(res.Incident, nil).Incident, "event": res.Event})
+	}
 }
 
 func (b *Bot) listRooms(w http.ResponseWriter, _ *http.Request) {

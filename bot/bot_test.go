@@ -208,3 +208,42 @@ func TestOnlyConfiguredWebRoomsAreServed(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
+
+func TestActOnAnIncidentThroughTheAPI(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	ops := tb.join(t, "ops")
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "api-act", "entity_display_name": "Queue backlog"})["incident_id"])
+	ops.waitFor(t, 5*time.Second, "the alert", textHas("Queue backlog"))
+	path := fmt.Sprintf("/v1/incidents/%d/events", id)
+
+	tests := []struct {
+		name  string
+		token string
+		body  map[string]any
+		code  int
+		field string
+	}{
+		{"no token", "", map[string]any{"kind": "acknowledged"}, 401, ""},
+		{"unknown kind", adminToken, map[string]any{"kind": "snooze"}, 400, "kind"},
+		{"empty note", adminToken, map[string]any{"kind": "note"}, 400, "text"},
+		{"unknown key", adminToken, map[string]any{"kind": "note", "txt": "x"}, 400, "txt"},
+		{"ack", adminToken, map[string]any{"kind": "acknowledged", "user": "carol", "text": "on it"}, 201, ""},
+		{"ack twice", adminToken, map[string]any{"kind": "acknowledged"}, 409, "kind"},
+		{"note", adminToken, map[string]any{"kind": "note", "text": "failover started", "user": "carol"}, 201, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := tb.do(t, http.MethodPost, path, tt.token, tt.body)
+			assert.Equal(t, tt.code, code, "%v", out)
+			if tt.field != "" {
+				assert.Equal(t, tt.field, out["field"])
+			}
+		})
+	}
+	code, _ := tb.do(t, http.MethodPost, "/v1/incidents/999/events", adminToken, map[string]any{"kind": "resolved"})
+	assert.Equal(t, http.StatusNotFound, code)
+
+	assert.Equal(t, "acknowledged", tb.incident(t, id)["state"])
+	ops.waitFor(t, 5*time.Second, "the API ack in the room", textHas("acknowledged by carol: on it"))
+	ops.waitFor(t, 5*time.Second, "the API note in the room", textHas("failover started"))
+}
