@@ -191,6 +191,13 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	obDone := make(chan error, 1)
 	go func() { obDone <- b.outbox.Run(obCtx) }()
 
+	if b.web != nil { // lines a room showed before the last stop but sitrep had not handled
+		if n, err := b.web.Replay(ctx); err != nil {
+			b.log.Error("web room lines left over from the last run", "err", err)
+		} else if n > 0 {
+			b.log.Info("handled web room lines left over from the last run", "lines", n)
+		}
+	}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	b.ready.Store(true)

@@ -38,12 +38,13 @@ var (
 	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
 	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
 	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
+	BucketInbox      = []byte("inbox")     // room name ‖ 0 ‖ seq (u64) → a web room line not yet handed over (JSON)
 	keySchemaVersion = []byte("schema_version")
 )
 
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall}
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox}
 }
 
 // ErrLocked means another process holds the data file.

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
 )
@@ -321,21 +322,17 @@ func (c *conn) handleLine(data []byte) {
 	}
 	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
-	seq, err := c.w.appendLog(c.w.ctx, c.room, x)
+	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Text: text, Time: e.Time}
+	seq, err := c.w.appendLogWith(c.w.ctx, c.room, x, func(tx *bolt.Tx, seq uint64) error {
+		line.MessageID = strconv.FormatUint(seq, 10)
+		return putInbox(tx, line, seq) // shown and queued for the Handler in one commit
+	})
 	if err != nil {
 		c.w.log.Error("store chat line", "room", c.room, "err", err)
 		c.sendError("could not store your message; please try again")
 		return
 	}
 	c.w.broadcast(c.room, seq, func() ([]byte, error) { return x.frame(FrameMessage, c.room, seq), nil })
-	line := adapters.Inbound{
-		Platform:  Platform,
-		RoomID:    c.room,
-		User:      user,
-		Text:      text,
-		MessageID: strconv.FormatUint(seq, 10),
-		Time:      e.Time,
-	}
 	select {
 	case c.inbox <- line:
 	case <-c.w.ctx.Done():
@@ -348,6 +345,9 @@ func (c *conn) handleLoop() {
 	defer c.w.wg.Done()
 	for in := range c.inbox {
 		reply, err := c.callHandler(in)
+		if err == nil || c.w.handlerCtx.Err() == nil {
+			c.w.handled(in) // else cut off by shutdown: Replay hands it over at the next start
+		}
 		switch {
 		case err != nil:
 			// Usage problems come back as replies; an error is sitrep's own
@@ -361,20 +361,24 @@ func (c *conn) handleLoop() {
 }
 
 func (c *conn) callHandler(in adapters.Inbound) (reply string, err error) {
-	if c.w.handler == nil {
+	return c.w.call(c.w.handlerCtx, in)
+}
+
+// call hands one line to the Handler, within handlerTimeout, turning a
+// panic into an error.
+func (w *WebRoom) call(ctx context.Context, in adapters.Inbound) (reply string, err error) {
+	if w.handler == nil {
 		return "", nil
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			c.w.log.Error("handler panicked", "room", c.room, "panic", p)
+			w.log.Error("handler panicked", "room", in.RoomID, "panic", p)
 			reply, err = "", errors.New("internal error while handling your message")
 		}
 	}()
-	// A line already stored is still handled when shutdown begins (Close
-	// waits for it, up to its grace), so a shown line is not left off the timeline.
-	ctx, cancel := context.WithTimeout(c.w.handlerCtx, handlerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 	defer cancel()
-	return c.w.handler(ctx, in)
+	return w.handler(ctx, in)
 }
 
 // cleanUser makes a client-chosen display name safe to store and show:

@@ -277,6 +277,12 @@ func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Mes
 // appendLog stores x as the room's next message, trims the oldest beyond
 // maxLog in the same write, and returns the message's sequence.
 func (w *WebRoom) appendLog(ctx context.Context, room string, x *encodedEntry) (uint64, error) {
+	return w.appendLogWith(ctx, room, x, nil)
+}
+
+// appendLogWith is appendLog that also runs also(tx, seq) in the same
+// transaction, once the message has its sequence.
+func (w *WebRoom) appendLogWith(ctx context.Context, room string, x *encodedEntry, also func(tx *bolt.Tx, seq uint64) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -309,6 +315,11 @@ func (w *WebRoom) appendLog(ctx context.Context, room string, x *encodedEntry) (
 			copy(key[:], k)
 			if err := rb.Delete(key[:]); err != nil {
 				return fmt.Errorf("trim room log: %w", err)
+			}
+		}
+		if also != nil {
+			if err := also(tx, n); err != nil {
+				return err
 			}
 		}
 		seq = n

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/storage"
@@ -517,4 +518,44 @@ func TestCloseFinishesStoredLines(t *testing.T) {
 	default:
 		t.Fatal("Close returned before the stored line was handled")
 	}
+}
+
+// A line the room showed but sitrep had not handed over when it stopped (a
+// kill -9 between the two) is handed over when it starts again, once.
+func TestReplayHandsOverLeftoverLines(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	left := adapters.Inbound{Platform: Platform, RoomID: "ops", User: "alice", Text: "#42 restarting the db", Time: time.Now().UTC()}
+	_, err := f.w.appendLogWith(context.Background(), "ops", encodeEntry(entry{Time: left.Time, Message: adapters.Message{Kind: KindChat, User: "alice", Text: left.Text}}),
+		func(tx *bolt.Tx, seq uint64) error {
+			left.MessageID = strconv.FormatUint(seq, 10)
+			return putInbox(tx, left, seq)
+		})
+	require.NoError(t, err)
+
+	n, err := f.w.Replay(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	select {
+	case got := <-f.inbound:
+		assert.Equal(t, left, got)
+	default:
+		t.Fatal("the left-over line was not handed over")
+	}
+	n, err = f.w.Replay(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n, "handed over once")
+}
+
+// A line handled as usual leaves nothing behind to replay.
+func TestHandledLinesLeaveTheInbox(t *testing.T) {
+	f := newFixture(t, Options{}, func(context.Context, adapters.Inbound) (string, error) { return "ok", nil })
+	c := f.join(t, "ops")
+	c.say(t, "alice", "#7 looking")
+	require.Equal(t, FrameMessage, c.next(t).Type)
+	require.Equal(t, FrameReply, c.next(t).Type)
+	require.Eventually(t, func() bool {
+		n := -1
+		_ = f.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(storage.BucketInbox).Stats().KeyN; return nil })
+		return n == 0
+	}, 5*time.Second, 10*time.Millisecond)
 }
