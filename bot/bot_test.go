@@ -37,7 +37,18 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	msgID := f["id"]
 
 	ops.say(t, fmt.Sprintf("/ack %d", id))
-	reply := ops.waitFor(t, 5*time.Second, "the ack reply", isType("reply"))
+	// The reply to the sender and the in-place update of the alert's message
+	// come in either order.
+	var reply, upd map[string]any
+	ops.waitFor(t, 5*time.Second, "the ack reply and the in-place update", func(f map[string]any) bool {
+		switch f["type"] {
+		case "reply":
+			reply = f
+		case "update":
+			upd = f
+		}
+		return reply != nil && upd != nil
+	})
 	assert.Contains(t, reply["text"], "acknowledged")
 
 	inc := tb.incident(t, id)
@@ -53,7 +64,6 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	assert.Equal(t, "alice", origin["user"])
 
 	// The alert's message in the room now shows the new state, in place.
-	upd := ops.waitFor(t, 5*time.Second, "the in-place update", isType("update"))
 	assert.Equal(t, msgID, upd["id"])
 	assert.Equal(t, "acknowledged", upd["state"])
 

@@ -73,13 +73,11 @@ func (b *Bot) afterCommit(r timeline.Result) {
 
 // refreshInPlace updates the first message each room got for the incident so
 // its state badge is current, including in the room the action came from.
-// It is cosmetic: the event itself reaches the rooms through the outbox.
+// It is cosmetic: the event itself reaches the rooms through the outbox. If
+// that first message is still on its way (an ack typed the moment the alert
+// showed), it waits a little for the outbox to record it.
 func (b *Bot) refreshInPlace(r timeline.Result) {
 	for _, room := range r.Incident.Rooms {
-		ref, ok := b.outbox.MessageRef(r.Incident.ID, room)
-		if !ok {
-			continue
-		}
 		target, ok := b.resolveRoom(room)
 		if !ok || !adapters.CanEdit(target.Chat) {
 			continue
@@ -90,6 +88,14 @@ func (b *Bot) refreshInPlace(r timeline.Result) {
 		b.updates.Add(1)
 		go func() {
 			defer b.updates.Done()
+			ref, ok := b.outbox.MessageRef(r.Incident.ID, room)
+			for wait := 0; !ok && wait < refreshWaits; wait++ {
+				time.Sleep(refreshPoll)
+				ref, ok = b.outbox.MessageRef(r.Incident.ID, room)
+			}
+			if !ok {
+				return
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := target.Chat.Update(ctx, target.Room, ref, first); err != nil {
@@ -98,6 +104,12 @@ func (b *Bot) refreshInPlace(r timeline.Result) {
 		}()
 	}
 }
+
+// How long refreshInPlace waits for an incident's first message to be sent.
+const (
+	refreshPoll  = 50 * time.Millisecond
+	refreshWaits = 40
+)
 
 // Render turns a timeline event into the platform-neutral message rooms get.
 func Render(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
