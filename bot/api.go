@@ -314,7 +314,7 @@ func (b *Bot) getRoutes(w http.ResponseWriter, _ *http.Request) {
 
 func redactRules(rules []routing.Rule) []routing.Rule {
 	for i := range rules {
-		rules[i].Set = redactFields(rules[i].Set)
+		rules[i] = rules[i].Redacted()
 	}
 	return rules
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -101,6 +102,18 @@ func keepRedactedSecrets(rules, current []routing.Rule) error {
 		byName[r.Name] = r
 	}
 	for i := range rules {
+		stored := byName[rules[i].Name]
+		for j, m := range rules[i].Matchers {
+			if !routing.IsRedactedMatcher(m) {
+				continue
+			}
+			if j >= len(stored.Matchers) || routing.RedactMatcher(stored.Matchers[j]) != m {
+				return &routing.RuleError{Index: i, Rule: rules[i].Name, Field: fmt.Sprintf("matchers[%d]", j),
+					Err: fmt.Errorf("%s compares a secret with a redacted value that matches no stored one: send the real value", m)}
+			}
+			rules[i].Matchers = slices.Clone(rules[i].Matchers)
+			rules[i].Matchers[j] = stored.Matchers[j]
+		}
 		for k, v := range rules[i].Set {
 			if !secret.LooksSecret(k) || !secret.IsRedacted(v) {
 				continue

@@ -262,7 +262,7 @@ func TestDeleteRoomInUseIsRefused(t *testing.T) {
 func TestAdminRoundTripKeepsSecrets(t *testing.T) {
 	hc := newHipChat(t)
 	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL())+`  - name: hc-token
-    matchers: ['routing_key="tok"']
+    matchers: ['routing_key="tok"', 'auth_token!="matcher-secret-5678"']
     set: {auth_token: route-secret-token-4242}
     rooms: [ops]
 `)
@@ -285,10 +285,13 @@ func TestAdminRoundTripKeepsSecrets(t *testing.T) {
 	_, routes := tb.do(t, http.MethodGet, "/v1/routes", adminToken, nil)
 	raw, _ := json.Marshal(routes)
 	require.NotContains(t, string(raw), "route-secret-token-4242")
+	require.NotContains(t, string(raw), "matcher-secret-5678")
+	require.Contains(t, string(raw), `auth_token!=\"****5678\"`)
 	code, out = tb.do(t, http.MethodPut, "/v1/routes", adminToken, routes)
 	require.Equal(t, http.StatusOK, code, "%v", out)
 	running := tb.Bot.router.Load().Rules()
 	assert.Equal(t, "route-secret-token-4242", running[len(running)-1].Set["auth_token"], "the running rule keeps its real secret")
+	assert.Equal(t, `auth_token!="matcher-secret-5678"`, running[len(running)-1].Matchers[1], "and its real matcher")
 
 	list := routes["routes"].([]any)
 	last := list[len(list)-1].(map[string]any)

@@ -370,7 +370,12 @@ func (c *Config) Redacted() Config {
 	if c.Rooms == nil {
 		r.Rooms = nil
 	}
-	r.Routes = slices.Clone(c.Routes)
+	if c.Routes != nil {
+		r.Routes = make([]routing.Rule, len(c.Routes))
+		for i, rt := range c.Routes {
+			r.Routes[i] = rt.Redacted()
+		}
+	}
 	r.RateLimits = maps.Clone(c.RateLimits)
 	r.Slack.BotToken = secret.Redact(c.Slack.BotToken)
 	r.Slack.SigningSecret = secret.Redact(c.Slack.SigningSecret)

@@ -361,3 +361,15 @@ func TestConcurrentRoute(t *testing.T) {
 		<-done
 	}
 }
+
+func TestRuleRedacted(t *testing.T) {
+	r := Rule{Name: "r", Matchers: []string{`routing_key="pay"`, `auth_token="secret-value-1234"`, `password=~"abc.*"`, `broken`},
+		Set: map[string]string{"room_id": "101", "auth_token": "another-secret-9876"}, Rooms: []string{"ops"}}
+	got := r.Redacted()
+	assert.Equal(t, []string{`routing_key="pay"`, `auth_token="****1234"`, `password=~"****"`, `broken`}, got.Matchers)
+	assert.Equal(t, map[string]string{"room_id": "101", "auth_token": "****9876"}, got.Set)
+	assert.Equal(t, `auth_token="secret-value-1234"`, r.Matchers[1], "the rule itself is untouched")
+	assert.True(t, IsRedactedMatcher(`auth_token="****1234"`))
+	assert.False(t, IsRedactedMatcher(`routing_key="****1234"`), "only secret-looking fields")
+	assert.False(t, IsRedactedMatcher(`auth_token="real"`))
+}

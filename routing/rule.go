@@ -1,6 +1,10 @@
 package routing
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sitrep/sitrep/secret"
+)
 
 // Rule is one ordered routing rule, as written in config (YAML) and in the
 // admin API (JSON). All matchers must hold for the rule to match.
@@ -26,3 +30,44 @@ func (e *RuleError) Error() string {
 }
 
 func (e *RuleError) Unwrap() error { return e.Err }
+
+// Redacted is the rule as every output shows it: secret-looking set values,
+// and the values of matchers on secret-looking fields, cut to their last four
+// characters.
+func (r Rule) Redacted() Rule {
+	out := r
+	if r.Set != nil {
+		out.Set = make(map[string]string, len(r.Set))
+		for k, v := range r.Set {
+			out.Set[k] = redactField(k, v)
+		}
+	}
+	if r.Matchers != nil {
+		out.Matchers = make([]string, len(r.Matchers))
+		for i, m := range r.Matchers {
+			out.Matchers[i] = RedactMatcher(m)
+		}
+	}
+	if r.Rooms != nil {
+		out.Rooms = append([]string(nil), r.Rooms...)
+	}
+	return out
+}
+
+// RedactMatcher returns matcher s with its value redacted when its field
+// looks secret; any other matcher, or one that does not parse, as it is.
+func RedactMatcher(s string) string {
+	m, err := parseMatcher(s)
+	if err != nil || !secret.LooksSecret(m.name) {
+		return s
+	}
+	return m.shown()
+}
+
+// IsRedactedMatcher reports whether s is a matcher on a secret-looking field
+// whose value is in redacted form ("****" and up to four characters), as
+// outputs show it: such a matcher cannot be meant literally.
+func IsRedactedMatcher(s string) bool {
+	m, err := parseMatcher(s)
+	return err == nil && secret.LooksSecret(m.name) && secret.IsRedacted(m.value)
+}
