@@ -331,10 +331,10 @@ func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := b.replaceRoutes(r.Context(), body.Routes); err != nil {
-		var re *routing.RuleError
-		if errors.As(err, &re) {
+		if problems := ruleErrors(err); len(problems) > 0 {
+			// field names the first problem; errors lists them all.
 			writeJSON(w, http.StatusBadRequest, map[string]any{
-				"error": err.Error(), "field": fmt.Sprintf("routes[%d].%s", re.Index, re.Field),
+				"error": err.Error(), "field": problems[0]["field"], "errors": problems,
 			})
 			return
 		}
@@ -342,6 +342,15 @@ func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.getRoutes(w, r)
+}
+
+// ruleErrors lists each *routing.RuleError in err as {"field", "error"}.
+func ruleErrors(err error) []map[string]string {
+	var out []map[string]string
+	for _, re := range routing.RuleErrors(err) {
+		out = append(out, map[string]string{"field": fmt.Sprintf("routes[%d].%s", re.Index, re.Field), "error": re.Error()})
+	}
+	return out
 }
 
 func (b *Bot) testRoutes(w http.ResponseWriter, r *http.Request) {

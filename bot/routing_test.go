@@ -153,8 +153,20 @@ func TestRoutesAPIRejectsBadRulesAndKeepsTheRunningOnes(t *testing.T) {
 		})
 	}
 
+	// Every problem is listed, each naming its rule and field.
+	code, out := tb.do(t, http.MethodPut, "/v1/routes", adminToken, map[string]any{"routes": []any{
+		map[string]any{"name": "a", "matchers": []string{`x=~"("`}, "rooms": []string{"ops"}},
+		map[string]any{"name": "b", "matchers": []string{`x="1"`}, "rooms": []string{"nowhere"}},
+	}})
+	require.Equal(t, http.StatusBadRequest, code)
+	var fields []any
+	for _, e := range out["errors"].([]any) {
+		fields = append(fields, e.(map[string]any)["field"])
+	}
+	assert.ElementsMatch(t, []any{"routes[0].matchers[0]", "routes[1].rooms[0]"}, fields)
+
 	good := map[string]any{"routes": []any{map[string]any{"name": "all-db", "matchers": []string{`routing_key="payments"`}, "rooms": []string{"db-hc"}}}}
-	code, out := tb.do(t, http.MethodPut, "/v1/routes", adminToken, good)
+	code, out = tb.do(t, http.MethodPut, "/v1/routes", adminToken, good)
 	require.Equal(t, http.StatusOK, code, "%v", out)
 	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "moved", "routing_key": "payments", "entity_display_name": "Now to db"})
 	assert.Contains(t, waitMessages(t, hc, "202", 1)[0], "Now to db")

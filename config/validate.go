@@ -231,16 +231,12 @@ func (p *problems) routes() {
 	if err == nil {
 		return
 	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
+	res := routing.RuleErrors(err)
+	if len(res) == 0 {
+		p.add("routes", "%v", err).err = err
+		return
 	}
-	for _, e := range errs {
-		var re *routing.RuleError
-		if !errors.As(e, &re) {
-			p.add("routes", "%v", e).err = e
-			continue
-		}
+	for _, re := range res {
 		key := fmt.Sprintf("routes[%d]", re.Index)
 		if re.Field != "" {
 			key += "." + re.Field
@@ -249,7 +245,7 @@ func (p *problems) routes() {
 		if re.Err != nil {
 			msg = re.Err.Error()
 		}
-		p.add(key, "%s", msg).err = e
+		p.add(key, "%s", msg).err = re
 	}
 }
 

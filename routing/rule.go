@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sitrep/sitrep/secret"
@@ -70,4 +71,21 @@ func RedactMatcher(s string) string {
 func IsRedactedMatcher(s string) bool {
 	m, err := parseMatcher(s)
 	return err == nil && secret.LooksSecret(m.name) && secret.IsRedacted(m.value)
+}
+
+// RuleErrors returns each *RuleError in err, which Compile builds with
+// errors.Join; nil if there is none.
+func RuleErrors(err error) []*RuleError {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out []*RuleError
+	for _, e := range errs {
+		var re *RuleError
+		if errors.As(e, &re) {
+			out = append(out, re)
+		}
+	}
+	return out
 }
