@@ -78,24 +78,10 @@ type incidentView struct {
 	Events []timeline.Event `json:"events,omitempty"`
 }
 
-func redactFields(f map[string]string) map[string]string {
-	if f == nil {
-		return nil
-	}
-	out := make(map[string]string, len(f))
-	for k, v := range f {
-		if secret.LooksSecret(k) {
-			v = secret.Redact(v)
-		}
-		out[k] = v
-	}
-	return out
-}
-
 func viewOf(inc timeline.Incident, events []timeline.Event) incidentView {
-	inc.Fields = redactFields(inc.Fields)
+	inc.Fields = secret.RedactFields(inc.Fields)
 	for i := range events {
-		events[i].Fields = redactFields(events[i].Fields)
+		events[i].Fields = secret.RedactFields(events[i].Fields)
 	}
 	return incidentView{Incident: inc, Events: events}
 }

@@ -49,7 +49,10 @@ func (r *Router) Explain(alert, incident map[string]string) Explanation {
 	ex := Explanation{Rules: []RuleTrace{}}
 	d := r.route(alert, incident, &ex)
 	ex.Default = d.Default
-	ex.Alert = redactFields(alert)
+	ex.Alert = secret.RedactFields(alert)
+	if ex.Alert == nil {
+		ex.Alert = map[string]string{}
+	}
 	ex.Fields = make(map[string]string, len(d.Fields))
 	var v view
 	for _, tr := range ex.Rules {
@@ -99,22 +102,7 @@ func (v *view) value(name, real string) string {
 			return s
 		}
 	}
-	return redactField(name, real)
-}
-
-func redactField(name, val string) string {
-	if secret.LooksSecret(name) {
-		return secret.Redact(val)
-	}
-	return val
-}
-
-func redactFields(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = redactField(k, v)
-	}
-	return out
+	return secret.RedactField(name, real)
 }
 
 func notMatchReason(m *matcher, val string, fields map[string]string, v *view) string {

@@ -7,6 +7,8 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+
+	"github.com/sitrep/sitrep/secret"
 )
 
 // matchOp is a matcher's operator.
@@ -201,5 +203,5 @@ func (m *matcher) String() string {
 
 // shown is String with the value redacted when the field looks secret.
 func (m *matcher) shown() string {
-	return m.name + m.op.String() + strconv.Quote(redactField(m.name, m.value))
+	return m.name + m.op.String() + strconv.Quote(secret.RedactField(m.name, m.value))
 }

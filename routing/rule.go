@@ -37,12 +37,7 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // characters.
 func (r Rule) Redacted() Rule {
 	out := r
-	if r.Set != nil {
-		out.Set = make(map[string]string, len(r.Set))
-		for k, v := range r.Set {
-			out.Set[k] = redactField(k, v)
-		}
-	}
+	out.Set = secret.RedactFields(r.Set)
 	if r.Matchers != nil {
 		out.Matchers = make([]string, len(r.Matchers))
 		for i, m := range r.Matchers {

@@ -3,6 +3,8 @@ package routing
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sitrep/sitrep/secret"
 )
 
 // Template scopes: ${{ALERT.field}} reads the alert's current fields,
@@ -143,7 +145,7 @@ func (t *template) render(alert, incident map[string]string, v *view) (string, [
 		}
 		if v != nil {
 			if s.scope == scopeIncident {
-				val = redactField(s.text, val)
+				val = secret.RedactField(s.text, val)
 			} else {
 				val = v.value(s.text, val)
 			}

@@ -69,3 +69,25 @@ func IsRedacted(s string) bool {
 	rest, ok := strings.CutPrefix(s, "****")
 	return ok && len(rest) <= 4
 }
+
+// RedactField returns val as outputs show the field called name: redacted
+// when the name looks secret, as it is otherwise.
+func RedactField(name, val string) string {
+	if LooksSecret(name) {
+		return Redact(val)
+	}
+	return val
+}
+
+// RedactFields returns a copy of fields with every secret-looking value
+// redacted (RedactField); nil stays nil.
+func RedactFields(fields map[string]string) map[string]string {
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
+		out[k] = RedactField(k, v)
+	}
+	return out
+}

@@ -49,3 +49,10 @@ func TestLooksSecret(t *testing.T) {
 		assert.Equal(t, tt.want, LooksSecret(tt.name), tt.name)
 	}
 }
+
+func TestRedactFields(t *testing.T) {
+	assert.Nil(t, RedactFields(nil))
+	in := map[string]string{"routing_key": "payments", "auth_token": "room-token-123456", "Password": "hunter2"}
+	assert.Equal(t, map[string]string{"routing_key": "payments", "auth_token": "****3456", "Password": "****"}, RedactFields(in))
+	assert.Equal(t, "room-token-123456", in["auth_token"], "the input is not changed")
+}
