@@ -21,17 +21,8 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		{ID: 9, IncidentID: 3, Kind: KindChat, Text: odd, Origin: Origin{Adapter: "webroom", Room: "ops", MessageID: "17", User: "alice", Time: at.In(time.FixedZone("x", 3600))}, Time: later},
 		{ID: 1 << 63, Fields: map[string]string{}},
 	}
-	for i, ev := range events {
-		got, err := appendEvent(nil, &ev, nil)
-		require.NoError(t, err)
-		require.True(t, json.Valid(got), "event %d: %s", i, got)
-		var back, want Event
-		require.NoError(t, json.Unmarshal(got, &back))
-		std, err := json.Marshal(ev)
-		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(std, &want))
-		assert.Equal(t, want, back, "event %d", i)
-		assertSameKeys(t, std, got)
+	for i := range events {
+		checkEncode(t, &events[i], appendEvent)
 	}
 	incidents := []Incident{
 		{},
@@ -40,18 +31,25 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 	}
 	_, err := appendEvent(nil, &Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil)
 	assert.ErrorIs(t, err, errTimeRange)
-	for i, inc := range incidents {
-		got, err := appendIncident(nil, &inc, nil)
-		require.NoError(t, err)
-		require.True(t, json.Valid(got), "incident %d: %s", i, got)
-		var back, want Incident
-		require.NoError(t, json.Unmarshal(got, &back))
-		std, err := json.Marshal(inc)
-		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(std, &want))
-		assert.Equal(t, want, back, "incident %d", i)
-		assertSameKeys(t, std, got)
+	for i := range incidents {
+		checkEncode(t, &incidents[i], appendIncident)
 	}
+}
+
+// checkEncode checks an appender (appendEvent, appendIncident) against
+// encoding/json: valid JSON, the same value read back, the same keys.
+func checkEncode[T any](t *testing.T, v *T, encode func([]byte, *T, *encodedFields) ([]byte, error)) {
+	t.Helper()
+	got, err := encode(nil, v, nil)
+	require.NoError(t, err)
+	require.True(t, json.Valid(got), "%+v: %s", *v, got)
+	var back, want T
+	require.NoError(t, json.Unmarshal(got, &back))
+	std, err := json.Marshal(v)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(std, &want))
+	assert.Equal(t, want, back, "%+v", *v)
+	assertSameKeys(t, std, got)
 }
 
 // assertSameKeys checks both encodings omit and keep the same keys.
