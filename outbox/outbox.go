@@ -651,16 +651,7 @@ func (o *Outbox) kill(ctx context.Context, room string, e Entry, reason string) 
 		if b == nil || b.Get(storage.U64(e.Seq)) == nil {
 			return nil
 		}
-		dead := tx.Bucket(storage.BucketDead)
-		seq, err := dead.NextSequence()
-		if err != nil {
-			return err
-		}
-		raw, err := json.Marshal(DeadEntry{Room: room, Entry: e, Error: reason, DiedAt: now})
-		if err != nil {
-			return fmt.Errorf("encode dead entry: %w", err)
-		}
-		if err := dead.Put(storage.U64(seq), raw); err != nil {
+		if err := putDead(tx.Bucket(storage.BucketDead), DeadEntry{Room: room, Entry: e, Error: reason, DiedAt: now}); err != nil {
 			return err
 		}
 		return b.Delete(storage.U64(e.Seq))
@@ -671,6 +662,19 @@ func (o *Outbox) kill(ctx context.Context, room string, e Entry, reason string) 
 	o.m.dead.Inc()
 	o.log.Warn("message dead-lettered", "room", room, "seq", e.Seq, "incident", e.Msg.IncidentID, "reason", reason)
 	return nil
+}
+
+// putDead appends d to the dead letters.
+func putDead(dead *bolt.Bucket, d DeadEntry) error {
+	seq, err := dead.NextSequence()
+	if err != nil {
+		return fmt.Errorf("next dead-letter sequence: %w", err)
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode dead entry: %w", err)
+	}
+	return dead.Put(storage.U64(seq), raw)
 }
 
 // maxExpiredBatch bounds how many expired entries one transaction dead-letters.
@@ -709,15 +713,7 @@ func (o *Outbox) killExpired(ctx context.Context, room string, now time.Time, li
 			if now.Sub(e.Enqueued) <= o.opts.MaxAge {
 				break
 			}
-			seq, err := dead.NextSequence()
-			if err != nil {
-				return err
-			}
-			raw, err := json.Marshal(DeadEntry{Room: room, Entry: e, Error: expiredReason(e, now, o.opts.MaxAge), DiedAt: now})
-			if err != nil {
-				return fmt.Errorf("encode dead entry: %w", err)
-			}
-			if err := dead.Put(storage.U64(seq), raw); err != nil {
+			if err := putDead(dead, DeadEntry{Room: room, Entry: e, Error: expiredReason(e, now, o.opts.MaxAge), DiedAt: now}); err != nil {
 				return err
 			}
 			killed = append(killed, e)
