@@ -742,28 +742,7 @@ func (o *Outbox) killExpired(ctx context.Context, room string, now time.Time, li
 
 // head returns room's first entry and its pending count.
 func (o *Outbox) head(room string) (Entry, int, error) {
-	var e Entry
-	n := 0
-	err := o.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(storage.BucketOutbox).Bucket([]byte(room))
-		if b == nil {
-			return nil
-		}
-		k, v := b.Cursor().First()
-		if k == nil {
-			return nil
-		}
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("decode entry %d: %w", storage.ParseU64(k), err)
-		}
-		e.Seq, e.Room = storage.ParseU64(k), room
-		n = quickCount(b)
-		return nil
-	})
-	if err != nil {
-		return Entry{}, 0, fmt.Errorf("read head of room %s: %w", room, err)
-	}
-	return e, n, nil
+	return o.cachedHead(&worker{room: room}) // a worker with nothing cached
 }
 
 // cachedHead is head for w's room, decoding the head entry only when it is
