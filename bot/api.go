@@ -45,8 +45,8 @@ func (b *Bot) registerAPI() {
 
 func (b *Bot) requireAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
+		tok, ok := secret.Bearer(r)
+		if !ok {
 			writeError(w, http.StatusUnauthorized, "", "missing admin token: send Authorization: Bearer <admin token>")
 			return
 		}

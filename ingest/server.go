@@ -175,16 +175,11 @@ func (s *Server) serve(r *http.Request, handle func(ctx context.Context, body []
 
 // authorized checks the token in constant time. Either form is accepted.
 func (s *Server) authorized(r *http.Request) bool {
-	got := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			got = strings.TrimSpace(tok)
-		}
-	} else if r.URL.RawQuery != "" {
-		got = r.URL.Query().Get("token")
+	if r.Header.Get("Authorization") != "" { // a header, if sent, is the one that counts
+		got, _ := secret.Bearer(r)
+		return secret.Equal(got, s.opts.Token)
 	}
-	return secret.Equal(got, s.opts.Token)
+	return r.URL.RawQuery != "" && secret.Equal(r.URL.Query().Get("token"), s.opts.Token)
 }
 
 // alertReply is the 202 body of POST /v1/alerts.

@@ -5,6 +5,7 @@ package secret
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"net/http"
 	"strings"
 )
 
@@ -90,4 +91,15 @@ func RedactFields(fields map[string]string) map[string]string {
 		out[k] = RedactField(k, v)
 	}
 	return out
+}
+
+// Bearer returns the token of an "Authorization: Bearer <token>" header (the
+// scheme matched case-insensitively, as RFC 7235 has it), and whether r has one.
+func Bearer(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
 }

@@ -1,6 +1,8 @@
 package secret
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +57,27 @@ func TestRedactFields(t *testing.T) {
 	in := map[string]string{"routing_key": "payments", "auth_token": "room-token-123456", "Password": "hunter2"}
 	assert.Equal(t, map[string]string{"routing_key": "payments", "auth_token": "****3456", "Password": "****"}, RedactFields(in))
 	assert.Equal(t, "room-token-123456", in["auth_token"], "the input is not changed")
+}
+
+func TestBearer(t *testing.T) {
+	tests := []struct {
+		header, want string
+		ok           bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer  abc ", "abc", true},
+		{"Bearer ", "", false},
+		{"Basic abc", "", false},
+		{"Bearerabc", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		got, ok := Bearer(r)
+		assert.Equal(t, tt.want, got, tt.header)
+		assert.Equal(t, tt.ok, ok, tt.header)
+	}
 }

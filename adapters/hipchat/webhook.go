@@ -218,8 +218,8 @@ func (c *Client) webhookAuthorized(r *http.Request) bool {
 	if secret.Equal(r.URL.Query().Get("token"), c.webhookToken) {
 		return true
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && secret.Equal(strings.TrimSpace(tok), c.webhookToken)
+	tok, ok := secret.Bearer(r)
+	return ok && secret.Equal(tok, c.webhookToken)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -546,7 +545,7 @@ func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
 	if w.opts.Key == "" || secret.Equal(r.URL.Query().Get("key"), w.opts.Key) {
 		return true
 	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && secret.Equal(tok, w.opts.Key) {
+	if tok, ok := secret.Bearer(r); ok && secret.Equal(tok, w.opts.Key) {
 		return true
 	}
 	writeJSONError(rw, http.StatusUnauthorized, "missing or wrong key")
