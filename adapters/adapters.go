@@ -1,6 +1,11 @@
-// Package adapters defines what sitrep asks of a chat platform: post a
-// message to a room, update one it posted, and hand inbound messages to sitrep.
-// Each platform lives in its own sub-package and only translates.
+// Package adapters is the contract between sitrep and a chat platform. sitrep
+// hands an adapter one Delivery at a time (post a message, reply under an
+// incident's card, update that card), always from the durable outbox, and an
+// adapter hands sitrep what responders typed or pressed as an Inbound, whose
+// Reply it delivers in the platform's own way. Each adapter declares what its
+// platform can do as Capabilities; sitrep branches on those, never on a
+// platform's name. Each platform lives in its own sub-package and only
+// translates.
 package adapters
 
 import (
@@ -8,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Room is the part of a sitrep room an adapter needs to reach it.
@@ -17,55 +24,147 @@ type Room struct {
 	Token string // per-room credential, where the platform has one (HipChat)
 }
 
+// KindDigest is the Message.Kind of a message that collapses a room's backlog
+// (see Message.Digest); every other message carries a timeline.Kind.
+const KindDigest timeline.Kind = "digest"
+
+// Verb is an action a responder can take on an incident with one press.
+type Verb string
+
+// Verbs an incident's card offers as buttons, where the platform has them.
+const (
+	VerbAck     Verb = "ack"
+	VerbResolve Verb = "resolve"
+)
+
 // Message is a platform-neutral chat message about an incident event.
-// Adapters render it in their own format.
+// Adapters render it in their own format (HTML, Block Kit, an embed).
 type Message struct {
 	IncidentID uint64            `json:"incident_id,omitempty"`
 	EventID    uint64            `json:"event_id,omitempty"`
-	Kind       string            `json:"kind,omitempty"`  // timeline event kind, or "digest"
-	State      string            `json:"state,omitempty"` // incident state after the event
+	Kind       timeline.Kind     `json:"kind,omitempty"`  // timeline event kind, or KindDigest
+	State      timeline.State    `json:"state,omitempty"` // incident state after the event
 	Title      string            `json:"title,omitempty"`
 	Text       string            `json:"text"`
 	Color      string            `json:"color,omitempty"` // red, yellow, green, purple, gray (HipChat's palette)
 	User       string            `json:"user,omitempty"`
 	Fields     map[string]string `json:"fields,omitempty"`
-	Digest     []Message         `json:"digest,omitempty"` // for Kind "digest": the messages it collapses, oldest first
+	Actions    []Verb            `json:"actions,omitempty"` // buttons to offer, for platforms with Capabilities.Buttons
+	Digest     []Message         `json:"digest,omitempty"`  // for KindDigest: the messages it collapses, oldest first
+}
+
+// Op is what a Delivery asks of the platform.
+type Op uint8
+
+// Operations.
+const (
+	// OpPost posts Msg as a new message in the room.
+	OpPost Op = iota
+	// OpReply posts Msg under the message Ref (the incident's card), in its
+	// thread; only platforms with Capabilities.Threads get it.
+	OpReply
+	// OpUpdate replaces the message Ref (the incident's card) with Msg; only
+	// platforms with Capabilities.Edit get it.
+	OpUpdate
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpPost:
+		return "post"
+	case OpReply:
+		return "reply"
+	case OpUpdate:
+		return "update"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// Delivery is one side effect on a platform, as the outbox hands it over.
+type Delivery struct {
+	Room Room
+	Op   Op
+	// Ref is the platform's ID of the incident's card in this room: the
+	// parent of an OpReply, the message an OpUpdate replaces. Never empty for
+	// those two.
+	Ref string
+	Msg Message
+	// Key is unique to the outbox entry and the same on every retry of it: a
+	// platform that takes an idempotency key or nonce gets it, so a retry
+	// after a crash cannot post twice.
+	Key string
+}
+
+// Capabilities say what a platform can do; sitrep's fan-out and the
+// conformance suite branch on them.
+type Capabilities struct {
+	Edit           bool // OpUpdate replaces a posted message in place
+	Threads        bool // OpReply posts under a message, in its thread
+	Buttons        bool // Message.Actions are shown as buttons whose presses come back as Inbound actions
+	PrivateReplies bool // a Reply with Private set is shown to its sender only
 }
 
 // Chat is a chat platform. Implementations must be safe for concurrent use.
 type Chat interface {
-	// Platform names the platform: "webroom", "hipchat", "slack", "discord".
+	// Platform names the platform, as rooms name it.
 	Platform() string
-	// Post sends msg to room and returns the platform's ID for the posted message.
-	Post(ctx context.Context, room Room, msg Message) (string, error)
-	// Update replaces a message Post returned with msg.
-	Update(ctx context.Context, room Room, messageID string, msg Message) error
+	// Capabilities says what the platform can do.
+	Capabilities() Capabilities
+	// Deliver carries out d and returns the platform's ID for the message it
+	// posted (for OpUpdate, the ID of the message it now shows, usually d.Ref).
+	Deliver(ctx context.Context, d Delivery) (string, error)
 }
 
-// CanEdit reports whether c edits a posted message in place. A Chat that
-// cannot (HipChat has no edit) says so with a CanEdit() bool method; then its
-// Update posts anew, and sitrep does not refresh old messages there, since
-// every event reaches the room as its own message anyway.
-func CanEdit(c Chat) bool {
-	if e, ok := c.(interface{ CanEdit() bool }); ok {
-		return e.CanEdit()
-	}
-	return true
+// Action is a button a responder pressed: a verb on an incident.
+type Action struct {
+	Verb       Verb   `json:"verb"`
+	IncidentID uint64 `json:"incident_id"`
 }
 
-// Inbound is a message or action a responder sent from a room.
+// Inbound is a message or an action a responder sent from a room.
 type Inbound struct {
-	Platform  string
-	RoomID    string // the platform's room ID; sitrep maps it to its room
-	User      string
-	Text      string
-	MessageID string
-	Time      time.Time
+	Platform string `json:"platform"`
+	RoomID   string `json:"room_id"` // the platform's room ID; sitrep maps it to its room
+	User     string `json:"user,omitempty"`
+	// Text is what the responder typed; for a platform's own slash command,
+	// the text after the command.
+	Text string `json:"text,omitempty"`
+	// Command is the slash command a platform delivered on its own ("incident"
+	// for Slack's /incident), without the slash; empty for typed text, which
+	// may still hold a command ("/ack 42").
+	Command string `json:"command,omitempty"`
+	// Action is set for a button press; Text is then empty.
+	Action *Action `json:"action,omitempty"`
+	// MessageID is the platform's ID of the message typed, or of the one
+	// whose button was pressed.
+	MessageID string `json:"message_id,omitempty"`
+	// Key is the platform's dedupe key for this delivery (an event ID, an
+	// interaction ID): the same on the platform's retries of it, so sitrep
+	// applies it once. Empty means the adapter guarantees no repeats.
+	Key  string    `json:"key,omitempty"`
+	Time time.Time `json:"time,omitzero"`
 }
 
-// Handler takes inbound messages. The reply, if not empty, goes back to the
-// sender only (a usage line, a confirmation); it is not put on any timeline.
-type Handler func(ctx context.Context, in Inbound) (reply string, err error)
+// Reply is sitrep's answer to an Inbound, delivered by the adapter in its own
+// way: in the HTTP response, through a response URL, as a follow-up. It is
+// not put on any timeline; a state change it reports reaches every room
+// through the outbox as well.
+type Reply struct {
+	Text string
+	// Private asks that only the sender see it, where the platform can
+	// (Capabilities.PrivateReplies); elsewhere it is shown to the sender as
+	// the platform allows.
+	Private bool
+	// Replace asks that it replace the message whose button was pressed,
+	// where the platform can.
+	Replace bool
+}
+
+// Empty reports whether there is nothing to say.
+func (r Reply) Empty() bool { return r.Text == "" }
+
+// Handler takes inbound messages and actions.
+type Handler func(ctx context.Context, in Inbound) (Reply, error)
 
 // RetryAfterError means the platform asked sitrep to slow down (HTTP 429).
 type RetryAfterError struct {

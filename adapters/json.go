@@ -29,12 +29,12 @@ func (m *Message) AppendJSONFields(dst []byte) []byte {
 	}
 	if m.Kind != "" {
 		dst = append(dst, `"kind":`...)
-		dst = jsonenc.AppendString(dst, m.Kind)
+		dst = jsonenc.AppendString(dst, string(m.Kind))
 		dst = append(dst, ',')
 	}
 	if m.State != "" {
 		dst = append(dst, `"state":`...)
-		dst = jsonenc.AppendString(dst, m.State)
+		dst = jsonenc.AppendString(dst, string(m.State))
 		dst = append(dst, ',')
 	}
 	if m.Title != "" {
@@ -55,6 +55,16 @@ func (m *Message) AppendJSONFields(dst []byte) []byte {
 	if len(m.Fields) > 0 {
 		dst = append(dst, `,"fields":`...)
 		dst = jsonenc.AppendStringMap(dst, m.Fields)
+	}
+	if len(m.Actions) > 0 {
+		dst = append(dst, `,"actions":[`...)
+		for i, a := range m.Actions {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonenc.AppendString(dst, string(a))
+		}
+		dst = append(dst, ']')
 	}
 	if len(m.Digest) > 0 {
 		dst = append(dst, `,"digest":[`...)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sitrep/sitrep/jsonenc/jsontest"
+	"github.com/sitrep/sitrep/timeline"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,7 +23,7 @@ func checkMessage(t *testing.T, m Message) {
 	assert.Equal(t, wantBack, back)
 }
 func TestAppendMessage(t *testing.T) {
-	full := Message{IncidentID: 42, EventID: 7, Kind: "triggered", State: "triggered", Title: "Disk <full>", Text: "a\nb", Color: "red", User: "ann",
+	full := Message{IncidentID: 42, EventID: 7, Kind: "triggered", State: "triggered", Title: "Disk <full>", Text: "a\nb", Color: "red", User: "ann", Actions: []Verb{VerbAck, VerbResolve},
 		Fields: map[string]string{"z": "1", "a": "2", "m\u2028": "\xff", "": "empty key", "host_name": "db-1"}}
 	cases := []Message{
 		{},
@@ -45,7 +46,7 @@ func FuzzAppendMessage(f *testing.F) {
 		f.Add(s, s, s, s, uint64(len(s)))
 	}
 	f.Fuzz(func(t *testing.T, title, text, key, val string, id uint64) {
-		m := Message{IncidentID: id, Title: title, Text: text, Kind: key, Fields: map[string]string{key: val, val: key}}
+		m := Message{IncidentID: id, Title: title, Text: text, Kind: timeline.Kind(key), Actions: []Verb{Verb(val)}, Fields: map[string]string{key: val, val: key}}
 		m.Digest = []Message{{Text: val, Title: key, EventID: id}}
 		checkMessage(t, m)
 	})

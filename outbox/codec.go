@@ -16,6 +16,16 @@ func appendEntry(dst []byte, e *Entry) ([]byte, error) {
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, `,"room":`...)
 	dst = jsonenc.AppendString(dst, e.Room)
+	if e.Op != 0 {
+		dst = append(dst, `,"op":`...)
+		dst = strconv.AppendUint(dst, uint64(e.Op), 10)
+	}
+	if e.Card {
+		dst = append(dst, `,"card":true`...)
+	}
+	if e.NoDigest {
+		dst = append(dst, `,"no_digest":true`...)
+	}
 	dst = append(dst, `,"msg":`...)
 	dst = e.Msg.AppendJSON(dst)
 	dst = append(dst, `,"enqueued":`...)
@@ -79,7 +89,7 @@ func decodeForDigest(raw []byte, e *Entry) error {
 	return nil
 }
 
-var entryKeys = []string{"seq", "room", "msg", "enqueued", "attempts", "next_at", "last_error"}
+var entryKeys = []string{"seq", "room", "op", "card", "no_digest", "msg", "enqueued", "attempts", "next_at", "last_error"}
 
 func fastDigestEntry(raw []byte, e *Entry) error {
 	r := jsonenc.NewReader(raw)
@@ -98,7 +108,19 @@ func fastDigestEntry(raw []byte, e *Entry) error {
 			t, err := r.Time()
 			out.Enqueued = t
 			return err
-		case "seq", "room", "attempts", "next_at", "last_error":
+		case "op":
+			if r.Null() {
+				return nil
+			}
+			op, err := r.Uint()
+			if op > 255 {
+				return jsonenc.ErrSlow
+			}
+			out.Op = adapters.Op(op)
+			return err
+		case "no_digest":
+			return jsonenc.ErrSlow // rare: decoded in full
+		case "seq", "room", "card", "attempts", "next_at", "last_error":
 			return r.Skip()
 		}
 		return r.Unknown(key, entryKeys...)
@@ -113,7 +135,7 @@ func fastDigestEntry(raw []byte, e *Entry) error {
 	return nil
 }
 
-var messageKeys = append(digestFields[:], "user", "fields", "digest")
+var messageKeys = append(digestFields[:], "user", "fields", "actions", "digest")
 
 func digestMember(r *jsonenc.Reader, key []byte, m *adapters.Message) error {
 	var err error
@@ -127,16 +149,16 @@ func digestMember(r *jsonenc.Reader, key []byte, m *adapters.Message) error {
 			m.EventID, err = r.Uint()
 		}
 	case "kind":
-		err = str(r, &m.Kind)
+		err = str(r, (*string)(&m.Kind))
 	case "state":
-		err = str(r, &m.State)
+		err = str(r, (*string)(&m.State))
 	case "title":
 		err = str(r, &m.Title)
 	case "text":
 		err = str(r, &m.Text)
 	case "color":
 		err = str(r, &m.Color)
-	case "user", "fields", "digest":
+	case "user", "fields", "actions", "digest":
 		err = r.Skip()
 	default:
 		err = r.Unknown(key, messageKeys...)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/render"
 )
 
 func codecEntries() []Entry {
@@ -19,7 +20,7 @@ func codecEntries() []Entry {
 		{},
 		{Seq: 1, Room: "ops", Msg: msg(1), Enqueued: now},
 		{Seq: 1 << 60, Room: "ops \xfe", Msg: full, Enqueued: now.In(time.FixedZone("x", 5*3600+1800)), Attempts: 3, NextAt: now.Add(time.Second), LastError: "503 <bad>"},
-		{Seq: 2, Room: "r", Msg: adapters.Message{Kind: KindDigest, Text: "d", Digest: []adapters.Message{full, msg(3)}}, Enqueued: now},
+		{Seq: 2, Room: "r", Msg: adapters.Message{Kind: adapters.KindDigest, Text: "d", Digest: []adapters.Message{full, msg(3)}}, Enqueued: now},
 		{Seq: 3, Msg: adapters.Message{Text: "far future"}, Enqueued: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 }
@@ -51,7 +52,7 @@ func checkDigestDecode(t *testing.T, raw []byte) {
 	}
 	require.NoError(t, err, "%s", raw)
 	assert.True(t, full.Enqueued.Equal(got.Enqueued), "%s", raw)
-	assert.Equal(t, digestChild(full.Msg), got.Msg, "%s", raw)
+	assert.Equal(t, render.DigestChild(full.Msg), got.Msg, "%s", raw)
 }
 
 func TestDecodeForDigest(t *testing.T) {

@@ -19,6 +19,9 @@ import (
 // fakePost is one message a fakeChat accepted.
 type fakePost struct {
 	Room adapters.Room
+	Op   adapters.Op
+	Ref  string
+	Key  string
 	Msg  adapters.Message
 	ID   string
 	At   time.Time
@@ -37,7 +40,8 @@ type fakeChat struct {
 	retryAfter     time.Duration // their wait
 	failAfter      int           // once this many posts are accepted, fail all (0: never)
 	reject         func(adapters.Message) bool
-	block          bool // Post waits for ctx to end
+	block          bool // Deliver waits for ctx to end
+	caps           adapters.Capabilities
 
 	limit  Limit
 	tokens float64
@@ -52,11 +56,16 @@ func newFakeChat(limit Limit) *fakeChat {
 
 func (f *fakeChat) Platform() string { return "fake" }
 
-func (f *fakeChat) Update(context.Context, adapters.Room, string, adapters.Message) error {
-	return nil
+func (f *fakeChat) Capabilities() adapters.Capabilities {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.caps
 }
 
-func (f *fakeChat) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
+// Deliver takes posts, replies and updates alike, each through the rate
+// limit; an update returns the ID it updated.
+func (f *fakeChat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	room, msg := d.Room, d.Msg
 	f.mu.Lock()
 	now := time.Now()
 	f.calls = append(f.calls, now)
@@ -94,9 +103,19 @@ func (f *fakeChat) Post(ctx context.Context, room adapters.Room, msg adapters.Me
 	if f.reject != nil && f.reject(msg) {
 		return "", adapters.Permanent(errors.New("payload rejected"))
 	}
+	if d.Op == adapters.OpUpdate {
+		if d.Ref == "" {
+			return "", adapters.Permanent(errors.New("update without a message ID"))
+		}
+		f.posts = append(f.posts, fakePost{Room: room, Op: d.Op, Ref: d.Ref, Key: d.Key, Msg: msg, ID: d.Ref, At: now})
+		return d.Ref, nil
+	}
+	if d.Op == adapters.OpReply && d.Ref == "" {
+		return "", adapters.Permanent(errors.New("reply without a parent"))
+	}
 	f.nextID++
 	id := fmt.Sprintf("m%d", f.nextID)
-	f.posts = append(f.posts, fakePost{Room: room, Msg: msg, ID: id, At: now})
+	f.posts = append(f.posts, fakePost{Room: room, Op: d.Op, Ref: d.Ref, Key: d.Key, Msg: msg, ID: id, At: now})
 	return id, nil
 }
 
@@ -123,7 +142,7 @@ func (f *fakeChat) Over() int {
 func (f *fakeChat) visible() []uint64 {
 	var ids []uint64
 	for _, p := range f.Posts() {
-		if p.Msg.Kind == KindDigest {
+		if p.Msg.Kind == adapters.KindDigest {
 			for _, m := range p.Msg.Digest {
 				ids = append(ids, m.EventID)
 			}
@@ -139,7 +158,7 @@ func (f *fakeChat) seenAt() map[uint64]time.Time {
 	seen := map[uint64]time.Time{}
 	for _, p := range f.Posts() {
 		msgs := []adapters.Message{p.Msg}
-		if p.Msg.Kind == KindDigest {
+		if p.Msg.Kind == adapters.KindDigest {
 			msgs = p.Msg.Digest
 		}
 		for _, m := range msgs {
@@ -169,7 +188,7 @@ func msg(event uint64) adapters.Message {
 	return adapters.Message{IncidentID: event, EventID: event, Kind: "triggered", Title: fmt.Sprintf("host-%d down", event), Text: "CRITICAL"}
 }
 
-func enqueue(tb testing.TB, db *storage.DB, room string, now time.Time, msgs ...adapters.Message) {
+func enqueueMsgs(tb testing.TB, db *storage.DB, room string, now time.Time, msgs ...adapters.Message) {
 	tb.Helper()
 	err := db.Update(context.Background(), func(tx *bolt.Tx) error {
 		for _, m := range msgs {
@@ -182,14 +201,28 @@ func enqueue(tb testing.TB, db *storage.DB, room string, now time.Time, msgs ...
 	require.NoError(tb, err)
 }
 
+func enqueueItems(tb testing.TB, db *storage.DB, room string, now time.Time, items ...Item) {
+	tb.Helper()
+	err := db.Update(context.Background(), func(tx *bolt.Tx) error {
+		q := TxQueue(tx, now)
+		for _, it := range items {
+			if err := q.Enqueue(room, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(tb, err)
+}
+
 // targets resolves every room in chats to its fake, with limit.
-func targets(limit Limit, chats map[string]*fakeChat) func(string) (Target, bool) {
-	return func(room string) (Target, bool) {
+func targets(limit Limit, chats map[string]*fakeChat) func(string) (Endpoint, bool) {
+	return func(room string) (Endpoint, bool) {
 		c, ok := chats[room]
 		if !ok {
-			return Target{}, false
+			return Endpoint{}, false
 		}
-		return Target{Room: adapters.Room{Name: room, ID: "C-" + room}, Chat: c, Limit: limit}, true
+		return Endpoint{Room: adapters.Room{Name: room, ID: "C-" + room}, Chat: c, Limit: limit}, true
 	}
 }
 

@@ -36,9 +36,10 @@ type httpChat struct{ url string }
 
 func (h httpChat) Platform() string { return "http" }
 
-func (h httpChat) Update(context.Context, adapters.Room, string, adapters.Message) error { return nil }
+func (h httpChat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
 
-func (h httpChat) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
+func (h httpChat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	room, msg := d.Room, d.Msg
 	body, err := json.Marshal(struct {
 		Room string           `json:"room"`
 		Msg  adapters.Message `json:"msg"`
@@ -73,8 +74,8 @@ func TestHelperProcess(t *testing.T) {
 	defer db.Close()
 	chat := httpChat{url: os.Getenv(helperURL)}
 	o := New(db, Options{
-		Resolve: func(room string) (Target, bool) {
-			return Target{Room: adapters.Room{Name: room, ID: room}, Chat: chat}, true
+		Resolve: func(room string) (Endpoint, bool) {
+			return Endpoint{Room: adapters.Room{Name: room, ID: room}, Chat: chat}, true
 		},
 		BaseBackoff: 5 * time.Millisecond,
 		MaxBackoff:  50 * time.Millisecond,
@@ -113,7 +114,7 @@ func TestKill9(t *testing.T) {
 	for r := range killedRooms {
 		for i := range perRoom {
 			id := uint64(r*1000 + i + 1)
-			enqueue(t, db, fmt.Sprintf("room-%d", r), time.Now(), adapters.Message{IncidentID: id, EventID: id, Text: "x"})
+			enqueueMsgs(t, db, fmt.Sprintf("room-%d", r), time.Now(), adapters.Message{IncidentID: id, EventID: id, Text: "x"})
 		}
 	}
 	require.NoError(t, db.Close())

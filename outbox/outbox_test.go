@@ -2,9 +2,7 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 const wait = 10 * time.Second
@@ -39,8 +38,8 @@ func TestFIFOPerRoomExactlyOnce(t *testing.T) {
 		for i := range uint64(5) {
 			msgs = append(msgs, msg(batch*5+i+1))
 		}
-		enqueue(t, db, "ops", time.Now(), msgs...)
-		enqueue(t, db, "dev", time.Now(), msgs[0])
+		enqueueMsgs(t, db, "ops", time.Now(), msgs...)
+		enqueueMsgs(t, db, "dev", time.Now(), msgs[0])
 		o.Notify("ops", "dev")
 	}
 	require.Eventually(t, func() bool { return len(ops.Posts()) >= 50 && len(dev.Posts()) >= 10 }, wait, time.Millisecond)
@@ -67,7 +66,7 @@ func TestTransientFailureBacksOff(t *testing.T) {
 		Metrics:     reg,
 	})
 	running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1), msg(2))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1), msg(2))
 	o.Notify("ops")
 
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 2 }, wait, time.Millisecond)
@@ -88,7 +87,7 @@ func TestFailurePersistsAttempts(t *testing.T) {
 	chat.failNext = 1 << 30
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), BaseBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
 	running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1))
 	o.Notify("ops")
 	require.Eventually(t, func() bool {
 		e, _, err := o.head("ops")
@@ -124,7 +123,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	// A backoff would wait at least 5s: Retry-After must not add one.
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), BaseBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second})
 	running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1))
 	o.Notify("ops")
 
 	require.Eventually(t, func() bool {
@@ -151,7 +150,7 @@ func TestPermanentFailureGoesDead(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), Metrics: reg})
 	running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1), msg(2), msg(3))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1), msg(2), msg(3))
 	o.Notify("ops")
 
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 2 }, wait, time.Millisecond)
@@ -172,9 +171,9 @@ func TestMaxAgeGoesDead(t *testing.T) {
 	chat := newFakeChat(Limit{})
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat}), MaxAge: time.Hour})
 	old := time.Now().Add(-2 * time.Hour)
-	enqueue(t, db, "ops", old, msg(1))
-	enqueue(t, db, "ops", old.Add(time.Minute), msg(2))
-	enqueue(t, db, "ops", time.Now(), msg(3))
+	enqueueMsgs(t, db, "ops", old, msg(1))
+	enqueueMsgs(t, db, "ops", old.Add(time.Minute), msg(2))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(3))
 	running(t, o)
 
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
@@ -197,7 +196,7 @@ func TestUnknownRoomRetriesThenDies(t *testing.T) {
 	o.Notify("ghost") // before Run: harmless
 	running(t, o)
 	o.Notify("ghost", "", "nobody") // no entries: harmless
-	enqueue(t, db, "ghost", time.Now(), msg(1))
+	enqueueMsgs(t, db, "ghost", time.Now(), msg(1))
 	o.Notify("ghost")
 	require.Eventually(t, func() bool {
 		return testutil.ToFloat64(o.m.failures.WithLabelValues("unknown", "unresolved")) >= 2
@@ -226,11 +225,11 @@ func TestRestartResumesWithoutResending(t *testing.T) {
 	first.failAfter = 4
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": first}), BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
 	stop := running(t, o)
-	var msgs []adapters.Message
+	var cards []Item
 	for i := range uint64(10) {
-		msgs = append(msgs, msg(i+1))
+		cards = append(cards, Item{Op: adapters.OpPost, Card: true, Msg: msg(i + 1)})
 	}
-	enqueue(t, db, "ops", time.Now(), msgs...)
+	enqueueItems(t, db, "ops", time.Now(), cards...)
 	o.Notify("ops")
 	require.Eventually(t, func() bool { return len(first.Calls()) >= 6 }, wait, time.Millisecond)
 	stop()
@@ -254,17 +253,19 @@ func TestRestartResumesWithoutResending(t *testing.T) {
 	assert.Equal(t, "m1", ref)
 }
 
-func TestMessageRefIsFirstPost(t *testing.T) {
+func TestCardRefRecorded(t *testing.T) {
 	db := tempDB(t)
 	ops, dev := newFakeChat(Limit{}), newFakeChat(Limit{})
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": ops, "dev": dev})})
 	running(t, o)
-	inc := func(kind string, event uint64) adapters.Message {
+	inc := func(kind timeline.Kind, event uint64) adapters.Message {
 		return adapters.Message{IncidentID: 7, EventID: event, Kind: kind, Title: "db-1 down"}
 	}
-	enqueue(t, db, "dev", time.Now(), msg(100))
-	enqueue(t, db, "ops", time.Now(), adapters.Message{EventID: 99, Text: "no incident"}, inc("triggered", 1), inc("acknowledged", 2), inc("resolved", 3))
-	enqueue(t, db, "dev", time.Now(), inc("triggered", 1))
+	card := func(m adapters.Message) Item { return Item{Op: adapters.OpPost, Card: true, Msg: m} }
+	post := func(m adapters.Message) Item { return Item{Op: adapters.OpPost, Msg: m} }
+	enqueueItems(t, db, "dev", time.Now(), post(msg(100)))
+	enqueueItems(t, db, "ops", time.Now(), post(adapters.Message{EventID: 99, Text: "no incident"}), card(inc("triggered", 1)), post(inc("acknowledged", 2)), post(inc("resolved", 3)))
+	enqueueItems(t, db, "dev", time.Now(), card(inc("triggered", 1)))
 	o.Notify("ops", "dev")
 	require.Eventually(t, func() bool { return len(ops.Posts()) == 4 && len(dev.Posts()) == 2 }, wait, time.Millisecond)
 	require.Eventually(t, func() bool { // the ref is saved just after the platform answers
@@ -281,6 +282,8 @@ func TestMessageRefIsFirstPost(t *testing.T) {
 	assert.Equal(t, dev.Posts()[1].ID, ref)
 	_, ok = o.MessageRef(0, "ops")
 	assert.False(t, ok, "no ref for messages without an incident")
+	_, ok = o.MessageRef(100, "dev")
+	assert.False(t, ok, "only a card records its ref")
 	_, ok = o.MessageRef(8, "ops")
 	assert.False(t, ok)
 }
@@ -293,7 +296,7 @@ func TestRateLimitNeverExceeded(t *testing.T) {
 	running(t, o)
 	start := time.Now()
 	for i := range uint64(12) {
-		enqueue(t, db, "ops", time.Now(), msg(i+1))
+		enqueueMsgs(t, db, "ops", time.Now(), msg(i+1))
 		o.Notify("ops")
 	}
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 12 }, wait, 5*time.Millisecond)
@@ -318,109 +321,19 @@ func TestPermanentDigestFallsBackToSingles(t *testing.T) {
 	db := tempDB(t)
 	limit := Limit{Messages: 10, Per: 100 * time.Millisecond}
 	chat := newFakeChat(limit)
-	chat.reject = func(m adapters.Message) bool { return m.Kind == KindDigest }
+	chat.reject = func(m adapters.Message) bool { return m.Kind == adapters.KindDigest }
 	o := New(db, Options{Resolve: targets(limit, map[string]*fakeChat{"ops": chat}), DigestAfter: time.Millisecond})
 	var msgs []adapters.Message
 	for i := range uint64(30) {
 		msgs = append(msgs, msg(i+1))
 	}
-	enqueue(t, db, "ops", time.Now(), msgs...)
+	enqueueMsgs(t, db, "ops", time.Now(), msgs...)
 	running(t, o)
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 30 }, wait, time.Millisecond)
 	assert.Equal(t, seq(1, 30), chat.visible())
 	dead, err := o.Dead(10)
 	require.NoError(t, err)
 	assert.Empty(t, dead)
-}
-
-func TestDigestMessage(t *testing.T) {
-	var entries []Entry
-	for i := range uint64(14) {
-		m := msg(12 + i)
-		if i%3 == 2 {
-			m.Kind, m.Color = "resolved", "green"
-		} else {
-			m.Color = "red"
-		}
-		entries = append(entries, Entry{Seq: i + 1, Msg: m})
-	}
-	d := digest(entries)
-	assert.Equal(t, KindDigest, d.Kind)
-	assert.Equal(t, "14 alerts", d.Title)
-	assert.Equal(t, "red", d.Color)
-	assert.Len(t, d.Digest, 14)
-	assert.Zero(t, d.IncidentID)
-	lines := strings.Split(d.Text, "\n")
-	require.Len(t, lines, 15, "header and every entry: they fit")
-	assert.Equal(t, "14 alerts: 10 triggered, 4 resolved", lines[0])
-	assert.Equal(t, "#12 triggered: host-12 down", lines[1], "oldest first")
-	assert.Equal(t, "#14 resolved: host-14 down", lines[3])
-	assert.Equal(t, "#25 triggered: host-25 down", lines[14])
-}
-
-func TestDigestLineShowsKind(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		m    adapters.Message
-		want string
-	}{
-		{"triggered", adapters.Message{IncidentID: 12, Kind: "triggered", Title: "db-1 down"}, "#12 triggered: db-1 down"},
-		{"resolved", adapters.Message{IncidentID: 12, Kind: "resolved", Title: "db-1 down"}, "#12 resolved: db-1 down"},
-		{"state when no kind", adapters.Message{IncidentID: 3, State: "acknowledged", Title: "disk full"}, "#3 acknowledged: disk full"},
-		{"no kind or state", adapters.Message{IncidentID: 3, Title: "disk full"}, "#3 other: disk full"},
-		{"no incident", adapters.Message{Kind: "note", Title: "deploy"}, "note: deploy"},
-		{"text when no title", adapters.Message{IncidentID: 7, Kind: "note", Text: "first\nsecond"}, "#7 note: first"},
-		{"long title cut", adapters.Message{IncidentID: 1, Kind: "updated", Title: strings.Repeat("é", 150)}, "#1 updated: " + strings.Repeat("é", maxDigestTitle-1) + "…"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, digestLine(tc.m))
-		})
-	}
-}
-
-func TestDigestTextShowsNewest(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		n     int
-		title func(i int) string
-	}{
-		{"1000 short", 1000, func(i int) string { return fmt.Sprintf("host-%d down", i) }},
-		{"1000 long", 1000, func(i int) string { return strings.Repeat("x", 300) }},
-		{"500 multibyte", 500, func(i int) string { return strings.Repeat("ü", 200) }},
-		{"40 just over", 40, func(i int) string { return strings.Repeat("y", 30) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			entries := make([]Entry, 0, tc.n)
-			for i := range tc.n {
-				m := msg(uint64(i + 1))
-				m.Title = tc.title(i + 1)
-				if i%2 == 1 {
-					m.Kind = "resolved"
-				}
-				entries = append(entries, Entry{Seq: uint64(i + 1), Msg: m})
-			}
-			newest := entries[tc.n-1].Msg
-			newest.Title = "db-1 newest down"
-			entries[tc.n-1].Msg = newest
-
-			d := digest(entries)
-			assert.Len(t, d.Digest, tc.n, "nothing dropped")
-			assert.LessOrEqual(t, len(d.Text), maxDigestText+100, "bounded")
-			lines := strings.Split(d.Text, "\n")
-			assert.Equal(t, fmt.Sprintf("%d alerts: %d resolved, %d triggered", tc.n, tc.n/2, tc.n/2), lines[0])
-			assert.Equal(t, fmt.Sprintf("#%d resolved: db-1 newest down", tc.n), lines[len(lines)-1], "newest entry last, always shown")
-			assert.True(t, strings.HasPrefix(lines[1], "#1 triggered: "), "oldest entry first: %q", lines[1])
-			assert.Regexp(t, `^… \d+ more …$`, lines[2])
-			var skipped int
-			_, err := fmt.Sscanf(lines[2], "… %d more …", &skipped)
-			require.NoError(t, err)
-			assert.Equal(t, tc.n, 1+skipped+len(lines)-3, "every entry listed or counted")
-			for i, l := range lines[3:] {
-				want := fmt.Sprintf("#%d ", tc.n-len(lines)+4+i)
-				assert.True(t, strings.HasPrefix(l, want), "tail in order: %q, want prefix %q", l, want)
-			}
-		})
-	}
 }
 
 func TestRunAgainAfterCancel(t *testing.T) {
@@ -431,7 +344,7 @@ func TestRunAgainAfterCancel(t *testing.T) {
 	// First run: a worker per room, one of them idle-waiting on backoff
 	// (dev's head is not due for a while) when the context ends.
 	stop := running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1))
 	o.Notify("ops")
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 1 }, wait, time.Millisecond)
 	err := db.Update(context.Background(), func(tx *bolt.Tx) error {
@@ -448,7 +361,7 @@ func TestRunAgainAfterCancel(t *testing.T) {
 	chat.mu.Lock()
 	chat.block = true // ops' next Post hangs until cancel
 	chat.mu.Unlock()
-	enqueue(t, db, "ops", time.Now(), msg(3))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(3))
 	o.Notify("ops")
 	require.Eventually(t, func() bool { return len(chat.Calls()) == 2 }, wait, time.Millisecond)
 	stop()
@@ -461,8 +374,8 @@ func TestRunAgainAfterCancel(t *testing.T) {
 	chat.block = false
 	chat.mu.Unlock()
 	running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(4))
-	enqueue(t, db, "dev", time.Now(), msg(5))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(4))
+	enqueueMsgs(t, db, "dev", time.Now(), msg(5))
 	o.Notify("ops", "dev")
 	require.Eventually(t, func() bool { return len(chat.Posts()) == 5 }, wait, time.Millisecond)
 	got := chat.visible()
@@ -489,9 +402,9 @@ func TestExpiredBacklogDeadLetteredInBatches(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = msg(uint64(i + 1))
 			}
-			enqueue(t, db, "ops", old, msgs...)
+			enqueueMsgs(t, db, "ops", old, msgs...)
 			live := uint64(tc.expired + 1)
-			enqueue(t, db, "ops", time.Now(), msg(live))
+			enqueueMsgs(t, db, "ops", time.Now(), msg(live))
 
 			before := db.Stats().Commits
 			running(t, o)
@@ -522,7 +435,7 @@ func TestRunStopsWithPostInFlight(t *testing.T) {
 	chat.block = true
 	o := New(db, Options{Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
 	stop := running(t, o)
-	enqueue(t, db, "ops", time.Now(), msg(1))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1))
 	o.Notify("ops")
 	require.Eventually(t, func() bool { return len(chat.Calls()) == 1 }, wait, time.Millisecond)
 	stop()
@@ -541,7 +454,7 @@ func TestMetricsRegisterTwice(t *testing.T) {
 	o1 := New(db, Options{Metrics: reg, Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
 	o2 := New(db, Options{Metrics: reg, Resolve: targets(Limit{}, map[string]*fakeChat{"ops": chat})})
 	assert.Same(t, o1.m.delivered, o2.m.delivered)
-	enqueue(t, db, "ops", time.Now(), msg(1), msg(2))
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1), msg(2))
 	o1.Notify("ops") // not running: just pre-creates the platform's series
 	n, err := testutil.GatherAndCount(reg, "sitrep_outbox_pending", "sitrep_outbox_delivered_total")
 	require.NoError(t, err)

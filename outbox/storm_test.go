@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/adapters"
 )
 
 type stormResult struct {
@@ -29,7 +31,7 @@ func runStorm(tb testing.TB, alerts int, span time.Duration, limit Limit) stormR
 			time.Sleep(time.Until(start.Add(span * time.Duration(i) / time.Duration(alerts-1))))
 		}
 		now := time.Now()
-		enqueue(tb, db, "ops", now, msg(uint64(i+1)))
+		enqueueMsgs(tb, db, "ops", now, msg(uint64(i+1)))
 		enqueued[uint64(i+1)] = now
 		o.Notify("ops")
 	}
@@ -52,7 +54,7 @@ func runStorm(tb testing.TB, alerts int, span time.Duration, limit Limit) stormR
 	res.unique = len(seen)
 	for _, p := range chat.Posts() {
 		res.posts++
-		if p.Msg.Kind == KindDigest {
+		if p.Msg.Kind == adapters.KindDigest {
 			res.digests++
 		}
 	}

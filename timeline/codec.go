@@ -127,6 +127,10 @@ func appendIncident(b []byte, inc *Incident, pre *encodedFields) ([]byte, error)
 		}
 		b = append(b, ']')
 	}
+	if len(inc.Messages) > 0 {
+		b = appendKey(b, "messages")
+		b = jsonenc.AppendStringMap(b, inc.Messages)
+	}
 	b = appendKey(b, "opened_at")
 	b = appendTime(b, inc.OpenedAt, &bad)
 	b = appendKey(b, "updated_at")
@@ -149,6 +153,10 @@ func appendIncident(b []byte, inc *Incident, pre *encodedFields) ([]byte, error)
 	}
 	b = appendKey(b, "last_event_id")
 	b = strconv.AppendUint(b, inc.LastEventID, 10)
+	if inc.FirstEventID != 0 {
+		b = appendKey(b, "first_event_id")
+		b = strconv.AppendUint(b, inc.FirstEventID, 10)
+	}
 	return done(b, bad)
 }
 

@@ -89,6 +89,7 @@ type Incident struct {
 	State          State             `json:"state"`
 	Fields         map[string]string `json:"fields,omitempty"`
 	Rooms          []string          `json:"rooms,omitempty"`
+	Messages       map[string]string `json:"messages,omitempty"` // by room: the text a route gave the incident's card there
 	OpenedAt       time.Time         `json:"opened_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`
 	AcknowledgedAt *time.Time        `json:"acknowledged_at,omitempty"`
@@ -96,6 +97,7 @@ type Incident struct {
 	ResolvedAt     *time.Time        `json:"resolved_at,omitempty"`
 	ResolvedBy     string            `json:"resolved_by,omitempty"`
 	LastEventID    uint64            `json:"last_event_id"`
+	FirstEventID   uint64            `json:"first_event_id,omitempty"` // the alert that opened it
 }
 
 // Open reports whether the incident is not yet resolved.

@@ -201,6 +201,9 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 	}
 	ev.ID, ev.IncidentID = id, inc.ID
 	inc.LastEventID = id
+	if inc.FirstEventID == 0 {
+		inc.FirstEventID = id
+	}
 	inc.UpdatedAt = ev.Time
 	if t.opts.Dispatch != nil {
 		if err := t.opts.Dispatch(tx, inc, &ev); err != nil {

@@ -1,0 +1,145 @@
+// Package render turns timeline events into the platform-neutral
+// adapters.Message that rooms get: its text, colour, state, the fields shown
+// and the buttons offered. It renders an incident's card (the message a room
+// keeps updated in place) and the digest that collapses a backlog. Each
+// adapter then turns a Message into its platform's format.
+package render
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/timeline"
+)
+
+// Colours of the palette messages use (HipChat's, which the others map).
+const (
+	Red    = "red"
+	Yellow = "yellow"
+	Green  = "green"
+	Purple = "purple"
+	Gray   = "gray"
+)
+
+// Event turns a timeline event into the message rooms get.
+func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
+	m := adapters.Message{
+		IncidentID: inc.ID,
+		EventID:    ev.ID,
+		Kind:       ev.Kind,
+		State:      inc.State,
+		Title:      inc.Title,
+		User:       ev.Origin.User,
+		Color:      StateColor(inc.State),
+		Fields:     ShownFields(ev.Fields),
+	}
+	who := ev.Origin.User
+	if who == "" {
+		who = ev.Origin.Adapter
+	}
+	ref := "#" + strconv.FormatUint(inc.ID, 10)
+	switch ev.Kind {
+	case timeline.KindTriggered, timeline.KindUpdated:
+		mt := strings.ToUpper(ev.Fields[timeline.FieldMessageType])
+		if mt == timeline.MsgWarning {
+			m.Color = Yellow
+		}
+		verb := "triggered"
+		if ev.Kind == timeline.KindUpdated {
+			verb = "updated"
+		}
+		m.Text = fmt.Sprintf("%s %s %s: %s", ref, verb, mt, inc.Title)
+		if ev.Text != "" {
+			m.Text += " — " + ev.Text
+		}
+		if ev.Kind == timeline.KindTriggered {
+			m.Actions = Actions(inc.State)
+		}
+	case timeline.KindAcknowledged:
+		m.Text = fmt.Sprintf("%s acknowledged by %s", ref, who)
+	case timeline.KindResolved:
+		m.Text = fmt.Sprintf("%s resolved by %s", ref, who)
+	case timeline.KindChat:
+		m.Color = Gray
+		m.Text = fmt.Sprintf("%s %s: %s", ref, who, ev.Text)
+		return m
+	case timeline.KindNote, timeline.KindCommand:
+		m.Color = Purple
+		m.Text = fmt.Sprintf("%s note from %s", ref, who)
+	}
+	if ev.Text != "" && ev.Kind != timeline.KindTriggered && ev.Kind != timeline.KindUpdated {
+		m.Text += ": " + ev.Text
+	}
+	return m
+}
+
+// Card is the incident's card as it stands now: the alert that opened it,
+// with the incident's current state, colour and buttons. text, if not empty,
+// is the text a route gave the card in that room (a route's message:), which
+// every refresh keeps.
+func Card(inc *timeline.Incident, text string) adapters.Message {
+	opening := timeline.Event{
+		ID:     inc.FirstEventID,
+		Kind:   timeline.KindTriggered,
+		Text:   inc.Fields[timeline.FieldStateMessage],
+		Fields: inc.Fields,
+	}
+	m := Event(inc, &opening)
+	if inc.State != timeline.StateTriggered {
+		m.Color = StateColor(inc.State)
+	}
+	if text != "" {
+		m.Text = text
+	}
+	return m
+}
+
+// Actions are the buttons an incident's card offers in state s: acknowledge
+// and resolve while triggered, resolve once acknowledged, none once resolved.
+func Actions(s timeline.State) []adapters.Verb {
+	switch s {
+	case timeline.StateTriggered:
+		return []adapters.Verb{adapters.VerbAck, adapters.VerbResolve}
+	case timeline.StateAcknowledged:
+		return []adapters.Verb{adapters.VerbResolve}
+	}
+	return nil
+}
+
+// StateColor is the colour of an incident in state s.
+func StateColor(s timeline.State) string {
+	switch s {
+	case timeline.StateAcknowledged:
+		return Yellow
+	case timeline.StateResolved:
+		return Green
+	default:
+		return Red
+	}
+}
+
+// ShownFields is the event's fields as rooms get them: every field but the
+// secret-looking ones (a route may set an auth_token), which never leave
+// sitrep. Without such a field it is the event's own map, which nobody
+// writes to.
+func ShownFields(f map[string]string) map[string]string {
+	secrets := 0
+	for k, v := range f {
+		if v != "" && secret.LooksSecret(k) {
+			secrets++
+		}
+	}
+	if secrets == 0 {
+		return f
+	}
+	out := make(map[string]string, len(f)-secrets)
+	for k, v := range f {
+		if !secret.LooksSecret(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
