@@ -72,9 +72,33 @@ func New(opts Options) *Handler {
 
 func (h *Handler) parser() parser { return parser{extra: h.known} }
 
-// Handle is an adapters.Handler. Plain chat is ignored; a malformed command
-// is answered with a usage line; only storage failures are errors.
-func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (string, error) {
+// Handle is an adapters.Handler: a typed line, a platform's slash command
+// (in.Command) or a button press (in.Action). Plain chat is ignored; a
+// malformed command is answered with a usage line; only storage failures are
+// errors. Replies go to the sender only, where the platform can.
+func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+	text, err := h.answer(ctx, in)
+	if err != nil || text == "" {
+		return adapters.Reply{}, err
+	}
+	return adapters.Reply{Text: text, Private: true}, nil
+}
+
+func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (string, error) {
+	switch {
+	case in.Action != nil:
+		cmd, err := actionCommand(*in.Action)
+		if err != nil {
+			return usageReply(err)
+		}
+		return h.Run(ctx, cmd, in)
+	case in.Command != "":
+		cmd, err := h.parser().slash(in.Command, in.Text)
+		if err != nil {
+			return usageReply(err)
+		}
+		return h.Run(ctx, cmd, in)
+	}
 	cmd, ok, err := h.parser().parse(in.Text)
 	if !ok {
 		return "", nil
@@ -85,14 +109,18 @@ func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (string, erro
 	return h.Run(ctx, cmd, in)
 }
 
-// HandleSlash is Handle for a slash command a platform delivers as a command
-// name and its text (see ParseSlash).
-func (h *Handler) HandleSlash(ctx context.Context, command string, in adapters.Inbound) (string, error) {
-	cmd, err := h.parser().slash(command, in.Text)
-	if err != nil {
-		return usageReply(err)
+// actionCommand is the command a button press stands for.
+func actionCommand(a adapters.Action) (Command, error) {
+	if a.IncidentID == 0 {
+		return Command{}, &UsageError{Usage: "a button on an incident's card", Msg: "the button names no incident"}
 	}
-	return h.Run(ctx, cmd, in)
+	switch a.Verb {
+	case adapters.VerbAck:
+		return Command{Verb: VerbAck, IncidentID: a.IncidentID}, nil
+	case adapters.VerbResolve:
+		return Command{Verb: VerbResolve, IncidentID: a.IncidentID}, nil
+	}
+	return Command{}, &UsageError{Usage: "Acknowledge or Resolve", Msg: fmt.Sprintf("unknown action %q", clip(string(a.Verb), 30))}
 }
 
 func usageReply(err error) (string, error) {

@@ -75,7 +75,7 @@ func TestHandleActions(t *testing.T) {
 	h := newHandler(tl, nil)
 	id := open(t, tl, "db1-disk", "disk full on db1")
 
-	reply, err := h.Handle(ctx, msg(fmt.Sprintf("/ack %d looking", id)))
+	reply, err := text(h, ctx, msg(fmt.Sprintf("/ack %d looking", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("acknowledged #%d: disk full on db1", id), reply)
 	inc, ev, _ := lastEvent(t, tl, id)
@@ -89,13 +89,13 @@ func TestHandleActions(t *testing.T) {
 	assert.Equal(t, "m-1", ev.Origin.MessageID)
 	assert.True(t, ev.Origin.Time.Equal(t0.Add(time.Minute)), "origin time %v", ev.Origin.Time)
 
-	reply, err = h.Handle(ctx, msg(fmt.Sprintf("!acknowledge #%d", id)))
+	reply, err = text(h, ctx, msg(fmt.Sprintf("!acknowledge #%d", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("incident #%d is already acknowledged", id), reply)
 
 	// A chat line from a room sitrep does not know, at no stated time.
 	in := adapters.Inbound{Platform: "webroom", RoomID: "elsewhere", User: "bob", Text: fmt.Sprintf("#%d restarting  the db", id), MessageID: "w-9"}
-	reply, err = h.Handle(ctx, in)
+	reply, err = text(h, ctx, in)
 	require.NoError(t, err)
 	assert.Empty(t, reply)
 	_, ev, _ = lastEvent(t, tl, id)
@@ -103,14 +103,14 @@ func TestHandleActions(t *testing.T) {
 	assert.Equal(t, "restarting  the db", ev.Text)
 	assert.Equal(t, timeline.Origin{Adapter: "webroom", MessageID: "w-9", User: "bob", Time: t0.Add(time.Hour)}, ev.Origin)
 
-	reply, err = h.Handle(ctx, msg(fmt.Sprintf("/note %d disk at 91%%", id)))
+	reply, err = text(h, ctx, msg(fmt.Sprintf("/note %d disk at 91%%", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("noted on #%d", id), reply)
 	_, ev, _ = lastEvent(t, tl, id)
 	assert.Equal(t, timeline.KindNote, ev.Kind)
 	assert.Equal(t, "disk at 91%", ev.Text)
 
-	reply, err = h.Handle(ctx, msg(fmt.Sprintf("/sitrep close %d fixed", id)))
+	reply, err = text(h, ctx, msg(fmt.Sprintf("/sitrep close %d fixed", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("resolved #%d: disk full on db1", id), reply)
 	inc, ev, n := lastEvent(t, tl, id)
@@ -118,10 +118,10 @@ func TestHandleActions(t *testing.T) {
 	assert.Equal(t, timeline.KindResolved, ev.Kind)
 	assert.Equal(t, "fixed", ev.Text)
 
-	reply, err = h.Handle(ctx, msg(fmt.Sprintf("/resolve %d", id)))
+	reply, err = text(h, ctx, msg(fmt.Sprintf("/resolve %d", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("incident #%d is already resolved", id), reply)
-	reply, err = h.Handle(ctx, msg(fmt.Sprintf("/ack %d", id)))
+	reply, err = text(h, ctx, msg(fmt.Sprintf("/ack %d", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("incident #%d is already resolved", id), reply)
 	_, _, n2 := lastEvent(t, tl, id)
@@ -153,12 +153,12 @@ func TestHandleRepliesWithoutWriting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
-			reply, err := h.Handle(ctx, msg(tt.text))
+			reply, err := text(h, ctx, msg(tt.text))
 			require.NoError(t, err)
 			assert.Equal(t, tt.reply, reply)
 		})
 	}
-	reply, err := h.Handle(ctx, msg("/dance"))
+	reply, err := text(h, ctx, msg("/dance"))
 	require.NoError(t, err)
 	assert.Contains(t, reply, "unknown command /dance")
 	assert.NotContains(t, reply, "oncall", "unregistered verbs are not offered")
@@ -189,39 +189,41 @@ func TestHandleExtra(t *testing.T) {
 		},
 	})
 
-	reply, err := h.Handle(ctx, msg(`/route test service=db msg="disk full"`))
+	reply, err := text(h, ctx, msg(`/route test service=db msg="disk full"`))
 	require.NoError(t, err)
 	assert.Equal(t, "would reach: ops", reply)
 	assert.Equal(t, Command{Verb: VerbRoute, Sub: "test", Args: map[string]string{"service": "db", "msg": "disk full"}, Rest: `test service=db msg="disk full"`}, got)
 	assert.Equal(t, "alice", gotIn.User)
 
-	reply, err = h.Handle(ctx, msg("/route test oops"))
+	reply, err = text(h, ctx, msg("/route test oops"))
 	require.NoError(t, err)
 	assert.Contains(t, reply, `expected key=value, got "oops"`)
 
-	reply, err = h.Handle(ctx, msg("!DEPLOY"))
+	reply, err = text(h, ctx, msg("!DEPLOY"))
 	require.NoError(t, err)
 	assert.Equal(t, "which service. usage: /deploy <service>", reply)
 
-	_, err = h.Handle(ctx, msg("/deploy api"))
+	_, err = text(h, ctx, msg("/deploy api"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "deployer down")
 
-	reply, err = h.Handle(ctx, msg("/ack 1"))
+	reply, err = text(h, ctx, msg("/ack 1"))
 	require.NoError(t, err)
 	assert.Equal(t, "no incident #1", reply, "built-in verbs are not replaced")
 
-	reply, err = h.Handle(ctx, msg("/help"))
+	reply, err = text(h, ctx, msg("/help"))
 	require.NoError(t, err)
 	assert.Contains(t, reply, "/route test")
 	assert.Contains(t, reply, "/deploy [args]")
 	assert.NotContains(t, reply, "/oncall")
 
-	reply, err = h.Handle(ctx, msg("/help ack"))
+	reply, err = text(h, ctx, msg("/help ack"))
 	require.NoError(t, err)
 	assert.Equal(t, "/ack <id> [note] — acknowledge an incident", reply)
 
-	_, err = h.HandleSlash(ctx, "/sitrep", msg("deploy web"))
+	slash := msg("deploy web")
+	slash.Command = "/sitrep"
+	_, err = h.Handle(ctx, slash)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "/deploy: deployer down")
 }
@@ -231,34 +233,34 @@ func TestHandleIncidents(t *testing.T) {
 	tl, _ := newTimeline(t)
 	h := newHandler(tl, nil)
 
-	reply, err := h.Handle(ctx, msg("/incidents"))
+	reply, err := text(h, ctx, msg("/incidents"))
 	require.NoError(t, err)
 	assert.Equal(t, "no open incidents", reply)
 
 	a := open(t, tl, "a", "first\nalert")
 	b := open(t, tl, "b", "second")
 	c := open(t, tl, "c", "third")
-	_, err = h.Handle(ctx, msg(fmt.Sprintf("/ack %d", b)))
+	_, err = text(h, ctx, msg(fmt.Sprintf("/ack %d", b)))
 	require.NoError(t, err)
-	_, err = h.Handle(ctx, msg(fmt.Sprintf("/resolve %d", c)))
+	_, err = text(h, ctx, msg(fmt.Sprintf("/resolve %d", c)))
 	require.NoError(t, err)
 
-	reply, err = h.Handle(ctx, msg("/incidents"))
+	reply, err = text(h, ctx, msg("/incidents"))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("#%d [acknowledged] second\n#%d [triggered] first alert", b, a), reply)
 
-	reply, err = h.Handle(ctx, msg("/incidents resolved"))
+	reply, err = text(h, ctx, msg("/incidents resolved"))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("#%d [resolved] third", c), reply)
 
-	reply, err = h.Handle(ctx, msg("/incidents all"))
+	reply, err = text(h, ctx, msg("/incidents all"))
 	require.NoError(t, err)
 	assert.Len(t, strings.Split(reply, "\n"), 3)
 
 	for i := 0; i < 25; i++ {
 		open(t, tl, fmt.Sprintf("bulk-%d", i), fmt.Sprintf("bulk %d", i))
 	}
-	reply, err = h.Handle(ctx, msg("/incidents"))
+	reply, err = text(h, ctx, msg("/incidents"))
 	require.NoError(t, err)
 	lines := strings.Split(reply, "\n")
 	assert.Len(t, lines, maxListed)
@@ -272,13 +274,13 @@ func TestHandleIncident(t *testing.T) {
 	h := newHandler(tl, nil)
 	id := open(t, tl, "db", "db slow")
 	for i := 1; i <= 6; i++ {
-		_, err := h.Handle(ctx, msg(fmt.Sprintf("#%d line %d", id, i)))
+		_, err := text(h, ctx, msg(fmt.Sprintf("#%d line %d", id, i)))
 		require.NoError(t, err)
 	}
-	_, err := h.Handle(ctx, msg(fmt.Sprintf("/ack %d on it", id)))
+	_, err := text(h, ctx, msg(fmt.Sprintf("/ack %d on it", id)))
 	require.NoError(t, err)
 
-	reply, err := h.Handle(ctx, msg(fmt.Sprintf("/incident #%d", id)))
+	reply, err := text(h, ctx, msg(fmt.Sprintf("/incident #%d", id)))
 	require.NoError(t, err)
 	lines := strings.Split(reply, "\n")
 	require.Len(t, lines, 3+recentEvents, reply)
@@ -303,10 +305,55 @@ func TestHandleWithoutRoomOf(t *testing.T) {
 	tl, _ := newTimeline(t)
 	h := New(Options{Timeline: tl})
 	id := open(t, tl, "x", "x")
-	reply, err := h.Handle(context.Background(), msg(fmt.Sprintf("/ack %d", id)))
+	reply, err := text(h, context.Background(), msg(fmt.Sprintf("/ack %d", id)))
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("acknowledged #%d: x", id), reply)
 	_, ev, _ := lastEvent(t, tl, id)
 	assert.Empty(t, ev.Origin.Room)
 	assert.Equal(t, "slack", ev.Origin.Adapter)
+}
+
+func TestButtonsAndSlashCommands(t *testing.T) {
+	ctx := context.Background()
+	tl, _ := newTimeline(t)
+	h := newHandler(tl, nil)
+	id := open(t, tl, "db-7", "disk full on db7")
+	press := func(v adapters.Verb, incident uint64) adapters.Inbound {
+		in := msg("")
+		in.Action = &adapters.Action{Verb: v, IncidentID: incident}
+		return in
+	}
+	for _, tc := range []struct {
+		name      string
+		in        adapters.Inbound
+		want      string
+		wantState timeline.State
+	}{
+		{"ack button", press(adapters.VerbAck, id), fmt.Sprintf("acknowledged #%d: disk full on db7", id), timeline.StateAcknowledged},
+		{"ack again", press(adapters.VerbAck, id), fmt.Sprintf("incident #%d is already acknowledged", id), timeline.StateAcknowledged},
+		{"unknown button", press("explode", id), `unknown action "explode". usage: Acknowledge or Resolve`, timeline.StateAcknowledged},
+		{"button on no incident", press(adapters.VerbResolve, 0), "the button names no incident. usage: a button on an incident's card", timeline.StateAcknowledged},
+		{"slash with bad id", func() adapters.Inbound { in := msg("banana"); in.Command = "resolve"; return in }(), "", timeline.StateAcknowledged},
+		{"slash resolve", func() adapters.Inbound { in := msg(fmt.Sprint(id)); in.Command = "/resolve"; return in }(), fmt.Sprintf("resolved #%d: disk full on db7", id), timeline.StateResolved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := h.Handle(ctx, tc.in)
+			require.NoError(t, err)
+			if tc.want == "" {
+				assert.Contains(t, r.Text, "usage: /resolve")
+			} else {
+				assert.Equal(t, tc.want, r.Text)
+			}
+			assert.True(t, r.Private, "command replies go to the sender only")
+			inc, _, err := tl.Incident(id)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantState, inc.State)
+		})
+	}
+}
+
+// text is the text of h's reply to in.
+func text(h *Handler, ctx context.Context, in adapters.Inbound) (string, error) {
+	r, err := h.Handle(ctx, in)
+	return r.Text, err
 }

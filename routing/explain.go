@@ -15,12 +15,12 @@ import (
 // are redacted everywhere in it, including in rendered messages and in
 // values rendered from them.
 type Explanation struct {
-	Alert     map[string]string `json:"alert"`                // the alert's fields as given
-	Rules     []RuleTrace       `json:"rules"`                // every rule tried, in order
-	StoppedBy string            `json:"stopped_by,omitempty"` // the rule without continue that ended routing
-	Fields    map[string]string `json:"fields"`               // the fields after all set actions
-	Targets   []Target          `json:"targets"`              // the rooms the alert goes to
-	Default   bool              `json:"default"`              // no rule delivered; the default rooms were used
+	Alert        map[string]string `json:"alert"`                // the alert's fields as given
+	Rules        []RuleTrace       `json:"rules"`                // every rule tried, in order
+	StoppedBy    string            `json:"stopped_by,omitempty"` // the rule without continue that ended routing
+	Fields       map[string]string `json:"fields"`               // the fields after all set actions
+	Destinations []Destination     `json:"targets"`              // the rooms the alert goes to
+	Default      bool              `json:"default"`              // no rule delivered; the default rooms were used
 }
 
 // RuleTrace is what one rule did.
@@ -69,9 +69,9 @@ func (r *Router) Explain(alert, incident map[string]string) Explanation {
 			msgs[tr.Name] = tr.Message
 		}
 	}
-	ex.Targets = make([]Target, len(d.Targets))
-	for i, t := range d.Targets {
-		ex.Targets[i] = Target{Room: t.Room, Rule: t.Rule, Message: msgs[t.Rule]}
+	ex.Destinations = make([]Destination, len(d.Destinations))
+	for i, t := range d.Destinations {
+		ex.Destinations[i] = Destination{Room: t.Room, Rule: t.Rule, Message: msgs[t.Rule]}
 	}
 	return ex
 }
@@ -175,10 +175,10 @@ func (e Explanation) String() string {
 	switch {
 	case e.Default:
 		b.WriteString("no rule delivered: default route\n")
-	case len(e.Targets) == 0:
+	case len(e.Destinations) == 0:
 		b.WriteString("no rule delivered and there is no default room: the alert goes nowhere\n")
 	}
-	for _, t := range e.Targets {
+	for _, t := range e.Destinations {
 		fmt.Fprintf(&b, "→ %s (rule %s)", t.Room, t.Rule)
 		if t.Message != "" {
 			fmt.Fprintf(&b, ": %q", t.Message)

@@ -20,7 +20,7 @@ func naiveRoute(t testing.TB, rules []Rule, defaults []string, alert, incident m
 	if fields == nil {
 		fields = map[string]string{}
 	}
-	var targets []Target
+	var targets []Destination
 	for _, rule := range rules {
 		ok := true
 		for _, s := range rule.Matchers {
@@ -48,19 +48,19 @@ func naiveRoute(t testing.TB, rules []Rule, defaults []string, alert, incident m
 						continue rooms
 					}
 				}
-				targets = append(targets, Target{Room: room, Rule: rule.Name, Message: msg})
+				targets = append(targets, Destination{Room: room, Rule: rule.Name, Message: msg})
 			}
 		}
 		if !rule.Continue {
 			break
 		}
 	}
-	d := Decision{Fields: fields, Targets: targets}
+	d := Decision{Fields: fields, Destinations: targets}
 	if len(targets) == 0 && len(defaults) > 0 {
 		d.Default = true
-		d.Targets = nil
+		d.Destinations = nil
 		for _, room := range defaults {
-			d.Targets = append(d.Targets, Target{Room: room, Rule: DefaultRule})
+			d.Destinations = append(d.Destinations, Destination{Room: room, Rule: DefaultRule})
 		}
 	}
 	return d
@@ -145,7 +145,7 @@ func TestIndexAgreesWithFullScan(t *testing.T) {
 			}
 			ex := r.Explain(alert, incident)
 			assert.Equal(t, want.Default, ex.Default)
-			assert.Equal(t, rooms(want), rooms(Decision{Targets: ex.Targets}))
+			assert.Equal(t, rooms(want), rooms(Decision{Destinations: ex.Destinations}))
 		}
 	}
 }

@@ -14,8 +14,8 @@ type Options struct {
 	DefaultRooms []string               // rooms for an alert no rule delivers to (the default route)
 }
 
-// Target is one room an alert goes to.
-type Target struct {
+// Destination is one room an alert goes to.
+type Destination struct {
 	Room    string `json:"room"`
 	Rule    string `json:"rule"`              // the rule that chose the room, or "default"
 	Message string `json:"message,omitempty"` // the rule's rendered message ("" if the rule has none); secret-looking values redacted
@@ -23,9 +23,9 @@ type Target struct {
 
 // Decision is the outcome of routing one alert.
 type Decision struct {
-	Fields  map[string]string // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
-	Targets []Target          // rooms in order, each room at most once (first rule wins)
-	Default bool              // true when no rule delivered anywhere and DefaultRooms were used
+	Fields       map[string]string // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
+	Destinations []Destination     // rooms in order, each room at most once (first rule wins)
+	Default      bool              // true when no rule delivered anywhere and DefaultRooms were used
 }
 
 // DefaultRule is the Rule name of targets chosen by the default route.
@@ -384,11 +384,11 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 			cand.reset(r, fields, i+1)
 		}
 	}
-	if len(d.Targets) == 0 && len(r.defaults) > 0 {
+	if len(d.Destinations) == 0 && len(r.defaults) > 0 {
 		d.Default = true
-		d.Targets = make([]Target, len(r.defaults))
+		d.Destinations = make([]Destination, len(r.defaults))
 		for i, room := range r.defaults {
-			d.Targets[i] = Target{Room: room, Rule: DefaultRule}
+			d.Destinations[i] = Destination{Room: room, Rule: DefaultRule}
 		}
 	}
 	return d
@@ -438,20 +438,20 @@ func (r *Router) deliver(c *compiledRule, d *Decision, fields, incident map[stri
 		}
 	}
 	for _, room := range c.rooms {
-		if k := targetIndex(d.Targets, room); k >= 0 {
+		if k := targetIndex(d.Destinations, room); k >= 0 {
 			if tr != nil {
-				tr.AlreadyTargeted = append(tr.AlreadyTargeted, room+" (by "+d.Targets[k].Rule+")")
+				tr.AlreadyTargeted = append(tr.AlreadyTargeted, room+" (by "+d.Destinations[k].Rule+")")
 			}
 			continue
 		}
-		d.Targets = append(d.Targets, Target{Room: room, Rule: c.name, Message: msg})
+		d.Destinations = append(d.Destinations, Destination{Room: room, Rule: c.name, Message: msg})
 		if tr != nil {
 			tr.Rooms = append(tr.Rooms, room)
 		}
 	}
 }
 
-func targetIndex(ts []Target, room string) int {
+func targetIndex(ts []Destination, room string) int {
 	for i := range ts {
 		if ts[i].Room == room {
 			return i

@@ -97,12 +97,12 @@ func TestCompileAcceptsAnyRoomWithoutRoomExists(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, r.Len())
 	d := r.Route(map[string]string{}, nil)
-	assert.Equal(t, []Target{{Room: "anything", Rule: "x"}}, d.Targets)
+	assert.Equal(t, []Destination{{Room: "anything", Rule: "x"}}, d.Destinations)
 }
 
 func rooms(d Decision) []string {
 	out := []string{}
-	for _, t := range d.Targets {
+	for _, t := range d.Destinations {
 		out = append(out, t.Room)
 	}
 	return out
@@ -114,7 +114,7 @@ func TestRoute(t *testing.T) {
 		rules    []Rule
 		alert    map[string]string
 		incident map[string]string
-		targets  []Target
+		targets  []Destination
 		fields   map[string]string // fields expected in the decision (subset)
 		dflt     bool
 	}{
@@ -122,7 +122,7 @@ func TestRoute(t *testing.T) {
 			name:    "first match stops",
 			rules:   []Rule{{Name: "pay", Matchers: []string{`routing_key="payments"`}, Rooms: []string{"payments"}}, {Name: "all", Rooms: []string{"sre"}}},
 			alert:   map[string]string{"routing_key": "payments"},
-			targets: []Target{{Room: "payments", Rule: "pay"}},
+			targets: []Destination{{Room: "payments", Rule: "pay"}},
 		},
 		{
 			name: "continue reaches later rules",
@@ -131,7 +131,7 @@ func TestRoute(t *testing.T) {
 				{Name: "all", Rooms: []string{"sre"}},
 			},
 			alert:   map[string]string{"routing_key": "payments"},
-			targets: []Target{{Room: "payments", Rule: "pay"}, {Room: "sre", Rule: "all"}},
+			targets: []Destination{{Room: "payments", Rule: "pay"}, {Room: "sre", Rule: "all"}},
 		},
 		{
 			name: "one alert matching two rules reaches both rooms, each room once",
@@ -140,7 +140,7 @@ func TestRoute(t *testing.T) {
 				{Name: "db", Matchers: []string{`host_name=~"db-.*"`}, Rooms: []string{"db", "payments"}, Message: "db ${{ALERT.host_name}}"},
 			},
 			alert:   map[string]string{"routing_key": "payments", "host_name": "db-7"},
-			targets: []Target{{Room: "payments", Rule: "pay"}, {Room: "ops", Rule: "pay"}, {Room: "db", Rule: "db", Message: "db db-7"}},
+			targets: []Destination{{Room: "payments", Rule: "pay"}, {Room: "ops", Rule: "pay"}, {Room: "db", Rule: "db", Message: "db db-7"}},
 		},
 		{
 			name: "set then a later rule sees the field",
@@ -149,7 +149,7 @@ func TestRoute(t *testing.T) {
 				{Name: "db-team", Matchers: []string{`owner="database"`}, Rooms: []string{"db"}, Message: "to ${{ALERT.room_id}}"},
 			},
 			alert:   map[string]string{"host_name": "db-7"},
-			targets: []Target{{Room: "db", Rule: "db-team", Message: "to database-room"}},
+			targets: []Destination{{Room: "db", Rule: "db-team", Message: "to database-room"}},
 			fields:  map[string]string{"owner": "database", "room_id": "database-room", "host_name": "db-7"},
 		},
 		{
@@ -158,7 +158,7 @@ func TestRoute(t *testing.T) {
 				{Name: "tag", Set: map[string]string{"b": "${{ALERT.a}}+${{ALERT.c}}", "a": "A", "c": "C"}},
 			},
 			alert:   map[string]string{},
-			targets: []Target{{Room: "ops", Rule: "default"}},
+			targets: []Destination{{Room: "ops", Rule: "default"}},
 			fields:  map[string]string{"a": "A", "c": "C", "b": ""},
 			dflt:    true,
 		},
@@ -170,7 +170,7 @@ func TestRoute(t *testing.T) {
 				{Name: "new", Matchers: []string{`routing_key="new"`}, Rooms: []string{"payments"}},
 			},
 			alert:   map[string]string{"routing_key": "old"},
-			targets: []Target{{Room: "payments", Rule: "new"}},
+			targets: []Destination{{Room: "payments", Rule: "new"}},
 		},
 		{
 			name: "unset template field stops only that action",
@@ -179,7 +179,7 @@ func TestRoute(t *testing.T) {
 				{Name: "s", Rooms: []string{"sre"}, Message: "b=${{ALERT.b}}"},
 			},
 			alert:   map[string]string{},
-			targets: []Target{{Room: "sre", Rule: "s", Message: "b=ok"}},
+			targets: []Destination{{Room: "sre", Rule: "s", Message: "b=ok"}},
 			fields:  map[string]string{"b": "ok"},
 		},
 		{
@@ -187,20 +187,20 @@ func TestRoute(t *testing.T) {
 			rules:    []Rule{{Name: "r", Rooms: []string{"ops"}, Set: map[string]string{"link": "${{INCIDENT.url}}"}, Message: "#${{INCIDENT.id}} ${{ALERT.link}}"}},
 			alert:    map[string]string{},
 			incident: map[string]string{"id": "7", "url": "https://s/7"},
-			targets:  []Target{{Room: "ops", Rule: "r", Message: "#7 https://s/7"}},
+			targets:  []Destination{{Room: "ops", Rule: "r", Message: "#7 https://s/7"}},
 		},
 		{
 			name:    "default route",
 			rules:   []Rule{{Name: "pay", Matchers: []string{`routing_key="payments"`}, Rooms: []string{"payments"}}},
 			alert:   map[string]string{"routing_key": "other"},
-			targets: []Target{{Room: "ops", Rule: "default"}},
+			targets: []Destination{{Room: "ops", Rule: "default"}},
 			dflt:    true,
 		},
 		{
 			name:    "a matched rule that only sets fields still leads to the default route",
 			rules:   []Rule{{Name: "tag", Set: map[string]string{"team": "x"}}},
 			alert:   map[string]string{},
-			targets: []Target{{Room: "ops", Rule: "default"}},
+			targets: []Destination{{Room: "ops", Rule: "default"}},
 			fields:  map[string]string{"team": "x"},
 			dflt:    true,
 		},
@@ -208,7 +208,7 @@ func TestRoute(t *testing.T) {
 			name:    "a rule whose message cannot render leads to the default route",
 			rules:   []Rule{{Name: "r", Rooms: []string{"payments"}, Message: "${{INCIDENT.id}}"}},
 			alert:   map[string]string{},
-			targets: []Target{{Room: "ops", Rule: "default"}},
+			targets: []Destination{{Room: "ops", Rule: "default"}},
 			dflt:    true,
 		},
 	}
@@ -220,14 +220,14 @@ func TestRoute(t *testing.T) {
 				before[k] = v
 			}
 			d := r.Route(tt.alert, tt.incident)
-			assert.Equal(t, tt.targets, d.Targets)
+			assert.Equal(t, tt.targets, d.Destinations)
 			assert.Equal(t, tt.dflt, d.Default)
 			for k, v := range tt.fields {
 				assert.Equal(t, v, d.Fields[k], k)
 			}
 			assert.Equal(t, before, tt.alert, "the alert is not mutated")
 			ex := r.Explain(tt.alert, tt.incident)
-			assert.Equal(t, tt.targets, ex.Targets, "Explain agrees with Route")
+			assert.Equal(t, tt.targets, ex.Destinations, "Explain agrees with Route")
 			assert.Equal(t, tt.dflt, ex.Default)
 		})
 	}
@@ -271,7 +271,7 @@ func TestExplain(t *testing.T) {
 
 	assert.Equal(t, []string{"sre"}, ex.Rules[3].Rooms)
 	assert.Equal(t, "for sre", ex.Rules[3].Message)
-	assert.Equal(t, []Target{{Room: "sre", Rule: "sre", Message: "for sre"}}, ex.Targets)
+	assert.Equal(t, []Destination{{Room: "sre", Rule: "sre", Message: "for sre"}}, ex.Destinations)
 
 	raw, err := json.Marshal(ex)
 	require.NoError(t, err)
@@ -310,8 +310,8 @@ func TestExplainRedactsSecrets(t *testing.T) {
 	alert := map[string]string{"routing_key": "payments", "password": alertTok}
 	incident := map[string]string{"api_key": "incident-api-key-4444"}
 	d := r.Route(alert, incident)
-	require.Len(t, d.Targets, 1)
-	assert.Equal(t, "token ****9876 https://hooks/x?t=****9876 ****5555 ****4444", d.Targets[0].Message, "a room never gets a secret, even copied into another field")
+	require.Len(t, d.Destinations, 1)
+	assert.Equal(t, "token ****9876 https://hooks/x?t=****9876 ****5555 ****4444", d.Destinations[0].Message, "a room never gets a secret, even copied into another field")
 	assert.Equal(t, tok, d.Fields["auth_token"], "the decision's fields keep the real values")
 
 	ex := r.Explain(alert, incident)
@@ -350,7 +350,7 @@ func TestConcurrentRoute(t *testing.T) {
 			defer func() { done <- struct{}{} }()
 			for range 200 {
 				d := r.Route(map[string]string{"k": "x"}, nil)
-				if len(d.Targets) != 1 || d.Targets[0].Rule != "b" {
+				if len(d.Destinations) != 1 || d.Destinations[0].Rule != "b" {
 					t.Error("wrong decision", d)
 				}
 				_ = r.Explain(map[string]string{"k": "x"}, nil).String()

@@ -38,13 +38,14 @@ var (
 	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
 	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
 	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
-	BucketInbox      = []byte("inbox")     // room name ‖ 0 ‖ seq (u64) → a web room line not yet handed over (JSON)
+	BucketInbox      = []byte("inbox")     // seq (u64) → an inbound message or action not yet handled (JSON)
+	BucketInboxSeen  = []byte("inboxseen") // platform ‖ 0 ‖ dedupe key → when it was received (unix ns, u64)
 	keySchemaVersion = []byte("schema_version")
 )
 
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox}
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen}
 }
 
 // ErrLocked means another process holds the data file.

@@ -141,8 +141,19 @@ func (c *Client) Post(ctx context.Context, room adapters.Room, msg adapters.Mess
 	return c.newID(room.ID), nil
 }
 
-// CanEdit is false: HipChat cannot edit a notification (see adapters.CanEdit).
-func (c *Client) CanEdit() bool { return false }
+// Capabilities: HipChat cannot edit a notification, has no threads or
+// buttons, and shows a webhook's reply to the whole room.
+func (c *Client) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
+
+// Deliver posts d.Msg as a notification (a reply too: HipChat has no
+// threads). An update, which sitrep does not send to a platform that cannot
+// edit, posts anew (see Update).
+func (c *Client) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	if d.Op == adapters.OpUpdate {
+		return d.Ref, c.Update(ctx, d.Room, d.Ref, d.Msg)
+	}
+	return c.Post(ctx, d.Room, d.Msg)
+}
 
 // Update cannot edit in HipChat: it posts msg as a new notification whose
 // text starts with "update: " and which does not notify the room. messageID
@@ -153,7 +164,7 @@ func (c *Client) Update(ctx context.Context, room adapters.Room, messageID strin
 	}
 	prefix := UpdatePrefix
 	if msg.State != "" {
-		prefix += "[" + msg.State + "] "
+		prefix += "[" + string(msg.State) + "] "
 	}
 	text, ok := Render(msg, prefix)
 	if !ok {

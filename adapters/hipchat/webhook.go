@@ -112,14 +112,18 @@ func ParseWebhook(body []byte) (adapters.Inbound, error) {
 		}
 		at = t
 	}
-	return adapters.Inbound{
+	in := adapters.Inbound{
 		Platform:  Platform,
 		RoomID:    roomID,
 		User:      user,
 		Text:      *m.Message,
 		MessageID: m.ID,
 		Time:      at,
-	}, nil
+	}
+	if m.ID != "" { // HipChat retries a webhook it got no answer to: apply it once
+		in.Key = roomID + ":" + m.ID
+	}
+	return in, nil
 }
 
 // IsIgnored reports whether ParseWebhook's error means "valid, not for sitrep".
@@ -195,7 +199,8 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	reply, err := c.handler(r.Context(), in)
+	r2, err := c.handler(r.Context(), in)
+	reply := r2.Text
 	if err != nil {
 		c.log.Error("hipchat inbound message failed", "room", in.RoomID, "message", in.MessageID, "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})

@@ -1,7 +1,6 @@
 package webroom
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
 )
 
 // outFrame is an encoded frame waiting in a connection's send queue.
@@ -38,7 +38,7 @@ type conn struct {
 	done       chan struct{} // closed by stop: the writer quits
 	stopOnce   sync.Once
 	writerDone chan struct{}
-	inbox      chan adapters.Inbound // lines for the Handler worker
+	inbox      chan pendingLine // lines for the Handler worker
 
 	// histMax is the room's last sequence when the history was read; the
 	// writer skips live "message" frames at or below it, which the client
@@ -74,7 +74,7 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 		send:       make(chan outFrame, w.queueLen),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		inbox:      make(chan adapters.Inbound, inboxLen),
+		inbox:      make(chan pendingLine, inboxLen),
 	}
 	if !w.register(c) {
 		_ = ws.WriteControl(websocket.CloseMessage,
@@ -323,9 +323,15 @@ func (c *conn) handleLine(data []byte) {
 	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
 	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Text: text, Time: e.Time}
+	var ticket inbox.Ticket
 	seq, err := c.w.appendLogWith(c.w.ctx, c.room, x, func(tx *bolt.Tx, seq uint64) error {
 		line.MessageID = strconv.FormatUint(seq, 10)
-		return putInbox(tx, line, seq) // shown and queued for the Handler in one commit
+		if c.w.inbox == nil {
+			return nil
+		}
+		var err error
+		ticket, err = c.w.inbox.Put(tx, line) // shown and queued for the Handler in one commit
+		return err
 	})
 	if err != nil {
 		c.w.log.Error("store chat line", "room", c.room, "err", err)
@@ -333,52 +339,38 @@ func (c *conn) handleLine(data []byte) {
 		return
 	}
 	c.w.broadcast(c.room, seq, func() ([]byte, error) { return x.frame(FrameMessage, c.room, seq), nil })
+	if c.w.inbox == nil {
+		return
+	}
 	select {
-	case c.inbox <- line:
+	case c.inbox <- pendingLine{ticket, line}:
 	case <-c.w.ctx.Done():
 	}
 }
 
+// pendingLine is a stored line on its way to the Handler.
+type pendingLine struct {
+	ticket inbox.Ticket
+	in     adapters.Inbound
+}
+
 // handleLoop hands the connection's lines to the Handler one at a time, so a
-// slow Handler holds up only this client, and answers the sender.
+// slow Handler holds up only this client, and answers the sender. A line cut
+// off by shutdown stays in the inbox, which hands it over at the next start.
 func (c *conn) handleLoop() {
 	defer c.w.wg.Done()
-	for in := range c.inbox {
-		reply, err := c.callHandler(in)
-		if err == nil || c.w.handlerCtx.Err() == nil {
-			c.w.handled(in) // else cut off by shutdown: Replay hands it over at the next start
-		}
+	for p := range c.inbox {
+		reply, err := c.w.inbox.Handle(c.w.handlerCtx, p.ticket, p.in)
 		switch {
 		case err != nil:
 			// Usage problems come back as replies; an error is sitrep's own
 			// failure (storage, a bug), logged here and not shown as is.
-			c.w.log.Error("handling a line failed", "room", c.room, "user", in.User, "err", err)
+			c.w.log.Error("handling a line failed", "room", c.room, "user", p.in.User, "err", err)
 			c.sendError("sitrep could not handle that message; it is in the server log")
-		case reply != "":
-			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply}})
+		case !reply.Empty():
+			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply.Text}})
 		}
 	}
-}
-
-func (c *conn) callHandler(in adapters.Inbound) (reply string, err error) {
-	return c.w.call(c.w.handlerCtx, in)
-}
-
-// call hands one line to the Handler, within handlerTimeout, turning a
-// panic into an error.
-func (w *WebRoom) call(ctx context.Context, in adapters.Inbound) (reply string, err error) {
-	if w.handler == nil {
-		return "", nil
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			w.log.Error("handler panicked", "room", in.RoomID, "panic", p)
-			reply, err = "", errors.New("internal error while handling your message")
-		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
-	defer cancel()
-	return w.handler(ctx, in)
 }
 
 // cleanUser makes a client-chosen display name safe to store and show:

@@ -28,16 +28,18 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Platform is the name this adapter gives its platform.
 const Platform = "webroom"
 
 // KindChat is the Message.Kind of a line a responder typed in the room.
-const KindChat = "chat"
+const KindChat = timeline.KindChat
 
 // Limits and timings.
 const (
@@ -53,7 +55,6 @@ const (
 	pongWait        = 60 * time.Second
 	pingPeriod      = pongWait * 9 / 10
 	closeGrace      = 2 * time.Second  // wait for the peer's close frame
-	handlerTimeout  = 30 * time.Second // bound on one Handler call
 	inboxLen        = 16               // lines queued for the Handler per connection
 )
 
@@ -94,7 +95,7 @@ type Options struct {
 // WebRoom serves web rooms and implements adapters.Chat. It is safe for concurrent use.
 type WebRoom struct {
 	db       *storage.DB
-	handler  adapters.Handler
+	inbox    *inbox.Inbox
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
@@ -118,8 +119,9 @@ type WebRoom struct {
 var _ adapters.Chat = (*WebRoom)(nil)
 
 // New returns a WebRoom that keeps its rooms' logs in db and hands responders'
-// lines to handler.
-func New(db *storage.DB, handler adapters.Handler, opts Options) *WebRoom {
+// lines to sitrep through ib, which stores each in the commit that shows it.
+// A nil ib takes no lines.
+func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 	if opts.History == 0 {
 		opts.History = defaultHistory
 	}
@@ -142,7 +144,7 @@ func New(db *storage.DB, handler adapters.Handler, opts Options) *WebRoom {
 	handlerCtx, handlerCancel := context.WithCancel(context.Background())
 	w := &WebRoom{
 		db:       db,
-		handler:  handler,
+		inbox:    ib,
 		opts:     opts,
 		log:      opts.Logger.With("adapter", Platform),
 		maxLog:   defaultMaxLog,
@@ -255,6 +257,20 @@ func (x *encodedEntry) frame(typ, room string, seq uint64) []byte {
 	out = append(out, ',')
 	out = append(out, x.fields...)
 	return append(out, '}')
+}
+
+// Capabilities: a web room edits in place and shows replies to their sender
+// only; it has no threads or buttons.
+func (w *WebRoom) Capabilities() adapters.Capabilities {
+	return adapters.Capabilities{Edit: true, PrivateReplies: true}
+}
+
+// Deliver posts (a reply, with no threads, is a post) or updates in place.
+func (w *WebRoom) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	if d.Op == adapters.OpUpdate {
+		return d.Ref, w.Update(ctx, d.Room, d.Ref, d.Msg)
+	}
+	return w.Post(ctx, d.Room, d.Msg)
 }
 
 // Post appends msg to the room's log and then sends it to every client
