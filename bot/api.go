@@ -316,7 +316,10 @@ func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "routes", `body must be {"routes": [...]}`)
 		return
 	}
-	if err := b.replaceRoutes(r.Context(), body.Routes); err != nil {
+	b.adminMu.Lock()
+	err := b.router.Replace(r.Context(), body.Routes)
+	b.adminMu.Unlock()
+	if err != nil {
 		if problems := ruleErrors(err); len(problems) > 0 {
 			// field names the first problem; errors lists them all.
 			writeJSON(w, http.StatusBadRequest, map[string]any{

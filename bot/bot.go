@@ -46,7 +46,7 @@ type Bot struct {
 	log    *slog.Logger
 	db     *storage.DB
 	rooms  *rooms.Store
-	router atomic.Pointer[routing.Router]
+	router *routing.Store
 	tl     *timeline.Timeline
 	outbox *outbox.Outbox
 	web    *webroom.WebRoom
@@ -95,15 +95,11 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 			return nil, fmt.Errorf("seed room %s: %w", r.Name, err)
 		}
 	}
-	rules, err := loadRoutes(ctx, db, cfg.Routes)
-	if err != nil {
+	if b.router, err = routing.OpenStore(ctx, db, cfg.Routes, routing.Options{
+		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom},
+	}); err != nil {
 		return nil, err
 	}
-	router, err := b.compile(rules)
-	if err != nil {
-		return nil, fmt.Errorf("stored routes: %w", err)
-	}
-	b.router.Store(router)
 
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
