@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sitrep/sitrep/adapters/webroom"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
@@ -47,11 +48,11 @@ func (b *Bot) requireAdmin(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := secret.Bearer(r)
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "", "missing admin token: send Authorization: Bearer <admin token>")
+			httpjson.Error(w, http.StatusUnauthorized, "", "missing admin token: send Authorization: Bearer <admin token>")
 			return
 		}
 		if !secret.Equal(tok, b.cfg.AdminToken) {
-			writeError(w, http.StatusUnauthorized, "", "invalid admin token")
+			httpjson.Error(w, http.StatusUnauthorized, "", "invalid admin token")
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -62,7 +63,7 @@ func (b *Bot) requireAdmin(h http.Handler) http.Handler {
 func (b *Bot) index(w http.ResponseWriter, r *http.Request) {
 	room, ok := b.rooms.Get(b.cfg.DefaultRoom)
 	if b.web == nil || !ok || room.Platform != rooms.PlatformWebRoom {
-		writeJSON(w, http.StatusOK, map[string]string{"service": "sitrep"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"service": "sitrep"})
 		return
 	}
 	target := "/rooms/" + url.PathEscape(room.WithDefaults().ID)
@@ -91,7 +92,7 @@ func (b *Bot) listIncidents(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("state"); s != "" {
 		st, ok := timeline.ParseState(s)
 		if !ok {
-			writeError(w, http.StatusBadRequest, "state", fmt.Sprintf("state must be triggered, acknowledged or resolved, not %q", s))
+			httpjson.Error(w, http.StatusBadRequest, "state", fmt.Sprintf("state must be triggered, acknowledged or resolved, not %q", s))
 			return
 		}
 		state = st
@@ -100,7 +101,7 @@ func (b *Bot) listIncidents(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 10000 {
-			writeError(w, http.StatusBadRequest, "limit", "limit must be a number from 1 to 10000")
+			httpjson.Error(w, http.StatusBadRequest, "limit", "limit must be a number from 1 to 10000")
 			return
 		}
 		limit = n
@@ -114,25 +115,25 @@ func (b *Bot) listIncidents(w http.ResponseWriter, r *http.Request) {
 	for _, inc := range list {
 		out = append(out, viewOf(inc, nil))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	httpjson.Write(w, http.StatusOK, map[string]any{"incidents": out})
 }
 
 func (b *Bot) getIncident(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseUint(strings.TrimPrefix(r.PathValue("id"), "#"), 10, 64)
 	if err != nil || id == 0 {
-		writeError(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
+		httpjson.Error(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
 		return
 	}
 	inc, events, err := b.tl.Incident(id)
 	if errors.Is(err, timeline.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
+		httpjson.Error(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
 		return
 	}
 	if err != nil {
 		b.internalError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(inc, events))
+	httpjson.Write(w, http.StatusOK, viewOf(inc, events))
 }
 
 // postIncidentEvent acts on an incident for a tool or a person outside the
@@ -141,7 +142,7 @@ func (b *Bot) getIncident(w http.ResponseWriter, r *http.Request) {
 func (b *Bot) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseUint(strings.TrimPrefix(r.PathValue("id"), "#"), 10, 64)
 	if err != nil || id == 0 {
-		writeError(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
+		httpjson.Error(w, http.StatusBadRequest, "id", "incident ID must be a positive number")
 		return
 	}
 	var body struct {
@@ -156,15 +157,15 @@ func (b *Bot) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
 		"resolved": timeline.KindResolved, "resolve": timeline.KindResolved, "note": timeline.KindNote}
 	kind, ok := kinds[strings.ToLower(body.Kind)]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "kind", `kind must be "acknowledged", "resolved" or "note"`)
+		httpjson.Error(w, http.StatusBadRequest, "kind", `kind must be "acknowledged", "resolved" or "note"`)
 		return
 	}
 	if kind == timeline.KindNote && strings.TrimSpace(body.Text) == "" {
-		writeError(w, http.StatusBadRequest, "text", "a note needs text")
+		httpjson.Error(w, http.StatusBadRequest, "text", "a note needs text")
 		return
 	}
 	if len(body.Text) > 4000 || len(body.User) > 128 {
-		writeError(w, http.StatusBadRequest, "text", "text is limited to 4000 bytes and user to 128")
+		httpjson.Error(w, http.StatusBadRequest, "text", "text is limited to 4000 bytes and user to 128")
 		return
 	}
 	res, err := b.tl.Act(r.Context(), timeline.Action{IncidentID: id, Kind: kind, Text: strings.TrimSpace(body.Text),
@@ -172,13 +173,13 @@ func (b *Bot) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
 	var se *timeline.StateError
 	switch {
 	case errors.Is(err, timeline.ErrNotFound):
-		writeError(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
+		httpjson.Error(w, http.StatusNotFound, "id", fmt.Sprintf("no incident #%d", id))
 	case errors.As(err, &se):
-		writeError(w, http.StatusConflict, "kind", se.Error())
+		httpjson.Error(w, http.StatusConflict, "kind", se.Error())
 	case err != nil:
 		b.internalError(w, err)
 	default:
-		writeJSON(w, http.StatusCreated, map[string]any{"incident": viewOf(res.Incident, nil).Incident, "event": res.Event})
+		httpjson.Write(w, http.StatusCreated, map[string]any{"incident": viewOf(res.Incident, nil).Incident, "event": res.Event})
 	}
 }
 
@@ -187,16 +188,16 @@ func (b *Bot) listRooms(w http.ResponseWriter, _ *http.Request) {
 	for i := range list {
 		list[i] = list[i].Redacted()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rooms": list})
+	httpjson.Write(w, http.StatusOK, map[string]any{"rooms": list})
 }
 
 func (b *Bot) getRoom(w http.ResponseWriter, r *http.Request) {
 	room, ok := b.rooms.Get(r.PathValue("name"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", r.PathValue("name")))
+		httpjson.Error(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, room.Redacted())
+	httpjson.Write(w, http.StatusOK, room.Redacted())
 }
 
 func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +207,7 @@ func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if room.Name != "" && room.Name != name {
-		writeError(w, http.StatusBadRequest, "name", fmt.Sprintf("body names room %q but the URL names %q", room.Name, name))
+		httpjson.Error(w, http.StatusBadRequest, "name", fmt.Sprintf("body names room %q but the URL names %q", room.Name, name))
 		return
 	}
 	room.Name = name
@@ -218,19 +219,19 @@ func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
 		room.Token = old.Token // tokens are write-only: leaving one out keeps it
 	case secret.IsRedacted(room.Token):
 		if !existed || old.Platform != room.Platform || secret.Redact(old.Token) != room.Token {
-			writeError(w, http.StatusBadRequest, "token", "the token is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
+			httpjson.Error(w, http.StatusBadRequest, "token", "the token is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
 			return
 		}
 		room.Token = old.Token // GET then PUT: the redacted form keeps the stored token
 	}
 	if field, msg := b.roomUsable(room); field != "" {
-		writeError(w, http.StatusBadRequest, field, msg)
+		httpjson.Error(w, http.StatusBadRequest, field, msg)
 		return
 	}
 	if err := b.rooms.Put(r.Context(), room); err != nil {
 		var fe *rooms.FieldError
 		if errors.As(err, &fe) {
-			writeError(w, http.StatusBadRequest, fe.Field, err.Error())
+			httpjson.Error(w, http.StatusBadRequest, fe.Field, err.Error())
 			return
 		}
 		b.internalError(w, err)
@@ -241,7 +242,7 @@ func (b *Bot) putRoom(w http.ResponseWriter, r *http.Request) {
 	if existed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, saved.Redacted())
+	httpjson.Write(w, code, saved.Redacted())
 }
 
 // roomUsable checks what config check checks of a room beyond its own
@@ -270,7 +271,7 @@ func (b *Bot) roomUsable(room rooms.Room) (field, msg string) {
 func (b *Bot) deleteRoom(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if name == b.cfg.DefaultRoom {
-		writeError(w, http.StatusConflict, "name", fmt.Sprintf("room %q is the default room; change default_room first", name))
+		httpjson.Error(w, http.StatusConflict, "name", fmt.Sprintf("room %q is the default room; change default_room first", name))
 		return
 	}
 	b.adminMu.Lock()
@@ -278,14 +279,14 @@ func (b *Bot) deleteRoom(w http.ResponseWriter, r *http.Request) {
 	for _, rule := range b.router.Load().Rules() {
 		for _, rn := range rule.Rooms {
 			if rn == name {
-				writeError(w, http.StatusConflict, "name", fmt.Sprintf("route %q sends to room %q; change the routes first", rule.Name, name))
+				httpjson.Error(w, http.StatusConflict, "name", fmt.Sprintf("route %q sends to room %q; change the routes first", rule.Name, name))
 				return
 			}
 		}
 	}
 	if err := b.rooms.Delete(r.Context(), name); err != nil {
 		if errors.Is(err, rooms.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", name))
+			httpjson.Error(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", name))
 			return
 		}
 		b.internalError(w, err)
@@ -295,7 +296,7 @@ func (b *Bot) deleteRoom(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Bot) getRoutes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"routes": redactRules(b.router.Load().Rules())})
+	httpjson.Write(w, http.StatusOK, map[string]any{"routes": redactRules(b.router.Load().Rules())})
 }
 
 func redactRules(rules []routing.Rule) []routing.Rule {
@@ -313,7 +314,7 @@ func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.Routes == nil {
-		writeError(w, http.StatusBadRequest, "routes", `body must be {"routes": [...]}`)
+		httpjson.Error(w, http.StatusBadRequest, "routes", `body must be {"routes": [...]}`)
 		return
 	}
 	b.adminMu.Lock()
@@ -322,7 +323,7 @@ func (b *Bot) putRoutes(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if problems := ruleErrors(err); len(problems) > 0 {
 			// field names the first problem; errors lists them all.
-			writeJSON(w, http.StatusBadRequest, map[string]any{
+			httpjson.Write(w, http.StatusBadRequest, map[string]any{
 				"error": err.Error(), "field": problems[0]["field"], "errors": problems,
 			})
 			return
@@ -347,7 +348,7 @@ func (b *Bot) testRoutes(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &fields) {
 		return
 	}
-	writeJSON(w, http.StatusOK, b.router.Load().Explain(fields, nil))
+	httpjson.Write(w, http.StatusOK, b.router.Load().Explain(fields, nil))
 }
 
 func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
@@ -358,7 +359,7 @@ func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
 			b.internalError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"dead": dead})
+		httpjson.Write(w, http.StatusOK, map[string]any{"dead": dead})
 	case "", "pending":
 		pending := map[string]int{}
 		for _, room := range b.rooms.List() {
@@ -369,9 +370,9 @@ func (b *Bot) getOutbox(w http.ResponseWriter, r *http.Request) {
 			}
 			pending[room.Name] = n
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"pending": pending})
+		httpjson.Write(w, http.StatusOK, map[string]any{"pending": pending})
 	default:
-		writeError(w, http.StatusBadRequest, "state", "state must be pending or dead")
+		httpjson.Error(w, http.StatusBadRequest, "state", "state must be pending or dead")
 	}
 }
 
@@ -396,7 +397,7 @@ func (b *Bot) backup(w http.ResponseWriter, r *http.Request) {
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
+		httpjson.Error(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
@@ -409,11 +410,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			writeError(w, http.StatusRequestEntityTooLarge, "", "body over 1 MiB")
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "", "body over 1 MiB")
 		case errors.Is(err, io.EOF):
-			writeError(w, http.StatusBadRequest, "", "empty body: send JSON")
+			httpjson.Error(w, http.StatusBadRequest, "", "empty body: send JSON")
 		default:
-			writeError(w, http.StatusBadRequest, jsonField(err), "invalid JSON: "+err.Error())
+			httpjson.Error(w, http.StatusBadRequest, jsonField(err), "invalid JSON: "+err.Error())
 		}
 		return false
 	}
@@ -434,19 +435,5 @@ func jsonField(err error) string {
 
 func (b *Bot) internalError(w http.ResponseWriter, err error) {
 	b.log.Error("request failed", "err", err)
-	writeError(w, http.StatusInternalServerError, "", "internal error; see the server log")
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, field, msg string) {
-	body := map[string]string{"error": msg}
-	if field != "" {
-		body["field"] = field
-	}
-	writeJSON(w, code, body)
+	httpjson.Error(w, http.StatusInternalServerError, "", "internal error; see the server log")
 }

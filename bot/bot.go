@@ -23,6 +23,7 @@ import (
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/ingest"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/rooms"
@@ -263,15 +264,15 @@ func (o offChat) Update(context.Context, adapters.Room, string, adapters.Message
 }
 
 func (b *Bot) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (b *Bot) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !b.ready.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (b *Bot) metrics() http.Handler {

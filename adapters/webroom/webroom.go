@@ -28,6 +28,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
@@ -529,11 +530,11 @@ func (w *WebRoom) Register(mux *http.ServeMux) {
 func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bool) {
 	room := r.PathValue("room")
 	if !ValidRoomName(room) {
-		writeJSONError(rw, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		httpjson.Error(rw, http.StatusNotFound, "", "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
 		return "", false
 	}
 	if w.opts.Exists != nil && !w.opts.Exists(room) {
-		writeJSONError(rw, http.StatusNotFound, "no such room")
+		httpjson.Error(rw, http.StatusNotFound, "", "no such room")
 		return "", false
 	}
 	return room, true
@@ -548,7 +549,7 @@ func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
 	if tok, ok := secret.Bearer(r); ok && secret.Equal(tok, w.opts.Key) {
 		return true
 	}
-	writeJSONError(rw, http.StatusUnauthorized, "missing or wrong key")
+	httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
 	return false
 }
 
