@@ -553,14 +553,6 @@ func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-func writeJSONError(rw http.ResponseWriter, status int, msg string) {
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]string{"error": msg})
-}
-
 // randomID returns n random bytes as hex.
 func randomID(n int) string {
 	b := make([]byte, n)
