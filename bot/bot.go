@@ -60,7 +60,6 @@ type Bot struct {
 	now    func() time.Time
 
 	updates sync.WaitGroup // in-place message updates under way
-	adminMu sync.Mutex     // serialises changes to rooms and routes, which check each other
 }
 
 // New opens the store, seeds rooms and routes from cfg, and builds every part.
