@@ -23,6 +23,17 @@ func rule(name, room string) Rule {
 	return Rule{Name: name, Matchers: []string{`team="` + name + `"`}, Rooms: []string{room}}
 }
 
+// secretRule has a secret-looking set value and matcher, which Rule.Redacted
+// shows as "****4242" and auth_token!="****5678".
+func secretRule() Rule {
+	return Rule{
+		Name:     "hooks",
+		Matchers: []string{`team="hooks"`, `auth_token!="matcher-secret-5678"`},
+		Rooms:    []string{"hooks"},
+		Set:      map[string]string{"auth_token": "route-secret-token-4242", "team": "hooks"},
+	}
+}
+
 func TestStoreOpenSeedsFromConfigUntilItChanges(t *testing.T) {
 	config := []Rule{rule("payments", "payments")}
 	edited := []Rule{rule("payments", "payments"), rule("db", "db")}
@@ -69,13 +80,7 @@ func TestStoreOpenRefusesStoredRoutesThatNoLongerCompile(t *testing.T) {
 }
 
 func TestStoreReplaceRejectsAndKeepsTheRunningRoutes(t *testing.T) {
-	const token = "route-secret-token-4242"
-	running := []Rule{{
-		Name:     "hooks",
-		Matchers: []string{`team="hooks"`, `auth_token!="matcher-secret-5678"`},
-		Rooms:    []string{"hooks"},
-		Set:      map[string]string{"auth_token": token},
-	}}
+	running := []Rule{secretRule()}
 	redacted := func(edit func(*Rule)) []Rule {
 		r := running[0].Redacted()
 		edit(&r)
@@ -115,13 +120,7 @@ func TestStoreReplaceRejectsAndKeepsTheRunningRoutes(t *testing.T) {
 
 func TestStoreReplaceKeepsRedactedSecrets(t *testing.T) {
 	ctx := context.Background()
-	running := []Rule{{
-		Name:     "hooks",
-		Matchers: []string{`team="hooks"`, `auth_token!="matcher-secret-5678"`},
-		Rooms:    []string{"hooks"},
-		Set:      map[string]string{"auth_token": "route-secret-token-4242", "team": "hooks"},
-	}}
-	s, err := OpenStore(ctx, openDB(t), running, opts())
+	s, err := OpenStore(ctx, openDB(t), []Rule{secretRule()}, opts())
 	require.NoError(t, err)
 
 	shown := s.Load().Rules()[0].Redacted()
