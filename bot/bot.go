@@ -23,6 +23,7 @@ import (
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/ingest"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/rooms"
@@ -46,7 +47,7 @@ type Bot struct {
 	log    *slog.Logger
 	db     *storage.DB
 	rooms  *rooms.Store
-	router atomic.Pointer[routing.Router]
+	router *routing.Store
 	tl     *timeline.Timeline
 	outbox *outbox.Outbox
 	web    *webroom.WebRoom
@@ -59,7 +60,6 @@ type Bot struct {
 	now    func() time.Time
 
 	updates sync.WaitGroup // in-place message updates under way
-	adminMu sync.Mutex     // serialises changes to rooms and routes, which check each other
 }
 
 // New opens the store, seeds rooms and routes from cfg, and builds every part.
@@ -95,15 +95,11 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 			return nil, fmt.Errorf("seed room %s: %w", r.Name, err)
 		}
 	}
-	rules, err := loadRoutes(ctx, db, cfg.Routes)
-	if err != nil {
+	if b.router, err = routing.OpenStore(ctx, db, cfg.Routes, routing.Options{
+		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom},
+	}); err != nil {
 		return nil, err
 	}
-	router, err := b.compile(rules)
-	if err != nil {
-		return nil, fmt.Errorf("stored routes: %w", err)
-	}
-	b.router.Store(router)
 
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
@@ -267,15 +263,15 @@ func (o offChat) Update(context.Context, adapters.Room, string, adapters.Message
 }
 
 func (b *Bot) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (b *Bot) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !b.ready.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "starting or stopping"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (b *Bot) metrics() http.Handler {

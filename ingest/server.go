@@ -8,7 +8,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/timeline"
@@ -108,14 +108,9 @@ type reply struct {
 	body any
 }
 
-// errorBody is the JSON body of every 4xx and 5xx reply.
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
-
+// fail is a 4xx or 5xx reply: every one has an httpjson.ErrorBody.
 func fail(code int, field, msg string) reply {
-	return reply{code: code, body: errorBody{Error: msg, Field: field}}
+	return reply{code: code, body: httpjson.ErrorBody{Error: msg, Field: field}}
 }
 
 // endpoint wraps a decoder-and-commit function with auth, content type and
@@ -126,16 +121,13 @@ func (s *Server) endpoint(name string, handle func(ctx context.Context, body []b
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rep := s.serve(r, handle)
-		w.Header().Set("Content-Type", "application/json")
 		if rep.code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sitrep"`)
 		}
-		w.WriteHeader(rep.code)
 		if a, ok := rep.body.(alertReply); ok { // the hot path: no reflection
-			buf := a.appendJSON(make([]byte, 0, 128))
-			_, _ = w.Write(append(buf, '\n'))
+			httpjson.WriteRaw(w, rep.code, append(a.appendJSON(make([]byte, 0, 128)), '\n'))
 		} else {
-			_ = json.NewEncoder(w).Encode(rep.body)
+			httpjson.Write(w, rep.code, rep.body)
 		}
 		if rep.code == http.StatusAccepted {
 			accepted.Inc()

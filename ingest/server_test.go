@@ -65,7 +65,9 @@ func (f *fixture) post(t *testing.T, path, auth, contentType, body string) respo
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
-	assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+	assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
+	assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
+	assert.Equal(t, "no-store", res.Header.Get("Cache-Control"))
 	var out map[string]any
 	require.NoError(t, json.Unmarshal(raw, &out), "body %s", raw)
 	return response{code: res.StatusCode, body: out}

@@ -15,5 +15,7 @@
 // rule and reports why each did or did not match, with secret-looking field
 // values redacted.
 //
-// A Router is immutable once compiled and safe for concurrent use.
+// A Router is immutable once compiled and safe for concurrent use. A Store
+// keeps the running one: the rules in bbolt, seeded from config and edited
+// through the admin API, compiled and swapped in whole after validation.
 package routing

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/secret"
 )
 
@@ -169,17 +170,17 @@ func (c *Client) Register(mux *http.ServeMux, path string) {
 
 func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if !c.webhookAuthorized(r) {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong token"})
+		httpjson.Error(w, http.StatusUnauthorized, "", "missing or wrong token")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body larger than " + strconv.Itoa(MaxWebhookBody) + " bytes"})
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "", "body larger than "+strconv.Itoa(MaxWebhookBody)+" bytes")
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "could not read body"})
+		httpjson.Error(w, http.StatusBadRequest, "", "could not read body")
 		return
 	}
 	in, err := ParseWebhook(body)
@@ -189,10 +190,10 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case errors.As(err, &fe):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fe.Error(), "field": fe.Field})
+		httpjson.Error(w, http.StatusBadRequest, fe.Field, fe.Error())
 		return
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad webhook"})
+		httpjson.Error(w, http.StatusBadRequest, "", "bad webhook")
 		return
 	}
 	if c.handler == nil {
@@ -203,7 +204,7 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	reply := r2.Text
 	if err != nil {
 		c.log.Error("hipchat inbound message failed", "room", in.RoomID, "message", in.MessageID, "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error"})
+		httpjson.Error(w, http.StatusInternalServerError, "", "internal error")
 		return
 	}
 	if strings.TrimSpace(reply) == "" {
@@ -213,7 +214,7 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	if utf8Len := len([]rune(reply)); utf8Len > MaxMessage {
 		reply = string([]rune(reply)[:MaxMessage-1]) + truncMarker
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"message": reply, "message_format": "text"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"message": reply, "message_format": "text"})
 }
 
 func (c *Client) webhookAuthorized(r *http.Request) bool {
@@ -225,12 +226,4 @@ func (c *Client) webhookAuthorized(r *http.Request) bool {
 	}
 	tok, ok := secret.Bearer(r)
 	return ok && secret.Equal(tok, c.webhookToken)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

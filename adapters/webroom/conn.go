@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 )
 
@@ -54,7 +55,7 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !w.originAllowed(origin, r.Host) {
 		w.log.Warn("refused cross-origin websocket", "room", room, "origin", origin)
-		writeJSONError(rw, http.StatusForbidden, "cross-origin websocket refused: origin "+origin)
+		httpjson.Error(rw, http.StatusForbidden, "", "cross-origin websocket refused: origin "+origin)
 		return
 	}
 	if !w.checkKey(rw, r) {

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+
+	"github.com/sitrep/sitrep/httpjson"
 )
 
 //go:embed page.html
@@ -37,7 +39,7 @@ func (w *WebRoom) servePage(rw http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	if err := w.page.Execute(&buf, pageData{Room: room, Nonce: nonce}); err != nil {
 		w.log.Error("render room page", "room", room, "err", err)
-		writeJSONError(rw, http.StatusInternalServerError, "could not render the room page")
+		httpjson.Error(rw, http.StatusInternalServerError, "", "could not render the room page")
 		return
 	}
 	h := rw.Header()

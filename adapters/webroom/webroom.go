@@ -28,6 +28,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/secret"
@@ -545,11 +546,11 @@ func (w *WebRoom) Register(mux *http.ServeMux) {
 func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bool) {
 	room := r.PathValue("room")
 	if !ValidRoomName(room) {
-		writeJSONError(rw, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		httpjson.Error(rw, http.StatusNotFound, "", "no such room: a room name is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
 		return "", false
 	}
 	if w.opts.Exists != nil && !w.opts.Exists(room) {
-		writeJSONError(rw, http.StatusNotFound, "no such room")
+		httpjson.Error(rw, http.StatusNotFound, "", "no such room")
 		return "", false
 	}
 	return room, true
@@ -564,16 +565,8 @@ func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
 	if tok, ok := secret.Bearer(r); ok && secret.Equal(tok, w.opts.Key) {
 		return true
 	}
-	writeJSONError(rw, http.StatusUnauthorized, "missing or wrong key")
+	httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
 	return false
-}
-
-func writeJSONError(rw http.ResponseWriter, status int, msg string) {
-	rw.Header().Set("Content-Type", "application/json; charset=utf-8")
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]string{"error": msg})
 }
 
 // randomID returns n random bytes as hex.

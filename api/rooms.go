@@ -1,0 +1,100 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/secret"
+)
+
+func (a *API) listRooms(w http.ResponseWriter, _ *http.Request) {
+	list := a.opts.Rooms.List()
+	for i := range list {
+		list[i] = list[i].Redacted()
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"rooms": list})
+}
+
+func (a *API) getRoom(w http.ResponseWriter, r *http.Request) {
+	room, ok := a.opts.Rooms.Get(r.PathValue("name"))
+	if !ok {
+		httpjson.Error(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", r.PathValue("name")))
+		return
+	}
+	httpjson.Write(w, http.StatusOK, room.Redacted())
+}
+
+func (a *API) putRoom(w http.ResponseWriter, r *http.Request) {
+	var room rooms.Room
+	if !decodeBody(w, r, &room) {
+		return
+	}
+	name := r.PathValue("name")
+	if room.Name != "" && room.Name != name {
+		httpjson.Error(w, http.StatusBadRequest, "name", fmt.Sprintf("body names room %q but the URL names %q", room.Name, name))
+		return
+	}
+	room.Name = name
+	a.adminMu.Lock()
+	defer a.adminMu.Unlock()
+	old, existed := a.opts.Rooms.Get(name)
+	switch {
+	case room.Token == "" && existed && old.Platform == room.Platform:
+		room.Token = old.Token // tokens are write-only: leaving one out keeps it
+	case secret.IsRedacted(room.Token):
+		if !existed || old.Platform != room.Platform || secret.Redact(old.Token) != room.Token {
+			httpjson.Error(w, http.StatusBadRequest, "token", "the token is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
+			return
+		}
+		room.Token = old.Token // GET then PUT: the redacted form keeps the stored token
+	}
+	if field, msg := a.opts.RoomUsable(room); field != "" {
+		httpjson.Error(w, http.StatusBadRequest, field, msg)
+		return
+	}
+	if err := a.opts.Rooms.Put(r.Context(), room); err != nil {
+		var fe *rooms.FieldError
+		if errors.As(err, &fe) {
+			httpjson.Error(w, http.StatusBadRequest, fe.Field, err.Error())
+			return
+		}
+		a.internalError(w, err)
+		return
+	}
+	saved, _ := a.opts.Rooms.Get(name)
+	code := http.StatusCreated
+	if existed {
+		code = http.StatusOK
+	}
+	httpjson.Write(w, code, saved.Redacted())
+}
+
+func (a *API) deleteRoom(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if name == a.opts.DefaultRoom {
+		httpjson.Error(w, http.StatusConflict, "name", fmt.Sprintf("room %q is the default room; change default_room first", name))
+		return
+	}
+	a.adminMu.Lock()
+	defer a.adminMu.Unlock()
+	for _, rule := range a.opts.Routes.Load().Rules() {
+		for _, rn := range rule.Rooms {
+			if rn == name {
+				httpjson.Error(w, http.StatusConflict, "name", fmt.Sprintf("route %q sends to room %q; change the routes first", rule.Name, name))
+				return
+			}
+		}
+	}
+	if err := a.opts.Rooms.Delete(r.Context(), name); err != nil {
+		if errors.Is(err, rooms.ErrNotFound) {
+			httpjson.Error(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", name))
+			return
+		}
+		a.internalError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
