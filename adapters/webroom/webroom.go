@@ -55,8 +55,8 @@ const (
 	writeWait       = 10 * time.Second
 	pongWait        = 60 * time.Second
 	pingPeriod      = pongWait * 9 / 10
-	closeGrace      = 2 * time.Second  // wait for the peer's close frame
-	inboxLen        = 16               // lines queued for the Handler per connection
+	closeGrace      = 2 * time.Second // wait for the peer's close frame
+	inboxLen        = 16              // lines queued for the Handler per connection
 )
 
 // roomNameRE is what a web room's name (and platform ID) must look like.
