@@ -1,6 +1,8 @@
-// Package bot wires sitrep together: config → storage → timeline → routing →
-// outbox → chat adapters, behind one HTTP server with the ingest endpoints,
-// the admin API, web rooms, health checks and metrics.
+// Package bot wires sitrep together and does nothing else: config → storage
+// → rooms and routes → timeline → fan-out → outbox → the platforms' adapters
+// (from the platform list), behind one HTTP server with the ingest endpoints,
+// the admin API, the platforms' own routes, health checks and metrics. Every
+// background loop runs under Run.
 package bot
 
 import (
@@ -17,15 +19,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
-	"github.com/sitrep/sitrep/adapters/hipchat"
-	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/fanout"
 	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/ingest"
 	"github.com/sitrep/sitrep/outbox"
+	"github.com/sitrep/sitrep/platform"
+	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/storage"
@@ -38,38 +43,40 @@ import (
 // 10% more ingest throughput on 2 cores.
 const GCPercent = 300
 
-// hipchatHook is where HipChat's room_message webhook posts.
-const hipchatHook = "/hooks/hipchat"
-
 // Bot is one running sitrep.
 type Bot struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	db     *storage.DB
-	rooms  *rooms.Store
-	router *routing.Store
-	tl     *timeline.Timeline
-	outbox *outbox.Outbox
-	web    *webroom.WebRoom
-	chats  map[string]adapters.Chat
-	cmds   *commands.Handler
-	reg    *prometheus.Registry
-	mux    *http.ServeMux
-	ready  atomic.Bool
-	events *prometheus.CounterVec
-	now    func() time.Time
-
-	updates sync.WaitGroup // in-place message updates under way
+	cfg       *config.Config
+	log       *slog.Logger
+	db        *storage.DB
+	rooms     *rooms.Store
+	router    *routing.Store
+	tl        *timeline.Timeline
+	fan       *fanout.Fanout
+	outbox    *outbox.Outbox
+	inbox     *inbox.Inbox
+	platforms platform.List
+	chats     map[string]platform.Built // the platforms that are on, by name
+	cmds      *commands.Handler
+	reg       *prometheus.Registry
+	mux       *http.ServeMux
+	ready     atomic.Bool
+	events    *prometheus.CounterVec
+	now       func() time.Time
 }
 
-// New opens the store, seeds rooms and routes from cfg, and builds every part.
-// It does not listen; Run does.
+// New opens the store, seeds rooms and routes from cfg, and builds every
+// part, with the platforms of platforms.All. It does not listen; Run does.
 func New(cfg *config.Config, log *slog.Logger) (*Bot, error) {
+	return NewWith(cfg, log, platforms.All())
+}
+
+// NewWith is New with the platforms of list.
+func NewWith(cfg *config.Config, log *slog.Logger, list platform.List) (*Bot, error) {
 	db, err := storage.Open(cfg.Data, storage.Options{})
 	if err != nil {
 		return nil, err
 	}
-	b, err := build(cfg, log, db)
+	b, err := build(cfg, log, db, list)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -77,8 +84,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Bot, error) {
 	return b, nil
 }
 
-func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
-	b := &Bot{cfg: cfg, log: log, db: db, reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: time.Now}
+func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.List) (*Bot, error) {
+	b := &Bot{cfg: cfg, log: log, db: db, platforms: list, chats: map[string]platform.Built{},
+		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: time.Now}
 	b.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitrep_events_total", Help: "Timeline events committed, by kind.",
@@ -101,6 +109,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 		return nil, err
 	}
 
+	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
 
@@ -109,34 +118,22 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 		RoomOf:   b.rooms.ByPlatformID,
 		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
 	})
+	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
 
-	b.chats = map[string]adapters.Chat{}
-	if cfg.Web.On() {
-		b.web = webroom.New(db, b.cmds.Handle, webroom.Options{
-			Key: cfg.Web.Key, History: cfg.Web.History, AllowedOrigins: cfg.Web.AllowedOrigins, Logger: log,
-			Exists: func(id string) bool { _, ok := b.rooms.ByPlatformID(rooms.PlatformWebRoom, id); return ok },
+	for _, d := range list {
+		built, err := d.Build(platform.Env{
+			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
+			RoomExists: func(id string) bool { _, ok := b.rooms.ByPlatformID(d.Name, id); return ok },
 		})
-		b.web.Register(b.mux)
-		b.chats[rooms.PlatformWebRoom] = b.web
-	} else {
-		log.Info("web rooms off (web.enabled: false)")
-	}
-	if cfg.HipChat.Enabled() {
-		hc := hipchat.New(hipchat.Options{
-			BaseURL:      cfg.HipChat.BaseURL,
-			Token:        cfg.HipChat.Token,
-			WebhookToken: cfg.HipChat.WebhookToken,
-			Handler:      b.cmds.Handle,
-			Logger:       log.With("adapter", "hipchat"),
-		})
-		b.chats[rooms.PlatformHipChat] = hc
-		if cfg.HipChat.WebhookToken != "" {
-			hc.Register(b.mux, hipchatHook)
-		} else {
-			log.Info("hipchat inbound off: responders' chat is not read", "enable", "set hipchat.webhook_token and point a room_message webhook at "+hipchatHook)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", d.Name, err)
 		}
+		if built.Chat == nil {
+			log.Info("chat adapter off", "platform", d.Name, "enable", built.Off)
+			continue
+		}
+		b.chats[d.Name] = built
 	}
-	b.logOffAdapters()
 
 	b.outbox = outbox.New(db, outbox.Options{
 		Resolve:     b.resolveRoom,
@@ -157,14 +154,36 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB) (*Bot, error) {
 	return b, nil
 }
 
-// logOffAdapters says, once at start, which platforms are off and how to turn them on.
-func (b *Bot) logOffAdapters() {
-	if _, on := b.chats[rooms.PlatformHipChat]; !on {
-		b.log.Info("chat adapter off", "platform", rooms.PlatformHipChat, "enable", "set hipchat.base_url")
+// dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
+func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+	return b.fan.Dispatch(outbox.TxQueue(tx, b.now()), inc, ev)
+}
+
+// afterCommit runs once an event is durable: wake the outbox for its rooms.
+func (b *Bot) afterCommit(r timeline.Result) {
+	b.events.WithLabelValues(string(r.Event.Kind)).Inc()
+	b.outbox.Notify(r.Incident.Rooms...)
+}
+
+// capabilities are those of the platform of the room named name.
+func (b *Bot) capabilities(name string) (adapters.Capabilities, bool) {
+	r, ok := b.rooms.Get(name)
+	if !ok {
+		return adapters.Capabilities{}, false
 	}
-	for _, p := range []string{rooms.PlatformSlack, rooms.PlatformDiscord} {
-		b.log.Info("chat adapter off", "platform", p, "reason", "not in this version of sitrep")
+	built, on := b.chats[r.Platform]
+	if !on {
+		return adapters.Capabilities{}, false
 	}
+	return built.Chat.Capabilities(), true
+}
+
+// routeCommand answers "/route test key=value ..." typed in a room.
+func (b *Bot) routeCommand(_ context.Context, cmd commands.Command, _ adapters.Inbound) (string, error) {
+	if cmd.Sub != "test" {
+		return "usage: /route test key=value ...", nil
+	}
+	return b.router.Load().Explain(cmd.Args, nil).String(), nil
 }
 
 // Handler is the bot's HTTP handler (for tests and for embedding).
@@ -174,7 +193,7 @@ func (b *Bot) Handler() http.Handler { return b.mux }
 func (b *Bot) Timeline() *timeline.Timeline { return b.tl }
 
 // Run serves on ln until ctx ends, then shuts down gracefully: in-flight
-// requests finish, web rooms close, the outbox stops, bbolt closes.
+// requests finish, the platforms close, the outbox stops, bbolt closes.
 func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           b.mux,
@@ -183,16 +202,29 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(b.log.Handler(), slog.LevelWarn),
 	}
-	obCtx, stopOutbox := context.WithCancel(context.Background())
-	obDone := make(chan error, 1)
-	go func() { obDone <- b.outbox.Run(obCtx) }()
-
-	if b.web != nil { // lines a room showed before the last stop but sitrep had not handled
-		if n, err := b.web.Replay(ctx); err != nil {
-			b.log.Error("web room lines left over from the last run", "err", err)
-		} else if n > 0 {
-			b.log.Info("handled web room lines left over from the last run", "lines", n)
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	var loops sync.WaitGroup
+	loopErrs := make(chan error, 2+len(b.chats))
+	loop := func(name string, run func(context.Context) error) {
+		loops.Go(func() {
+			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
+				loopErrs <- fmt.Errorf("%s: %w", name, err)
+			}
+		})
+	}
+	loop("outbox", b.outbox.Run)
+	loop("inbox", b.inbox.Run)
+	for name, built := range b.chats {
+		if built.Run != nil {
+			loop(name, built.Run)
 		}
+	}
+
+	// What responders sent before the last stop that sitrep had not handled.
+	if n, err := b.inbox.Replay(ctx); err != nil {
+		b.log.Error("inbound left over from the last run", "err", err)
+	} else if n > 0 {
+		b.log.Info("handled inbound left over from the last run", "count", n)
 	}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
@@ -209,19 +241,24 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	b.ready.Store(false)
 	b.log.Info("shutting down")
-	if b.web != nil {
-		b.web.Close()
+	for _, built := range b.chats {
+		if built.Close != nil {
+			built.Close()
+		}
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(shutCtx); serr != nil && err == nil {
 		err = fmt.Errorf("http shutdown: %w", serr)
 	}
-	stopOutbox()
-	if oerr := <-obDone; oerr != nil && !errors.Is(oerr, context.Canceled) && err == nil {
-		err = fmt.Errorf("outbox: %w", oerr)
+	stopLoops()
+	loops.Wait()
+	close(loopErrs)
+	for lerr := range loopErrs {
+		if err == nil {
+			err = lerr
+		}
 	}
-	b.updates.Wait()
 	if cerr := b.db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close storage: %w", cerr)
 	}
@@ -231,21 +268,31 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 // Close releases the store when Run was never called.
 func (b *Bot) Close() error { return b.db.Close() }
 
-func (b *Bot) resolveRoom(name string) (outbox.Target, bool) {
+func (b *Bot) resolveRoom(name string) (outbox.Endpoint, bool) {
 	r, ok := b.rooms.Get(name)
 	if !ok {
-		return outbox.Target{}, false
+		return outbox.Endpoint{}, false
 	}
-	chat, on := b.chats[r.Platform]
-	if !on {
-		chat = offChat{platform: r.Platform}
+	var chat adapters.Chat = offChat{platform: r.Platform}
+	if built, on := b.chats[r.Platform]; on {
+		chat = built.Chat
 	}
-	lim := b.cfg.Limit(r.Platform)
-	return outbox.Target{
+	return outbox.Endpoint{
 		Room:  adapters.Room{Name: r.Name, ID: r.ID, Token: r.Token},
 		Chat:  chat,
-		Limit: outbox.Limit{Messages: lim.Messages, Per: lim.Per},
+		Limit: b.limit(r.Platform),
 	}, true
+}
+
+// limit is a platform's rate limit: rate_limits' if set, else its descriptor's.
+func (b *Bot) limit(name string) outbox.Limit {
+	if l, ok := b.cfg.RateLimits[name]; ok {
+		return outbox.Limit{Messages: l.Messages, Per: l.Per}
+	}
+	if d, ok := b.platforms.Get(name); ok {
+		return outbox.Limit{Messages: d.Limit.Messages, Per: d.Limit.Per}
+	}
+	return outbox.Limit{}
 }
 
 // offChat stands in for a platform whose adapter is off: deliveries wait in the
@@ -254,12 +301,10 @@ type offChat struct{ platform string }
 
 func (o offChat) Platform() string { return o.platform }
 
-func (o offChat) Post(context.Context, adapters.Room, adapters.Message) (string, error) {
-	return "", fmt.Errorf("the %s adapter is off: set its credentials and restart", o.platform)
-}
+func (o offChat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
 
-func (o offChat) Update(context.Context, adapters.Room, string, adapters.Message) error {
-	return fmt.Errorf("the %s adapter is off", o.platform)
+func (o offChat) Deliver(context.Context, adapters.Delivery) (string, error) {
+	return "", fmt.Errorf("the %s adapter is off: set its credentials and restart", o.platform)
 }
 
 func (b *Bot) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -3,7 +3,6 @@ package bot
 import (
 	"fmt"
 
-	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/api"
 	"github.com/sitrep/sitrep/rooms"
 )
@@ -16,7 +15,7 @@ func (b *Bot) registerAPI() {
 	api.New(api.Options{
 		AdminToken:  b.cfg.AdminToken,
 		DefaultRoom: b.cfg.DefaultRoom,
-		WebRooms:    b.web != nil,
+		WebRooms:    b.cfg.Web.On(),
 		DB:          b.db,
 		Rooms:       b.rooms,
 		Routes:      b.router,
@@ -29,23 +28,19 @@ func (b *Bot) registerAPI() {
 }
 
 // roomUsable checks what config check checks of a room beyond its own
-// fields: its platform is on, and sitrep can reach it there.
+// fields: its platform is on, and what its platform asks of a room.
 func (b *Bot) roomUsable(room rooms.Room) (field, msg string) {
 	room = room.WithDefaults()
 	if room.Platform == "" {
 		return "", "" // rooms.Put names the missing platform
 	}
-	if _, on := b.chats[room.Platform]; !on {
+	d, known := b.platforms.Get(room.Platform)
+	if _, on := b.chats[room.Platform]; !known || !on {
 		return "platform", fmt.Sprintf("platform %s is off on this server: configure it first", room.Platform)
 	}
-	switch room.Platform {
-	case rooms.PlatformWebRoom:
-		if !webroom.ValidRoomName(room.ID) {
-			return "id", "a web room's id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-		}
-	case rooms.PlatformHipChat:
-		if room.Token == "" && b.cfg.HipChat.Token == "" {
-			return "token", "required for a HipChat room, unless hipchat.token is set"
+	if d.Room != nil {
+		if fe := d.Room(b.cfg, room); fe != nil {
+			return fe.Field, fe.Msg
 		}
 	}
 	return "", ""

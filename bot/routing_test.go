@@ -371,9 +371,15 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 	waitMessages(t, hc, "101", 1)
 	ops.waitFor(t, 5*time.Second, "the runbook message", textHas("Runbook for Checkout down"))
 
+	var hookAs func(token, messageID, text string) int
+	msgID := 0
 	hook := func(token, text string) int {
+		msgID++
+		return hookAs(token, fmt.Sprintf("m-%d", msgID), text)
+	}
+	hookAs = func(token, messageID, text string) int {
 		body := map[string]any{"event": "room_message", "oauth_client_id": "c", "webhook_id": 1, "item": map[string]any{
-			"message": map[string]any{"id": "m-1", "date": "2026-11-23T09:00:00+00:00", "message": text,
+			"message": map[string]any{"id": messageID, "date": "2026-11-23T09:00:00+00:00", "message": text,
 				"from": map[string]any{"id": 7, "mention_name": "bob", "name": "Bob"}},
 			"room": map[string]any{"id": 101, "name": "Payments"}}}
 		code, _ := tb.do(t, http.MethodPost, "/hooks/hipchat?token="+token, "", body)
@@ -395,6 +401,12 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 	require.Equal(t, http.StatusOK, hook("hook-token-0123456789", fmt.Sprintf("/ack %d", id)))
 	assert.Equal(t, "acknowledged", tb.incident(t, id)["state"])
 	ops.waitFor(t, 5*time.Second, "the ack in the web room", textHas("acknowledged by bob"))
+
+	// HipChat retrying a webhook it got no answer to: the line is applied once.
+	before := len(tb.incident(t, id)["events"].([]any))
+	require.Equal(t, http.StatusNoContent, hookAs("hook-token-0123456789", "m-retried", fmt.Sprintf("#%d checking replicas", id)))
+	require.Equal(t, http.StatusNoContent, hookAs("hook-token-0123456789", "m-retried", fmt.Sprintf("#%d checking replicas", id)))
+	assert.Len(t, tb.incident(t, id)["events"].([]any), before+1, "a retried webhook is applied once")
 
 	time.Sleep(200 * time.Millisecond)
 	for _, m := range hc.Messages("101") {

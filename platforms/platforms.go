@@ -1,0 +1,18 @@
+// Package platforms is the one list of the chat platforms sitrep is built
+// with. Adding a platform is a new package under adapters/ with a
+// Descriptor, and one line here.
+package platforms
+
+import (
+	"github.com/sitrep/sitrep/adapters/hipchat"
+	"github.com/sitrep/sitrep/adapters/webroom"
+	"github.com/sitrep/sitrep/platform"
+)
+
+// All returns every platform, in the order they are built.
+func All() platform.List {
+	return platform.List{
+		webroom.Descriptor(),
+		hipchat.Descriptor(),
+	}
+}
