@@ -36,14 +36,11 @@ type httpChat struct{ url string }
 
 func (h httpChat) Platform() string { return "http" }
 
-func (h httpChat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
+func (h httpChat) Capabilities() adapters.Capabilities { return adapters.Capabilities{Edit: true} }
 
 func (h httpChat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
 	room, msg := d.Room, d.Msg
-	body, err := json.Marshal(struct {
-		Room string           `json:"room"`
-		Msg  adapters.Message `json:"msg"`
-	}{room.Name, msg})
+	body, err := json.Marshal(killBody{room.Name, d.Op, d.Ref, msg})
 	if err != nil {
 		return "", adapters.Permanent(err)
 	}
@@ -61,6 +58,14 @@ func (h httpChat) Deliver(ctx context.Context, d adapters.Delivery) (string, err
 		return "", fmt.Errorf("post: status %d: %v", res.StatusCode, err)
 	}
 	return string(id), nil
+}
+
+// killBody is what httpChat sends for one delivery.
+type killBody struct {
+	Room string           `json:"room"`
+	Op   adapters.Op      `json:"op"`
+	Ref  string           `json:"ref"`
+	Msg  adapters.Message `json:"msg"`
 }
 
 // TestHelperProcess is the child of TestKill9: it delivers the outbox of the
@@ -127,10 +132,7 @@ func TestKill9(t *testing.T) {
 		child  atomic.Pointer[os.Process]
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Room string           `json:"room"`
-			Msg  adapters.Message `json:"msg"`
-		}
+		var body killBody
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
@@ -153,22 +155,7 @@ func TestKill9(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	run := func() (*exec.Cmd, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		cmd.Env = append(os.Environ(), helperEnv+"=1", helperDB+"="+path, helperURL+"="+srv.URL)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		child.Store(nil)
-		require.NoError(t, cmd.Start())
-		child.Store(cmd.Process)
-		err := cmd.Wait()
-		if err != nil {
-			t.Logf("child output:\n%s", out.String())
-		}
-		return cmd, err
-	}
+	run := func() (*exec.Cmd, error) { return runHelper(t, path, srv.URL, &child) }
 
 	_, err = run()
 	var exit *exec.ExitError
@@ -209,4 +196,23 @@ func TestKill9(t *testing.T) {
 		}
 	}
 	t.Logf("posts: %d for %d messages; duplicates by room: %v", total, killedRooms*perRoom, dups)
+}
+
+// runHelper runs TestHelperProcess on the db at path against the platform at
+// url, keeping its process in child so the platform can kill it.
+func runHelper(t *testing.T, path, url string, child *atomic.Pointer[os.Process]) (*exec.Cmd, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", helperDB+"="+path, helperURL+"="+url)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	child.Store(nil)
+	require.NoError(t, cmd.Start())
+	child.Store(cmd.Process)
+	err := cmd.Wait()
+	if err != nil {
+		t.Logf("child output:\n%s", out.String())
+	}
+	return cmd, err
 }
