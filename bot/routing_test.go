@@ -369,7 +369,7 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "both-ways", "routing_key": "payments",
 		"entity_display_name": "Checkout down", "runbook_url": "https://wiki/checkout"})["incident_id"])
 	waitMessages(t, hc, "101", 1)
-	ops.waitFor(t, 5*time.Second, "the runbook message", textHas("Runbook for Checkout down"))
+	card := ops.waitFor(t, 5*time.Second, "the runbook message", textHas("Runbook for Checkout down"))
 
 	var hookAs func(token, messageID, text string) int
 	msgID := 0
@@ -401,6 +401,12 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 	require.Equal(t, http.StatusOK, hook("hook-token-0123456789", fmt.Sprintf("/ack %d", id)))
 	assert.Equal(t, "acknowledged", tb.incident(t, id)["state"])
 	ops.waitFor(t, 5*time.Second, "the ack in the web room", textHas("acknowledged by bob"))
+	upd := ops.waitFor(t, 5*time.Second, "the card's in-place update", isType("update"))
+	assert.Equal(t, card["id"], upd["id"], "the card itself is updated")
+	t.Logf("incident: %v", tb.incident(t, id))
+	assert.Contains(t, upd["text"], "Runbook for Checkout down", "a route's message: survives the ack")
+	assert.Equal(t, "acknowledged", upd["state"])
+	assert.Equal(t, card["event_id"], upd["event_id"], "the card still shows the alert that opened the incident")
 
 	// HipChat retrying a webhook it got no answer to: the line is applied once.
 	before := len(tb.incident(t, id)["events"].([]any))
