@@ -4,7 +4,8 @@
 // characters, U+2028 and U+2029 escaped, invalid UTF-8 replaced by \ufffd).
 // The timeline, the outbox and the web room encode every record on the ingest
 // path with it, where encoding/json's reflection showed up in CPU profiles.
-// Decoding is left to encoding/json.
+// Unmarshal decodes the stored records back, from their struct tags, with
+// github.com/go-json-experiment/json on encoding/json's terms.
 package jsonenc
 
 import (

@@ -3,9 +3,11 @@ package outbox
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/jsonenc"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // appendEntry appends e encoded exactly as encoding/json.Marshal encodes it,
@@ -59,128 +61,39 @@ func marshalEntry(dst []byte, e *Entry) ([]byte, error) {
 	return append(dst, raw...), nil
 }
 
-// decodeEntry decodes a stored entry in full.
+// decodeEntry decodes a stored entry in full, as json.Unmarshal would.
 func decodeEntry(raw []byte, e *Entry) error {
-	return json.Unmarshal(raw, e)
+	return jsonenc.Unmarshal(raw, e)
 }
 
-// digestFields are the message members a digest keeps of each entry it
-// collapses (see digestChild); decodeForDigest reads only those.
-var digestFields = [...]string{"incident_id", "event_id", "kind", "state", "title", "text", "color"}
+// digestEntry is what decodeForDigest reads of a stored entry: its message's
+// members render.DigestChild keeps, and its enqueue time. Everything else (seq,
+// room, the message's fields, user and digest) is skipped unbuilt.
+type digestEntry struct {
+	Op       adapters.Op `json:"op"`
+	NoDigest bool        `json:"no_digest"`
+	Msg      struct {
+		IncidentID uint64         `json:"incident_id"`
+		EventID    uint64         `json:"event_id"`
+		Kind       timeline.Kind  `json:"kind"`
+		State      timeline.State `json:"state"`
+		Title      string         `json:"title"`
+		Text       string         `json:"text"`
+		Color      string         `json:"color"`
+	} `json:"msg"`
+	Enqueued time.Time `json:"enqueued"`
+}
 
 // decodeForDigest decodes what a digest needs of a stored entry: its
-// enqueue time and the members of its message digestChild keeps. Entries
-// are stored by appendEntry, so it parses that form directly with a
-// jsonenc.Reader and skips the rest (fields, user) without building it;
-// anything the reader does not take (jsonenc.ErrSlow: escapes in a key, an
-// unusual number, a key differing only in case) is handed to encoding/json
-// instead, so its result equals decoding in full and taking digestChild of
-// the message.
+// enqueue time and the members of its message render.DigestChild keeps, equal to
+// decoding it in full and taking render.DigestChild of the message.
 func decodeForDigest(raw []byte, e *Entry) error {
-	if err := fastDigestEntry(raw, e); err == nil {
-		return nil
-	}
-	var full Entry
-	if err := json.Unmarshal(raw, &full); err != nil {
+	var d digestEntry
+	if err := jsonenc.Unmarshal(raw, &d); err != nil {
 		return err
 	}
-	full.Msg = digestChild(full.Msg)
-	*e = full
+	m := &d.Msg
+	*e = Entry{Op: d.Op, NoDigest: d.NoDigest, Enqueued: d.Enqueued, Msg: adapters.Message{IncidentID: m.IncidentID, EventID: m.EventID,
+		Kind: m.Kind, State: m.State, Title: m.Title, Text: m.Text, Color: m.Color}}
 	return nil
-}
-
-var entryKeys = []string{"seq", "room", "op", "card", "no_digest", "msg", "enqueued", "attempts", "next_at", "last_error"}
-
-func fastDigestEntry(raw []byte, e *Entry) error {
-	r := jsonenc.NewReader(raw)
-	var out Entry
-	err := r.Object(func(key []byte) error {
-		switch string(key) {
-		case "msg":
-			if r.Null() { // encoding/json leaves the message as it is
-				return nil
-			}
-			return r.Object(func(key []byte) error { return digestMember(&r, key, &out.Msg) })
-		case "enqueued":
-			if r.Null() {
-				return nil
-			}
-			t, err := r.Time()
-			out.Enqueued = t
-			return err
-		case "op":
-			if r.Null() {
-				return nil
-			}
-			op, err := r.Uint()
-			if op > 255 {
-				return jsonenc.ErrSlow
-			}
-			out.Op = adapters.Op(op)
-			return err
-		case "no_digest":
-			return jsonenc.ErrSlow // rare: decoded in full
-		case "seq", "room", "card", "attempts", "next_at", "last_error":
-			return r.Skip()
-		}
-		return r.Unknown(key, entryKeys...)
-	})
-	if err != nil {
-		return err
-	}
-	if err := r.End(); err != nil {
-		return err
-	}
-	*e = out
-	return nil
-}
-
-var messageKeys = append(digestFields[:], "user", "fields", "actions", "digest")
-
-func digestMember(r *jsonenc.Reader, key []byte, m *adapters.Message) error {
-	var err error
-	switch string(key) {
-	case "incident_id":
-		if !r.Null() {
-			m.IncidentID, err = r.Uint()
-		}
-	case "event_id":
-		if !r.Null() {
-			m.EventID, err = r.Uint()
-		}
-	case "kind":
-		err = str(r, (*string)(&m.Kind))
-	case "state":
-		err = str(r, (*string)(&m.State))
-	case "title":
-		err = str(r, &m.Title)
-	case "text":
-		err = str(r, &m.Text)
-	case "color":
-		err = str(r, &m.Color)
-	case "user", "fields", "actions", "digest":
-		err = r.Skip()
-	default:
-		err = r.Unknown(key, messageKeys...)
-	}
-	return err
-}
-
-// str reads a string into *dst; null leaves it, as encoding/json does.
-func str(r *jsonenc.Reader, dst *string) error {
-	if r.Null() {
-		return nil
-	}
-	v, err := r.String()
-	if err == nil {
-		*dst = v
-	}
-	return err
-}
-
-// digestChild is what a digest carries of a message it collapses: what a
-// room needs to show it (IncidentID, EventID, Kind, State, Title, Text,
-// Color), not its Fields, User or nested Digest.
-func digestChild(m adapters.Message) adapters.Message {
-	return adapters.Message{IncidentID: m.IncidentID, EventID: m.EventID, Kind: m.Kind, State: m.State, Title: m.Title, Text: m.Text, Color: m.Color}
 }

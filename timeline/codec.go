@@ -1,7 +1,6 @@
 package timeline
 
 import (
-	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -13,9 +12,9 @@ import (
 // The timeline's hot path stores an event and its incident for every alert.
 // These appenders write the JSON encoding/json would for Event and Incident
 // (same keys, same omitempty rules, map keys sorted), without reflection;
-// decodeIncident and decodeEvent read that form back with a jsonenc.Reader
-// and leave anything else to encoding/json, so what they return is always
-// what json.Unmarshal would. The round-trip and fuzz tests hold them in step.
+// decodeIncident and decodeEvent read records back with jsonenc.Unmarshal,
+// from the struct tags, on encoding/json's terms. The round-trip and fuzz
+// tests hold the appenders and encoding/json in step.
 
 func appendKey(b []byte, key string) []byte {
 	b = append(b, ',', '"')
@@ -171,182 +170,13 @@ func done(b []byte, bad bool) ([]byte, error) {
 // Incident would.
 func decodeIncident(raw []byte) (Incident, error) {
 	var inc Incident
-	if fastIncident(raw, &inc) == nil {
-		return inc, nil
-	}
-	inc = Incident{}
-	err := json.Unmarshal(raw, &inc)
+	err := jsonenc.Unmarshal(raw, &inc)
 	return inc, err
 }
 
 // decodeEvent decodes a stored event as json.Unmarshal into a zero Event would.
 func decodeEvent(raw []byte) (Event, error) {
 	var ev Event
-	if fastEvent(raw, &ev) == nil {
-		return ev, nil
-	}
-	ev = Event{}
-	err := json.Unmarshal(raw, &ev)
+	err := jsonenc.Unmarshal(raw, &ev)
 	return ev, err
-}
-
-var incidentKeys = []string{"id", "entity_id", "title", "state", "fields", "rooms", "opened_at", "updated_at",
-	"acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "last_event_id"}
-
-// fastIncident decodes the form appendIncident writes into a zero *inc.
-// Every key may come once (encoding/json merges a repeated map); null leaves
-// a field as it is, or sets it to nil, as encoding/json does.
-func fastIncident(raw []byte, inc *Incident) error {
-	r := jsonenc.NewReader(raw)
-	err := members(&r, func(key []byte) (uint32, error) {
-		switch string(key) {
-		case "id":
-			return 1 << 0, uintField(&r, &inc.ID)
-		case "entity_id":
-			return 1 << 1, strField(&r, &inc.EntityID)
-		case "title":
-			return 1 << 2, strField(&r, &inc.Title)
-		case "state":
-			return 1 << 3, strField(&r, (*string)(&inc.State))
-		case "fields":
-			var err error
-			inc.Fields, err = r.StringMap()
-			return 1 << 4, err
-		case "rooms":
-			var err error
-			inc.Rooms, err = r.StringSlice()
-			return 1 << 5, err
-		case "opened_at":
-			return 1 << 6, timeField(&r, &inc.OpenedAt)
-		case "updated_at":
-			return 1 << 7, timeField(&r, &inc.UpdatedAt)
-		case "acknowledged_at":
-			return 1 << 8, timePtrField(&r, &inc.AcknowledgedAt)
-		case "acknowledged_by":
-			return 1 << 9, strField(&r, &inc.AcknowledgedBy)
-		case "resolved_at":
-			return 1 << 10, timePtrField(&r, &inc.ResolvedAt)
-		case "resolved_by":
-			return 1 << 11, strField(&r, &inc.ResolvedBy)
-		case "last_event_id":
-			return 1 << 12, uintField(&r, &inc.LastEventID)
-		}
-		return 0, r.Unknown(key, incidentKeys...)
-	})
-	return end(&r, err)
-}
-
-var eventKeys = []string{"id", "incident_id", "kind", "text", "fields", "origin", "time"}
-var originKeys = []string{"adapter", "room", "message_id", "user", "time"}
-
-// fastEvent decodes the form appendEvent writes into a zero *ev, on the
-// terms of fastIncident.
-func fastEvent(raw []byte, ev *Event) error {
-	r := jsonenc.NewReader(raw)
-	err := members(&r, func(key []byte) (uint32, error) {
-		switch string(key) {
-		case "id":
-			return 1 << 0, uintField(&r, &ev.ID)
-		case "incident_id":
-			return 1 << 1, uintField(&r, &ev.IncidentID)
-		case "kind":
-			return 1 << 2, strField(&r, (*string)(&ev.Kind))
-		case "text":
-			return 1 << 3, strField(&r, &ev.Text)
-		case "fields":
-			var err error
-			ev.Fields, err = r.StringMap()
-			return 1 << 4, err
-		case "origin":
-			if r.Null() {
-				return 1 << 5, nil
-			}
-			return 1 << 5, originField(&r, &ev.Origin)
-		case "time":
-			return 1 << 6, timeField(&r, &ev.Time)
-		}
-		return 0, r.Unknown(key, eventKeys...)
-	})
-	return end(&r, err)
-}
-
-func originField(r *jsonenc.Reader, o *Origin) error {
-	return members(r, func(key []byte) (uint32, error) {
-		switch string(key) {
-		case "adapter":
-			return 1 << 0, strField(r, &o.Adapter)
-		case "room":
-			return 1 << 1, strField(r, &o.Room)
-		case "message_id":
-			return 1 << 2, strField(r, &o.MessageID)
-		case "user":
-			return 1 << 3, strField(r, &o.User)
-		case "time":
-			return 1 << 4, timeField(r, &o.Time)
-		}
-		return 0, r.Unknown(key, originKeys...)
-	})
-}
-
-// members reads an object whose keys may each come once: encoding/json merges
-// a repeated key, so a repeat goes the slow way. read reads the value of key
-// and returns the key's bit, or 0 for a key it skipped.
-func members(r *jsonenc.Reader, read func(key []byte) (uint32, error)) error {
-	var seen uint32
-	return r.Object(func(key []byte) error {
-		bit, err := read(key)
-		if bit == 0 {
-			return err
-		}
-		if seen&bit != 0 {
-			return jsonenc.ErrSlow
-		}
-		seen |= bit
-		return err
-	})
-}
-
-func strField(r *jsonenc.Reader, dst *string) error {
-	if r.Null() {
-		return nil
-	}
-	v, err := r.String()
-	*dst = v
-	return err
-}
-
-func uintField(r *jsonenc.Reader, dst *uint64) error {
-	if r.Null() {
-		return nil
-	}
-	v, err := r.Uint()
-	*dst = v
-	return err
-}
-
-func timeField(r *jsonenc.Reader, dst *time.Time) error {
-	if r.Null() {
-		return nil
-	}
-	t, err := r.Time()
-	*dst = t
-	return err
-}
-
-func timePtrField(r *jsonenc.Reader, dst **time.Time) error {
-	if r.Null() {
-		*dst = nil
-		return nil
-	}
-	t, err := r.Time()
-	*dst = &t
-	return err
-}
-
-// end checks that nothing follows a decoded value.
-func end(r *jsonenc.Reader, err error) error {
-	if err != nil {
-		return err
-	}
-	return r.End()
 }
