@@ -403,7 +403,6 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 	ops.waitFor(t, 5*time.Second, "the ack in the web room", textHas("acknowledged by bob"))
 	upd := ops.waitFor(t, 5*time.Second, "the card's in-place update", isType("update"))
 	assert.Equal(t, card["id"], upd["id"], "the card itself is updated")
-	t.Logf("incident: %v", tb.incident(t, id))
 	assert.Contains(t, upd["text"], "Runbook for Checkout down", "a route's message: survives the ack")
 	assert.Equal(t, "acknowledged", upd["state"])
 	assert.Equal(t, card["event_id"], upd["event_id"], "the card still shows the alert that opened the incident")
