@@ -1,8 +1,22 @@
-// Package outbox delivers chat messages durably. A message is written to the
-// outbox in the same bbolt transaction as the event it reports (Enqueue), so an
-// event is never committed without its messages, and one worker goroutine per
-// room then posts the room's entries in order (FIFO: the head entry is
-// delivered, dead-lettered or collapsed before the next one is tried).
+// Package outbox carries out every side effect sitrep has on a chat
+// platform, durably. An entry (a post, a reply under an incident's card, or
+// an update of that card: an Item) is written to the outbox in the same
+// bbolt transaction as the event it reports (TxQueue), so an event is never
+// committed without its deliveries, and one worker goroutine per room then
+// hands the room's entries to its adapter in order (FIFO: the head entry is
+// delivered, dead-lettered or collapsed before the next one is tried), as one
+// adapters.Delivery each.
+//
+// # Cards
+//
+// The first post of an incident in a room is its card (Item.Card). When the
+// platform accepts it, its message ID is recorded in storage.BucketRefs in the
+// transaction that removes the entry. The worker reads that ref in the same
+// read as the head entry and hands it with a reply (the thread's parent) or an
+// update (the message to edit). An update queued behind its card's post waits
+// for it in the FIFO; an update with no card (its post was dead-lettered, or
+// the incident was first shown inside a digest) posts a fresh card and
+// records it, and a reply with no card posts in the room.
 //
 // # Cost
 //
@@ -11,19 +25,20 @@
 // only ever removed from a room's head, so its keys are contiguous), and only
 // the head entry is decoded, once per worker while it stays the head. A
 // digest decodes each entry it collapses once, reading only the members a
-// digest keeps. Entries are encoded without reflection (package jsonenc and Message.AppendJSON),
-// byte for byte as encoding/json would.
+// digest keeps. Entries are encoded without reflection (package jsonenc and
+// Message.AppendJSON), byte for byte as encoding/json would.
 //
 // # Delivery guarantee
 //
-// Delivery is at least once. On a successful Post the worker deletes the entry
-// (and records the platform message ID in storage.BucketRefs) in one
-// transaction. A crash after the platform accepted a message but before that
-// transaction is durable re-sends exactly that entry (or that digest's entries,
-// as a new digest or singly) when the bot restarts. Because each room has one
-// worker that posts one message at a time, this window holds at most one
-// message per room: a restart duplicates at most one message per room and
-// never loses one.
+// Delivery is at least once. On a successful delivery the worker deletes the
+// entry (and records a card's ref) in one transaction. A crash after the
+// platform accepted a delivery but before that transaction is durable
+// re-sends exactly that entry (or that digest's entries, as a new digest or
+// singly) when the bot restarts. Because each room has one worker that
+// delivers one entry at a time, this window holds at most one delivery per
+// room: a restart duplicates at most one per room and never loses one. Each
+// Delivery carries a Key that is the same on every try of its entry, so a
+// platform that takes an idempotency key or nonce closes even that window.
 //
 // # Failures
 //
@@ -38,21 +53,19 @@
 //
 // # Rate limits and digests
 //
-// Each room has a token bucket from its Target.Limit, refilled 5% slower than
-// the limit (one token per Per·1.05/Messages, burst Messages), so a platform
-// enforcing exactly that limit does not answer 429. When a room's backlog is
-// larger than the bucket can deliver within DigestAfter, the worker collapses
-// the pending entries (in order, up to MaxDigest of them) into one message of
-// Kind "digest" whose Digest field holds the collapsed messages; nothing is
-// dropped. A digest's Text, all some platforms (HipChat) show, is bounded:
-// the counts by kind, then one line per entry with its kind ("#12 resolved:
-// db-1 down"), and when they do not all fit, the oldest, "… N more …" and
-// the newest ones; the newest entry is always shown. A digest's Digest messages are slim: they carry what a room needs
-// to show them (IncidentID, EventID, Kind, State, Title, Text, Color), not
-// their Fields, User or a nested Digest, which keeps a digest of MaxDigest
-// entries cheap to build, encode and store. Digests do not record message refs: an in-place update of a
-// digest by one incident would overwrite the other incidents' lines, so an
-// incident first shown in a digest gets its ref from its next own message.
+// Each room has a token bucket from its Endpoint.Limit, refilled 5% slower
+// than the limit (one token per Per·1.05/Messages, burst Messages), so a
+// platform enforcing exactly that limit does not answer 429; replies and
+// updates take tokens like posts. When a room's backlog is larger than the
+// bucket can deliver within DigestAfter, the worker collapses the pending
+// entries (in order, up to MaxDigest of them, stopping before one marked
+// NoDigest) into one message of Kind adapters.KindDigest, rendered by
+// render.Digest; nothing is dropped. Card updates in a digested batch are not
+// listed in it (the events that changed the cards are); the newest per
+// incident whose card exists goes back to the tail of the queue, kept out of
+// digests, so every card ends up showing its incident's state. Digests record
+// no ref: an in-place update of a digest by one incident would overwrite the
+// other incidents' lines.
 package outbox
 
 import (
