@@ -180,4 +180,3 @@ func (o *Outbox) killExpired(ctx context.Context, room string, now time.Time, li
 		"reason", expiredReason(first, now, o.opts.MaxAge))
 	return nil
 }
-

@@ -347,4 +347,3 @@ func (o *Outbox) Dead(limit int) ([]DeadEntry, error) {
 	}
 	return out, nil
 }
-

@@ -40,7 +40,6 @@ func TestDigestMessage(t *testing.T) {
 	assert.Equal(t, "#25 triggered: host-25 down", lines[14])
 }
 
-
 func TestDigestLineShowsKind(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -60,7 +59,6 @@ func TestDigestLineShowsKind(t *testing.T) {
 		})
 	}
 }
-
 
 func TestDigestTextShowsNewest(t *testing.T) {
 	for _, tc := range []struct {
@@ -104,4 +102,3 @@ func TestDigestTextShowsNewest(t *testing.T) {
 		})
 	}
 }
-
