@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platform"
+	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/logtest"
 )
 
@@ -60,6 +62,12 @@ func parseConfig(t testing.TB, yaml string) *config.Config {
 // startBot runs a bot on a loopback port until the test ends.
 func startBot(t testing.TB, yaml string) *testBot {
 	t.Helper()
+	return startBotWith(t, yaml, platforms.All())
+}
+
+// startBotWith is startBot with the platforms of list.
+func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
+	t.Helper()
 	cfg := parseConfig(t, yaml)
 	logs := &logtest.Buffer{}
 	level := slog.LevelDebug
@@ -67,7 +75,7 @@ func startBot(t testing.TB, yaml string) *testBot {
 		level = slog.LevelWarn
 	}
 	log := logs.Logger(level)
-	b, err := New(cfg, log)
+	b, err := NewWith(cfg, log, list)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -154,7 +154,9 @@ func (p *problems) rooms() {
 	first := map[string]int{}
 	for i, r := range c.Rooms {
 		prefix := fmt.Sprintf("rooms[%d]", i)
-		if err := r.Validate(); err != nil {
+		if r.Platform != "" && !slices.Contains(platforms(), r.Platform) {
+			p.add(prefix+".platform", "unknown platform %q: one of %s", r.Platform, strings.Join(platforms(), ", "))
+		} else if err := r.Validate(); err != nil {
 			var fe *rooms.FieldError
 			if errors.As(err, &fe) {
 				p.add(prefix+"."+fe.Field, "%s", fe.Msg).err = err

@@ -30,7 +30,10 @@ type Room struct {
 	DisplayName string `json:"display_name,omitempty" yaml:"display_name,omitempty"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+var (
+	nameRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+	platformRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+)
 
 // FieldError names the field of a room that is wrong.
 type FieldError struct {
@@ -54,7 +57,11 @@ func (r Room) Validate() error {
 	case "":
 		return &FieldError{"platform", "required: one of webroom, hipchat, slack, discord"}
 	default:
-		return &FieldError{"platform", fmt.Sprintf("unknown platform %q: one of webroom, hipchat, slack, discord", r.Platform)}
+		// Which platforms this server has is the platform list's to say
+		// (the admin API and start-up check it); a name is all rooms checks.
+		if !platformRE.MatchString(r.Platform) {
+			return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", r.Platform)}
+		}
 	}
 	if r.ID == "" {
 		if r.Platform != PlatformWebRoom {

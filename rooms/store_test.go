@@ -25,7 +25,7 @@ func TestValidate(t *testing.T) {
 		{"hipchat with token ok", Room{Name: "pay", Platform: PlatformHipChat, ID: "123", Token: "tok"}, ""},
 		{"bad name", Room{Name: "no spaces", Platform: PlatformWebRoom}, "name"},
 		{"missing platform", Room{Name: "x"}, "platform"},
-		{"unknown platform", Room{Name: "x", Platform: "irc"}, "platform"},
+		{"malformed platform", Room{Name: "x", Platform: "IRC chat"}, "platform"},
 		{"token on slack", Room{Name: "x", Platform: PlatformSlack, ID: "C1", Token: "t"}, "token"},
 		{"token on web room", Room{Name: "x", Platform: PlatformWebRoom, Token: "t"}, "token"},
 		{"slack needs id", Room{Name: "x", Platform: PlatformSlack}, "id"},
