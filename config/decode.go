@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxValues bounds how many values one document may expand to through
@@ -88,7 +88,7 @@ func (d *decoder) parseDocument(data []byte) (root *yaml.Node) {
 	return root
 }
 
-// parserProblems are the problems yaml.v3's parser (as against its scanner)
+// parserProblems are the problems go.yaml.in/yaml/v3's parser (as against its scanner)
 // reports; it gives their line counting from 0.
 var parserProblems = []string{
 	"did not find expected ',' or ']'",
