@@ -2,10 +2,11 @@ package ingest
 
 import (
 	"cmp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -361,35 +362,11 @@ func alertPath(i int, field string) string {
 }
 
 // labelsFingerprint returns the fingerprint Alertmanager gives an alert with
-// these labels (Prometheus's model.LabelSet.Fingerprint: FNV-1a over the
-// sorted names and values, each followed by 0xff), as 16 hex digits.
+// these labels, Prometheus's model.LabelSet.Fingerprint, as its String (16
+// hex digits). model.LabelsToSignature is that hash over a map[string]string,
+// without copying the labels into a LabelSet.
 func labelsFingerprint(labels map[string]string) string {
-	const (
-		offset64 = 14695981039346656037
-		prime64  = 1099511628211
-		sep      = 0xff
-	)
-	names := make([]string, 0, len(labels))
-	for n := range labels {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	h := uint64(offset64)
-	add := func(s string) {
-		for i := 0; i < len(s); i++ {
-			h ^= uint64(s[i])
-			h *= prime64
-		}
-		h ^= sep
-		h *= prime64
-	}
-	for _, n := range names {
-		add(n)
-		add(labels[n])
-	}
-	var b [16]byte
-	s := strconv.AppendUint(b[:0], h, 16)
-	return strings.Repeat("0", 16-len(s)) + string(s)
+	return model.Fingerprint(model.LabelsToSignature(labels)).String()
 }
 
 func setIf(fields map[string]string, name, value string) {
