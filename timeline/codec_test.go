@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sitrep/sitrep/jsonenc"
 	"github.com/sitrep/sitrep/jsonenc/jsontest"
 
 	"github.com/stretchr/testify/assert"
@@ -222,13 +223,27 @@ func BenchmarkDecodeIncident(b *testing.B) {
 func TestPreEncodedFieldsOnlyForTheirOwnMap(t *testing.T) {
 	m := map[string]string{"a": "1", "b": "2"}
 	pre := encodeFields(m)
-	other := map[string]string{"a": "1", "b": "changed"}
-	ev := Event{Fields: other}
+	require.Equal(t, `{"a":"1","b":"2"}`, string(pre.json))
+	// A mark no fresh encoding of a map of theirs would write shows where
+	// the pre-encoded bytes were used.
+	const mark = `{"pre":"encoded"}`
+	pre.json = []byte(mark)
+	for name, other := range map[string]map[string]string{
+		"same length":   {"a": "1", "b": "changed"},
+		"same contents": {"a": "1", "b": "2"},
+	} {
+		ev := Event{Fields: other}
+		got, err := appendEvent(nil, &ev, pre)
+		require.NoError(t, err)
+		assert.NotContains(t, string(got), mark, "another map (%s) is encoded afresh", name)
+		assert.Contains(t, string(got), string(jsonenc.AppendStringMap([]byte(`"fields":`), other)), name)
+	}
+	ev := Event{Fields: m}
 	got, err := appendEvent(nil, &ev, pre)
 	require.NoError(t, err)
-	assert.Contains(t, string(got), `"b":"changed"`, "another map with the same length is encoded afresh")
-	ev.Fields = m
-	got, err = appendEvent(nil, &ev, pre)
+	assert.Contains(t, string(got), `"fields":`+mark, "the map the encoding was made of reuses it")
+	inc := Incident{Fields: m}
+	got, err = appendIncident(nil, &inc, pre)
 	require.NoError(t, err)
-	assert.Contains(t, string(got), `"fields":{"a":"1","b":"2"}`)
+	assert.Contains(t, string(got), `"fields":`+mark, "for the incident too")
 }
