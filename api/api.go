@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +38,10 @@ type Outbox interface {
 type Options struct {
 	AdminToken  string // the bearer token every /v1 request must carry
 	DefaultRoom string // the room the index sends a browser to; it cannot be deleted
-	WebRooms    bool   // web rooms are served, so the index may redirect to one
+	// Page, if set, is the path of a room's page on sitrep's own server (a
+	// web room's), so the index may redirect to the default room's; "" for
+	// a room with none.
+	Page func(rooms.Room) string
 
 	DB       *storage.DB // for GET /v1/backup
 	Rooms    *rooms.Store
@@ -116,11 +118,14 @@ func (a *API) requireAdmin(h http.Handler) http.Handler {
 // index sends a browser to the default web room.
 func (a *API) index(w http.ResponseWriter, r *http.Request) {
 	room, ok := a.opts.Rooms.Get(a.opts.DefaultRoom)
-	if !a.opts.WebRooms || !ok || room.Platform != rooms.PlatformWebRoom {
+	target := ""
+	if ok && a.opts.Page != nil {
+		target = a.opts.Page(room.WithDefaults())
+	}
+	if target == "" {
 		httpjson.Write(w, http.StatusOK, map[string]string{"service": "sitrep"})
 		return
 	}
-	target := "/rooms/" + url.PathEscape(room.WithDefaults().ID)
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery // keeps ?key=
 	}

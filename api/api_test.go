@@ -65,12 +65,17 @@ func newFixture(t *testing.T, webRooms bool) *fixture {
 	New(Options{
 		AdminToken:  adminToken,
 		DefaultRoom: "ops",
-		WebRooms:    webRooms,
-		DB:          db,
-		Rooms:       rs,
-		Routes:      routes,
-		Timeline:    timeline.New(db, timeline.Options{}),
-		Outbox:      f.outbox,
+		Page: func(r rooms.Room) string {
+			if !webRooms || r.Platform != rooms.PlatformWebRoom {
+				return ""
+			}
+			return "/rooms/" + r.ID
+		},
+		DB:       db,
+		Rooms:    rs,
+		Routes:   routes,
+		Timeline: timeline.New(db, timeline.Options{}),
+		Outbox:   f.outbox,
 		RoomUsable: func(r rooms.Room) (string, string) {
 			if r.Platform == rooms.PlatformSlack {
 				return "platform", "platform slack is off"

@@ -229,7 +229,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	b.ready.Store(true)
-	b.log.Info("sitrep ready", "listen", ln.Addr().String(), "data", b.db.Path(), "web_rooms", b.cfg.Web.On())
+	b.log.Info("sitrep ready", "listen", ln.Addr().String(), "data", b.db.Path(), "platforms", b.on())
 
 	var err error
 	select {
@@ -263,6 +263,17 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("close storage: %w", cerr)
 	}
 	return err
+}
+
+// on lists the platforms that are on.
+func (b *Bot) on() []string {
+	var names []string
+	for _, d := range b.platforms {
+		if _, on := b.chats[d.Name]; on {
+			names = append(names, d.Name)
+		}
+	}
+	return names
 }
 
 // Close releases the store when Run was never called.

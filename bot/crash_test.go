@@ -40,7 +40,7 @@ func TestChildServe(t *testing.T) {
 		t.Skip("only runs as a child of the crash tests")
 	}
 	debug.SetGCPercent(GCPercent) // as sitrep serve runs
-	cfg, err := config.Parse(mustRead(path), path, os.Getenv)
+	cfg, err := config.Parse(mustRead(path), path, os.Getenv, platforms.All().Config()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

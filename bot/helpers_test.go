@@ -18,9 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/logtest"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/platforms"
-	"github.com/sitrep/sitrep/logtest"
 )
 
 const (
@@ -54,7 +54,7 @@ type testBot struct {
 
 func parseConfig(t testing.TB, yaml string) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) string { return "" })
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) string { return "" }, platforms.All().Config()...)
 	require.NoError(t, err)
 	return cfg
 }

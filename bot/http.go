@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"fmt"
-
 	"github.com/sitrep/sitrep/api"
 	"github.com/sitrep/sitrep/rooms"
 )
@@ -15,7 +13,7 @@ func (b *Bot) registerAPI() {
 	api.New(api.Options{
 		AdminToken:  b.cfg.AdminToken,
 		DefaultRoom: b.cfg.DefaultRoom,
-		WebRooms:    b.cfg.Web.On(),
+		Page:        b.page,
 		DB:          b.db,
 		Rooms:       b.rooms,
 		Routes:      b.router,
@@ -34,14 +32,13 @@ func (b *Bot) roomUsable(room rooms.Room) (field, msg string) {
 	if room.Platform == "" {
 		return "", "" // rooms.Put names the missing platform
 	}
-	d, known := b.platforms.Get(room.Platform)
-	if _, on := b.chats[room.Platform]; !known || !on {
-		return "platform", fmt.Sprintf("platform %s is off on this server: configure it first", room.Platform)
+	return b.platforms.Usable(b.cfg, room, func(name string) bool { _, on := b.chats[name]; return on })
+}
+
+// page is the path of a room's page on sitrep's own server, if its platform has one.
+func (b *Bot) page(room rooms.Room) string {
+	if built, on := b.chats[room.Platform]; on && built.Page != nil {
+		return built.Page(room)
 	}
-	if d.Room != nil {
-		if fe := d.Room(b.cfg, room); fe != nil {
-			return fe.Field, fe.Msg
-		}
-	}
-	return "", ""
+	return ""
 }

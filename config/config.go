@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"reflect"
-	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -31,18 +30,18 @@ type Config struct {
 	IngestToken string               `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
 	AdminToken  string               `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
 	DefaultRoom string               `yaml:"default_room"` // required: where alerts no route claims go; must name a room
-	Web         Web                  `yaml:"web"`          //
 	Rooms       []rooms.Room         `yaml:"rooms"`        //
 	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
 	Outbox      Outbox               `yaml:"outbox"`       //
-	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform: webroom, hipchat, slack, discord
-	Slack       Slack                `yaml:"slack"`        //
-	Discord     Discord              `yaml:"discord"`      //
-	HipChat     HipChat              `yaml:"hipchat"`      //
+	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
+	// Each platform's own block (web:, hipchat:, ...) is read into the
+	// block its Platform gives; see Block.
 
-	file  string            // name given to Parse, for messages
-	lines map[string]int    // key path → line, from the file
-	env   map[string]string // key path → the variable that set it
+	platforms []Platform        // the platforms Parse was given
+	blocks    map[string]any    // platform name → its block
+	file      string            // name given to Parse, for messages
+	lines     map[string]int    // key path → line, from the file
+	env       map[string]string // key path → the variable that set it
 }
 
 // Log sets how sitrep logs.
@@ -50,17 +49,6 @@ type Log struct {
 	Format string `yaml:"format"` // text or json; default text
 	Level  string `yaml:"level"`  // debug, info, warn or error; default info
 }
-
-// Web is the built-in web room.
-type Web struct {
-	Enabled        *bool    `yaml:"enabled"`         // default true; see On
-	Key            string   `yaml:"key"`             // optional: if set, room pages and websockets need ?key=
-	History        int      `yaml:"history"`         // messages replayed to a late joiner; default 100, 0 written out means none
-	AllowedOrigins []string `yaml:"allowed_origins"` // extra origins allowed to open websockets (same-origin always is)
-}
-
-// On reports whether web rooms are served: they are unless enabled is false.
-func (w Web) On() bool { return w.Enabled == nil || *w.Enabled }
 
 // Outbox sets how long and how often sitrep retries a delivery.
 type Outbox struct {
@@ -75,71 +63,16 @@ type RateLimit struct {
 	Per      time.Duration `yaml:"per"`
 }
 
-// Slack holds the Slack app's credentials. Slack is on when BotToken is set.
-type Slack struct {
-	BotToken      string `yaml:"bot_token"`      // xoxb-…; SITREP_SLACK_BOT_TOKEN
-	SigningSecret string `yaml:"signing_secret"` // verifies Events API and interactivity requests; SITREP_SLACK_SIGNING_SECRET
-	AppToken      string `yaml:"app_token"`      // xapp-…, for Socket Mode; SITREP_SLACK_APP_TOKEN
-	APIURL        string `yaml:"api_url"`        // optional: another Web API base URL
-}
-
-// Enabled reports whether Slack has a bot token to deliver with.
-func (s Slack) Enabled() bool { return s.BotToken != "" }
-
-// Discord holds the Discord application's credentials. Discord is on when BotToken is set.
-type Discord struct {
-	BotToken      string `yaml:"bot_token"`      // SITREP_DISCORD_BOT_TOKEN
-	PublicKey     string `yaml:"public_key"`     // verifies interactions; SITREP_DISCORD_PUBLIC_KEY
-	ApplicationID string `yaml:"application_id"` //
-	APIURL        string `yaml:"api_url"`        // optional: another API base URL
-}
-
-// Enabled reports whether Discord has a bot token to deliver with.
-func (d Discord) Enabled() bool { return d.BotToken != "" }
-
-// HipChat is a HipChat (or compatible) server. Rooms carry their own tokens;
-// Token, if set, is used for rooms that have none.
-type HipChat struct {
-	BaseURL string `yaml:"base_url"` // e.g. https://hipchat.example.com
-	Token   string `yaml:"token"`    // SITREP_HIPCHAT_TOKEN
-	// WebhookToken, if set, turns on POST /hooks/hipchat: HipChat's
-	// room_message webhook must send it as ?token=. SITREP_HIPCHAT_WEBHOOK_TOKEN.
-	WebhookToken string `yaml:"webhook_token"`
-}
-
-// Enabled reports whether a HipChat server is configured.
-func (h HipChat) Enabled() bool { return h.BaseURL != "" }
-
 // Defaults.
 const (
 	DefaultListen      = "127.0.0.1:8080"
 	DefaultData        = "sitrep.db"
 	DefaultLogFormat   = "text"
 	DefaultLogLevel    = "info"
-	DefaultWebHistory  = 100
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultBaseBackoff = time.Second
 	DefaultMaxBackoff  = 5 * time.Minute
 )
-
-// defaultLimit is the rate limit of a platform no rate_limits entry sets.
-func defaultLimit(platform string) (RateLimit, bool) {
-	switch platform {
-	case rooms.PlatformSlack:
-		return RateLimit{Messages: 1, Per: time.Second}, true
-	case rooms.PlatformHipChat:
-		return RateLimit{Messages: 30, Per: time.Minute}, true
-	case rooms.PlatformDiscord:
-		return RateLimit{Messages: 5, Per: 5 * time.Second}, true
-	case rooms.PlatformWebRoom:
-		return RateLimit{Messages: 20, Per: time.Second}, true
-	}
-	return RateLimit{}, false
-}
-
-func platforms() []string {
-	return []string{rooms.PlatformWebRoom, rooms.PlatformHipChat, rooms.PlatformSlack, rooms.PlatformDiscord}
-}
 
 // envVar ties an environment variable to the key it overrides.
 type envVar struct {
@@ -154,14 +87,6 @@ func envVars() []envVar {
 		{"SITREP_DATA", "data", func(c *Config) *string { return &c.Data }},
 		{"SITREP_INGEST_TOKEN", "ingest_token", func(c *Config) *string { return &c.IngestToken }},
 		{"SITREP_ADMIN_TOKEN", "admin_token", func(c *Config) *string { return &c.AdminToken }},
-		{"SITREP_WEB_KEY", "web.key", func(c *Config) *string { return &c.Web.Key }},
-		{"SITREP_SLACK_BOT_TOKEN", "slack.bot_token", func(c *Config) *string { return &c.Slack.BotToken }},
-		{"SITREP_SLACK_SIGNING_SECRET", "slack.signing_secret", func(c *Config) *string { return &c.Slack.SigningSecret }},
-		{"SITREP_SLACK_APP_TOKEN", "slack.app_token", func(c *Config) *string { return &c.Slack.AppToken }},
-		{"SITREP_DISCORD_BOT_TOKEN", "discord.bot_token", func(c *Config) *string { return &c.Discord.BotToken }},
-		{"SITREP_DISCORD_PUBLIC_KEY", "discord.public_key", func(c *Config) *string { return &c.Discord.PublicKey }},
-		{"SITREP_HIPCHAT_TOKEN", "hipchat.token", func(c *Config) *string { return &c.HipChat.Token }},
-		{"SITREP_HIPCHAT_WEBHOOK_TOKEN", "hipchat.webhook_token", func(c *Config) *string { return &c.HipChat.WebhookToken }},
 	}
 }
 
@@ -176,21 +101,33 @@ func envName(key string) string {
 }
 
 // Load reads the config file at path, applies SITREP_* environment
-// variables, fills defaults and validates it. On any problem it returns a
-// *Errors listing them all.
-func Load(path string) (*Config, error) {
+// variables, fills defaults and validates it, for the platforms listed (each
+// with its own block of settings). On any problem it returns a *Errors
+// listing them all.
+func Load(path string, platforms ...Platform) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err), err: err}}
 	}
-	return Parse(data, path, os.Getenv)
+	return Parse(data, path, os.Getenv, platforms...)
 }
 
 // Parse is Load on bytes already read: name is used in messages, env looks up
 // environment variables (os.Getenv, or nil for none). On any problem it
 // returns a *Errors listing them all.
-func Parse(data []byte, name string, env func(string) string) (*Config, error) {
+func Parse(data []byte, name string, env func(string) string, platforms ...Platform) (*Config, error) {
 	d := newDecoder(name)
+	blocks := map[string]any{}
+	for _, p := range platforms {
+		if p.New == nil {
+			continue
+		}
+		b := p.New()
+		blocks[p.Name] = b
+		if p.Key != "" {
+			d.blocks = append(d.blocks, block{p.Key, reflect.ValueOf(b).Elem()})
+		}
+	}
 	root := d.parseDocument(data)
 	if root == nil {
 		// The file as a whole is unusable: validating would only add that every key is missing.
@@ -200,7 +137,7 @@ func Parse(data []byte, name string, env func(string) string) (*Config, error) {
 		d.fail(root.Line, "", "the top level must be a mapping of keys such as listen, rooms and routes, got %s", describe(root))
 		return nil, finish(d.errs, d.secrets)
 	}
-	c := &Config{file: name}
+	c := &Config{file: name, platforms: platforms, blocks: blocks}
 	d.decode(root, reflect.ValueOf(c).Elem(), "", root.Line)
 	c.lines = d.lines
 	c.applyEnv(env)
@@ -247,14 +184,24 @@ func (c *Config) applyEnv(env func(string) string) {
 	if env == nil {
 		return
 	}
-	for _, v := range envVars() {
-		if val := env(v.name); val != "" {
-			*v.dst(c) = val
+	set := func(name, key string, dst func(string)) {
+		if val := env(name); val != "" {
+			dst(val)
 			if c.env == nil {
 				c.env = map[string]string{}
 			}
-			c.env[v.key] = v.name
+			c.env[key] = name
 		}
+	}
+	for _, v := range envVars() {
+		set(v.name, v.key, func(val string) { *v.dst(c) = val })
+	}
+	for _, p := range c.platforms {
+		blockFields(c.blocks[p.Name], p.Key, func(path string, tag reflect.StructTag, f reflect.Value) {
+			if name := tag.Get("env"); name != "" {
+				set(name, path, f.SetString)
+			}
+		})
 	}
 }
 
@@ -282,9 +229,6 @@ func (c *Config) applyDefaults() {
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}
-	if c.Web.History == 0 && !c.set("web.history") {
-		c.Web.History = DefaultWebHistory
-	}
 	if c.Outbox.MaxAge == 0 && !c.set("outbox.max_age") {
 		c.Outbox.MaxAge = DefaultMaxAge
 	}
@@ -297,8 +241,8 @@ func (c *Config) applyDefaults() {
 	if c.RateLimits == nil {
 		c.RateLimits = map[string]RateLimit{}
 	}
-	for _, p := range platforms() {
-		def, _ := defaultLimit(p)
+	for _, pl := range c.platforms {
+		p, def := pl.Name, pl.Limit
 		l, ok := c.RateLimits[p]
 		if !ok {
 			c.RateLimits[p] = def
@@ -347,8 +291,8 @@ func (c *Config) Limit(platform string) RateLimit {
 	if l, ok := c.RateLimits[platform]; ok {
 		return l
 	}
-	l, _ := defaultLimit(platform)
-	return l
+	p, _ := c.platform(platform)
+	return p.Limit
 }
 
 // Redacted returns a copy safe to print or log: every token and secret,
@@ -357,11 +301,9 @@ func (c *Config) Redacted() Config {
 	r := *c
 	r.IngestToken = secret.Redact(c.IngestToken)
 	r.AdminToken = secret.Redact(c.AdminToken)
-	r.Web.Key = secret.Redact(c.Web.Key)
-	r.Web.AllowedOrigins = slices.Clone(c.Web.AllowedOrigins)
-	if c.Web.Enabled != nil {
-		on := *c.Web.Enabled
-		r.Web.Enabled = &on
+	r.blocks = make(map[string]any, len(c.blocks))
+	for name, b := range c.blocks {
+		r.blocks[name] = redactedBlock(b)
 	}
 	r.Rooms = make([]rooms.Room, len(c.Rooms))
 	for i, room := range c.Rooms {
@@ -377,21 +319,21 @@ func (c *Config) Redacted() Config {
 		}
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
-	r.Slack.BotToken = secret.Redact(c.Slack.BotToken)
-	r.Slack.SigningSecret = secret.Redact(c.Slack.SigningSecret)
-	r.Slack.AppToken = secret.Redact(c.Slack.AppToken)
-	r.Discord.BotToken = secret.Redact(c.Discord.BotToken)
-	r.HipChat.Token = secret.Redact(c.HipChat.Token)
-	r.HipChat.WebhookToken = secret.Redact(c.HipChat.WebhookToken)
 	return r
 }
 
 // secrets lists every credential the config holds.
 func (c *Config) secrets() []string {
-	s := []string{c.IngestToken, c.AdminToken, c.Web.Key, c.Slack.BotToken, c.Slack.SigningSecret,
-		c.Slack.AppToken, c.Discord.BotToken, c.HipChat.Token, c.HipChat.WebhookToken}
+	s := []string{c.IngestToken, c.AdminToken}
 	for _, r := range c.Rooms {
 		s = append(s, r.Token)
+	}
+	for _, p := range c.platforms {
+		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
+			if tag.Get("secret") == "true" {
+				s = append(s, f.String())
+			}
+		})
 	}
 	return s
 }

@@ -1,7 +1,11 @@
-package config
+package config_test
 
 import (
 	"errors"
+	"github.com/sitrep/sitrep/adapters/hipchat"
+	"github.com/sitrep/sitrep/adapters/webroom"
+	. "github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platforms"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -33,7 +37,7 @@ func envOf(m map[string]string) func(string) string {
 // problems parses doc, requires it to fail, and returns the problems.
 func parseErrs(t *testing.T, doc string, env func(string) string) Errors {
 	t.Helper()
-	c, err := Parse([]byte(doc), "config.yaml", env)
+	c, err := Parse([]byte(doc), "config.yaml", env, all()...)
 	require.Error(t, err)
 	assert.Nil(t, c)
 	var errs *Errors
@@ -54,7 +58,7 @@ func find(errs Errors, key string) *Error {
 func TestParseExample(t *testing.T) {
 	data, err := os.ReadFile("../config.example.yaml")
 	require.NoError(t, err)
-	c, err := Parse(data, "config.example.yaml", noEnv)
+	c, err := Parse(data, "config.example.yaml", noEnv, all()...)
 	require.NoError(t, err)
 
 	assert.Equal(t, "127.0.0.1:8080", c.Listen)
@@ -64,12 +68,11 @@ func TestParseExample(t *testing.T) {
 	assert.Equal(t, "demo-ingest-token", c.IngestToken)
 	assert.Equal(t, "demo-admin-token", c.AdminToken)
 	assert.Equal(t, "ops", c.DefaultRoom)
-	assert.True(t, c.Web.On())
-	assert.Equal(t, 100, c.Web.History)
+	assert.True(t, web(c).On())
+	assert.Equal(t, 100, web(c).History)
 	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
-	assert.False(t, c.Slack.Enabled())
-	assert.False(t, c.Discord.Enabled())
-	assert.False(t, c.HipChat.Enabled())
+	assert.False(t, hipchatOf(c).Enabled())
+	assert.Equal(t, []string{"webroom", "hipchat"}, c.Platforms())
 
 	byName := c.RoomsByName()
 	require.Len(t, byName, 2)
@@ -81,13 +84,11 @@ func TestParseExample(t *testing.T) {
 	assert.Equal(t, []string{"payments"}, c.Routes[0].Rooms)
 	assert.Equal(t, []string{`routing_key="payments"`}, c.Routes[0].Matchers)
 
-	assert.Equal(t, RateLimit{Messages: 1, Per: time.Second}, c.Limit("slack"))
 	assert.Equal(t, RateLimit{Messages: 30, Per: time.Minute}, c.Limit("hipchat"))
-	assert.Equal(t, RateLimit{Messages: 5, Per: 5 * time.Second}, c.Limit("discord"))
 	assert.Equal(t, RateLimit{Messages: 20, Per: time.Second}, c.Limit("webroom"))
 
 	lines := strings.Split(string(data), "\n")
-	for _, key := range []string{"listen", "rooms[1]", "rooms[1].team", "routes[0].matchers[0]", "slack.bot_token"} {
+	for _, key := range []string{"listen", "rooms[1]", "rooms[1].team", "routes[0].matchers[0]", "hipchat.token", "web.history"} {
 		l := c.Line(key)
 		require.Positive(t, l, key)
 		last := key[strings.LastIndexAny(key, ".]")+1:]
@@ -99,14 +100,14 @@ func TestParseExample(t *testing.T) {
 }
 
 func TestParseDefaults(t *testing.T) {
-	c, err := Parse([]byte(base), "config.yaml", noEnv)
+	c, err := Parse([]byte(base), "config.yaml", noEnv, all()...)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultListen, c.Listen)
 	assert.Equal(t, DefaultData, c.Data)
 	assert.Equal(t, "http://127.0.0.1:8080", c.PublicURL)
 	assert.Equal(t, Log{Format: "text", Level: "info"}, c.Log)
-	assert.True(t, c.Web.On())
-	assert.Equal(t, 100, c.Web.History)
+	assert.True(t, web(c).On())
+	assert.Equal(t, 100, web(c).History)
 	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
 	assert.Equal(t, RateLimit{Messages: 20, Per: time.Second}, c.Limit("webroom"))
 	assert.Equal(t, RateLimit{}, c.Limit("telegram"))
@@ -125,17 +126,18 @@ func TestParseSettings(t *testing.T) {
 			assert.Equal(t, "https://sitrep.example.com", c.PublicURL)
 		}},
 		{"web rooms off", "web: {enabled: false}\nhipchat: {base_url: https://hc.example.com}\nrooms: [{name: ops, platform: hipchat, id: '1', token: room-token-0123456789}]\n", func(t *testing.T, c *Config) {
-			assert.False(t, c.Web.On())
+			assert.False(t, web(c).On())
 		}},
 		{"history 0 written out means none", "web: {history: 0}\n", func(t *testing.T, c *Config) {
-			assert.Zero(t, c.Web.History)
+			assert.Zero(t, web(c).History)
 		}},
-		{"a rate limit field left out takes the default", "rate_limits:\n  slack: {messages: 3}\n", func(t *testing.T, c *Config) {
-			assert.Equal(t, RateLimit{Messages: 3, Per: time.Second}, c.Limit("slack"))
-			assert.Equal(t, RateLimit{Messages: 30, Per: time.Minute}, c.Limit("hipchat"))
+		{"a rate limit field left out takes the default", "rate_limits:\n  hipchat: {messages: 3}\n", func(t *testing.T, c *Config) {
+			assert.Equal(t, RateLimit{Messages: 3, Per: time.Minute}, c.Limit("hipchat"))
+			assert.Equal(t, RateLimit{Messages: 20, Per: time.Second}, c.Limit("webroom"))
 		}},
-		{"slack settings are read", "slack: {bot_token: xoxb-0123456789}\n", func(t *testing.T, c *Config) {
-			assert.True(t, c.Slack.Enabled())
+		{"hipchat settings are read", "hipchat: {base_url: https://hc.example.com, webhook_token: hook-0123456789}\n", func(t *testing.T, c *Config) {
+			assert.True(t, hipchatOf(c).Enabled())
+			assert.Equal(t, "hook-0123456789", hipchatOf(c).WebhookToken)
 		}},
 		{"hipchat room with its own token", "hipchat: {base_url: https://hc.example.com}\nrooms:\n  - {name: ops, platform: hipchat, id: '42', token: room-token-0123456789}\n", func(t *testing.T, c *Config) {
 			assert.Equal(t, "room-token-0123456789", c.RoomsByName()["ops"].Token)
@@ -149,7 +151,7 @@ func TestParseSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Later keys replace base's: yaml merges are not involved, so drop base's copies.
 			doc := dropKeys(base, tt.extra) + tt.extra
-			c, err := Parse([]byte(doc), "config.yaml", noEnv)
+			c, err := Parse([]byte(doc), "config.yaml", noEnv, all()...)
 			require.NoError(t, err)
 			if tt.check != nil {
 				tt.check(t, c)
@@ -189,7 +191,7 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, web, rooms, routes, outbox, rate_limits, slack, discord, hipchat)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, routes, outbox, rate_limits, web, hipchat)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name)"},
@@ -199,7 +201,7 @@ func TestParseErrors(t *testing.T) {
 		{"value where a list goes", base + "routes: everything\n", "routes", 7, "expected a list, got a value"},
 		{"not a bool", base + "web: {enabled: sometimes}\n", "web.enabled", 7, `expected true or false, got "sometimes"`},
 		{"bad duration", base + "outbox:\n  max_age: 1 day\n", "outbox.max_age", 8, `expected a duration such as "30s", "5m" or "24h", got "1 day"`},
-		{"duration without unit", base + "rate_limits:\n  slack: {messages: 1, per: 60}\n", "rate_limits.slack.per", 8, "expected a duration"},
+		{"duration without unit", base + "rate_limits:\n  hipchat: {messages: 1, per: 60}\n", "rate_limits.hipchat.per", 8, "expected a duration"},
 		{"duplicate key", base + "listen: 127.0.0.1:1\nlisten: 127.0.0.1:2\n", "listen", 8, "duplicate key (first at line 7)"},
 		{"duplicate room", base + "  - name: ops\n    platform: webroom\n", "rooms[1].name", 7, `duplicate room name "ops": also rooms[0].name (line 5)`},
 		{"unknown default_room", strings.Replace(base, "default_room: ops", "default_room: opz", 1), "default_room", 3, `"opz" is not one of the rooms (ops)`},
@@ -207,8 +209,10 @@ func TestParseErrors(t *testing.T) {
 		{"token on a web room", base + "    token: abc\n", "rooms[0].token", 7, "takes no per-room token"},
 		{"room without platform", base + "  - name: pay\n", "rooms[1].platform", 7, "required"},
 		{"invalid room name", base + "  - name: 'no spaces'\n    platform: webroom\n", "rooms[1].name", 7, "not a valid room name"},
-		{"slack room", base + "  - {name: s, platform: slack, id: C1}\n", "rooms[1].platform", 7, "not supported by this version"},
-		{"discord room", base + "  - {name: d, platform: discord, id: '123'}\n", "rooms[1].platform", 7, "not supported by this version"},
+		{"room on a platform this build lacks", base + "  - {name: s, platform: slack, id: C1}\n", "rooms[1].platform", 7, `unknown platform "slack": one of webroom, hipchat`},
+		{"hipchat room named, not numbered", base + "  - {name: h, platform: hipchat, id: ops, token: room-token-0123456789}\nhipchat: {base_url: https://hc.example.com}\n", "rooms[1].id", 7, "a HipChat room's id is its number"},
+		{"hipchat room while hipchat is off", base + "  - {name: h, platform: hipchat, id: '1', token: room-token-0123456789}\n", "rooms[1].platform", 7, "HipChat is off: set hipchat.base_url"},
+		{"bad hipchat base_url", base + "hipchat: {base_url: 'hc.example.com'}\n", "hipchat.base_url", 7, "absolute http:// or https:// URL"},
 		{"hipchat room without a token", base + "  - {name: h, platform: hipchat, id: '1'}\nhipchat: {base_url: https://hc.example.com}\n", "rooms[1].token", 7, "required for a HipChat room"},
 		{"web room while web is off", base + "web: {enabled: false}\n", "rooms[0].platform", 6, "web rooms are off"},
 		{"route to an unknown room", base + "routes:\n  - name: r\n    matchers: ['service=\"db\"']\n    rooms: [ops, nope]\n", "routes[0].rooms[1]", 10, "nope"},
@@ -216,8 +220,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing ingest token", strings.Replace(base, "ingest_token: ingest-0123456789\n", "", 1), "ingest_token", 0, "required: set it here or in SITREP_INGEST_TOKEN"},
 		{"empty admin token", strings.Replace(base, "admin_token: admin-0123456789", "admin_token: ''", 1), "admin_token", 2, "required: set it here or in SITREP_ADMIN_TOKEN"},
 		{"same token for ingest and admin", strings.Replace(base, "admin-0123456789", "ingest-0123456789", 1), "admin_token", 2, "must differ from ingest_token"},
-		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat, slack, discord)"},
-		{"rate limit of zero", base + "rate_limits:\n  slack: {messages: 0, per: 1s}\n", "rate_limits.slack.messages", 8, "must be at least 1"},
+		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat)"},
+		{"rate limit of zero", base + "rate_limits:\n  hipchat: {messages: 0, per: 1s}\n", "rate_limits.hipchat.messages", 8, "must be at least 1"},
 		{"zero outbox duration", base + "outbox:\n  base_backoff: 0s\n", "outbox.base_backoff", 8, "must be longer than 0"},
 		{"negative outbox duration", base + "outbox:\n  max_backoff: -5m\n", "outbox.max_backoff", 8, "must be longer than 0"},
 		{"backoff above its cap", base + "outbox:\n  base_backoff: 10m\n", "outbox.base_backoff", 8, "must not be longer than outbox.max_backoff"},
@@ -275,57 +279,50 @@ rooms:
   - name: ops
     platform: irc
 rate_limits:
-  slack: {messages: -1, per: 1s}
+  hipchat: {messages: -1, per: 1s}
 `
 	errs := parseErrs(t, doc, noEnv)
 	var got []string
 	for _, e := range errs {
 		got = append(got, e.Key)
 	}
-	assert.Equal(t, []string{"listen", "log.level", "web.histroy", "rooms[1].name", "rooms[1].platform", "rate_limits.slack.messages", "admin_token"}, got,
+	assert.Equal(t, []string{"listen", "log.level", "web.histroy", "rooms[1].name", "rooms[1].platform", "rate_limits.hipchat.messages", "admin_token"}, got,
 		"every problem, in line order, those without a line last:\n%v", errs)
 	assert.Len(t, strings.Split(errs.Error(), "\n"), len(errs))
 }
 
 func TestEnvOverrides(t *testing.T) {
-	doc := base + "listen: 127.0.0.1:1\nslack: {bot_token: xoxb-file-0123456789}\n"
+	doc := base + "listen: 127.0.0.1:1\nhipchat: {token: hipchat-file-0123456789}\n"
 	env := map[string]string{
-		"SITREP_INGEST_TOKEN":         "ingest-from-env-0123",
-		"SITREP_ADMIN_TOKEN":          "admin-from-env-0123",
-		"SITREP_LISTEN":               "0.0.0.0:9090",
-		"SITREP_DATA":                 "/var/lib/sitrep/db",
-		"SITREP_WEB_KEY":              "web-key-from-env",
-		"SITREP_SLACK_BOT_TOKEN":      "xoxb-env-0123456789",
-		"SITREP_SLACK_SIGNING_SECRET": "signing-from-env",
-		"SITREP_SLACK_APP_TOKEN":      "xapp-from-env",
-		"SITREP_DISCORD_BOT_TOKEN":    "discord-from-env",
-		"SITREP_DISCORD_PUBLIC_KEY":   "pubkey-from-env",
-		"SITREP_HIPCHAT_TOKEN":        "hipchat-from-env",
+		"SITREP_INGEST_TOKEN":          "ingest-from-env-0123",
+		"SITREP_ADMIN_TOKEN":           "admin-from-env-0123",
+		"SITREP_LISTEN":                "0.0.0.0:9090",
+		"SITREP_DATA":                  "/var/lib/sitrep/db",
+		"SITREP_WEB_KEY":               "web-key-from-env",
+		"SITREP_HIPCHAT_TOKEN":         "hipchat-from-env",
+		"SITREP_HIPCHAT_WEBHOOK_TOKEN": "hook-from-env",
 	}
-	c, err := Parse([]byte(doc), "config.yaml", envOf(env))
+	c, err := Parse([]byte(doc), "config.yaml", envOf(env), all()...)
 	require.NoError(t, err)
 	assert.Equal(t, "ingest-from-env-0123", c.IngestToken)
 	assert.Equal(t, "admin-from-env-0123", c.AdminToken)
 	assert.Equal(t, "0.0.0.0:9090", c.Listen)
 	assert.Equal(t, "http://localhost:9090", c.PublicURL)
 	assert.Equal(t, "/var/lib/sitrep/db", c.Data)
-	assert.Equal(t, "web-key-from-env", c.Web.Key)
-	assert.Equal(t, Slack{BotToken: "xoxb-env-0123456789", SigningSecret: "signing-from-env", AppToken: "xapp-from-env"}, c.Slack)
-	assert.Equal(t, "discord-from-env", c.Discord.BotToken)
-	assert.Equal(t, "pubkey-from-env", c.Discord.PublicKey)
-	assert.Equal(t, "hipchat-from-env", c.HipChat.Token)
+	assert.Equal(t, "web-key-from-env", web(c).Key)
+	assert.Equal(t, hipchat.Config{Token: "hipchat-from-env", WebhookToken: "hook-from-env"}, *hipchatOf(c), "the variable wins over the file")
 }
 
 func TestEnvOverrideEdges(t *testing.T) {
 	t.Run("an empty variable does not override", func(t *testing.T) {
-		c, err := Parse([]byte(base), "config.yaml", envOf(map[string]string{"SITREP_INGEST_TOKEN": ""}))
+		c, err := Parse([]byte(base), "config.yaml", envOf(map[string]string{"SITREP_INGEST_TOKEN": ""}), all()...)
 		require.NoError(t, err)
 		assert.Equal(t, "ingest-0123456789", c.IngestToken)
 	})
 	t.Run("variables supply tokens the file leaves out", func(t *testing.T) {
 		doc := "default_room: ops\nrooms: [{name: ops, platform: webroom}]\n"
 		c, err := Parse([]byte(doc), "config.yaml", envOf(map[string]string{
-			"SITREP_INGEST_TOKEN": "ingest-from-env-0123", "SITREP_ADMIN_TOKEN": "admin-from-env-0123"}))
+			"SITREP_INGEST_TOKEN": "ingest-from-env-0123", "SITREP_ADMIN_TOKEN": "admin-from-env-0123"}), all()...)
 		require.NoError(t, err)
 		assert.Equal(t, "ingest-from-env-0123", c.IngestToken)
 	})
@@ -337,7 +334,7 @@ func TestEnvOverrideEdges(t *testing.T) {
 		assert.Contains(t, e.Msg, "(set by SITREP_LISTEN)")
 	})
 	t.Run("nil env reads nothing", func(t *testing.T) {
-		c, err := Parse([]byte(base), "config.yaml", nil)
+		c, err := Parse([]byte(base), "config.yaml", nil, all()...)
 		require.NoError(t, err)
 		assert.Equal(t, "ingest-0123456789", c.IngestToken)
 	})
@@ -352,14 +349,14 @@ func TestErrorsNeverShowTokens(t *testing.T) {
 	}{
 		{"token where a number goes", base + "web: {history: " + tok + "}\n", nil},
 		{"token under an unknown key", base + "slack_token: " + tok + "\n", nil},
-		{"token under a misspelt key in a block", base + "slack:\n  bot_tokn: " + tok + "\n", nil},
+		{"token under a misspelt key in a block", base + "hipchat:\n  tokn: " + tok + "\n", nil},
 		{"token as the default room", strings.Replace(base, "default_room: ops", "default_room: "+tok, 1), nil},
 		{"token as the log level", base + "log: {level: " + tok + "}\n", nil},
 		{"token as a duration", base + "outbox: {max_age: " + tok + "}\n", nil},
 		{"token as listen", base + "listen: " + tok + "\n", nil},
 		{"token on a web room", base + "    token: " + tok + "\n", nil},
-		{"token as a mapping key", base + "rate_limits:\n  " + tok + ": {messages: 1, per: 1s}\n" + "slack: {bot_token: " + tok + "}\n", nil},
-		{"token as a route's room", base + "slack: {bot_token: " + tok + "}\nroutes:\n  - name: r\n    rooms: ['" + tok + "']\n", nil},
+		{"token as a mapping key", base + "rate_limits:\n  " + tok + ": {messages: 1, per: 1s}\n" + "hipchat: {token: " + tok + "}\n", nil},
+		{"token as a route's room", base + "hipchat: {webhook_token: " + tok + "}\nroutes:\n  - name: r\n    rooms: ['" + tok + "']\n", nil},
 		{"same token twice", strings.Replace(strings.Replace(base, "ingest-0123456789", tok, 1), "admin-0123456789", tok, 1), nil},
 		{"token from env, bad room", base + "  - name: x\n    platform: nope\n    id: " + tok + "\n", map[string]string{"SITREP_HIPCHAT_TOKEN": tok}},
 		{"token duplicated key", base + "ingest_token: " + tok + "\n", nil},
@@ -377,31 +374,30 @@ func TestRedacted(t *testing.T) {
 	doc := base + `    display_name: Ops
   - {name: hc, platform: hipchat, id: '7', token: hipchat-room-token-1234}
 web: {key: web-key-0123456789}
-slack: {bot_token: xoxb-slack-bot-1234, signing_secret: slack-signing-1234, app_token: xapp-slack-app-1234}
-discord: {bot_token: discord-bot-token-1234, public_key: abcdef0123456789}
-hipchat: {base_url: https://hc.example.com, token: hipchat-token-1234}
+hipchat: {base_url: https://hc.example.com, token: hipchat-token-1234, webhook_token: hipchat-hook-1234}
 `
-	c, err := Parse([]byte(doc), "config.yaml", noEnv)
+	c, err := Parse([]byte(doc), "config.yaml", noEnv, all()...)
 	require.NoError(t, err)
 	r := c.Redacted()
 
-	secrets := []string{"ingest-0123456789", "admin-0123456789", "web-key-0123456789", "xoxb-slack-bot-1234",
-		"slack-signing-1234", "xapp-slack-app-1234", "discord-bot-token-1234", "hipchat-token-1234", "hipchat-room-token-1234"}
-	shown := strings.Join([]string{r.IngestToken, r.AdminToken, r.Web.Key, r.Slack.BotToken, r.Slack.SigningSecret,
-		r.Slack.AppToken, r.Discord.BotToken, r.HipChat.Token, r.Rooms[1].Token}, " ")
+	secrets := []string{"ingest-0123456789", "admin-0123456789", "web-key-0123456789",
+		"hipchat-token-1234", "hipchat-hook-1234", "hipchat-room-token-1234"}
+	rh := BlockOf[hipchat.Config](&r, hipchat.Platform)
+	shown := strings.Join([]string{r.IngestToken, r.AdminToken, web(&r).Key, rh.Token, rh.WebhookToken, r.Rooms[1].Token}, " ")
 	for _, s := range secrets {
 		assert.NotContains(t, shown, s)
 	}
-	assert.Equal(t, "****1234", r.Slack.BotToken)
+	assert.Equal(t, "****1234", rh.Token)
 	assert.Equal(t, "****1234", r.Rooms[1].Token)
-	assert.Equal(t, "abcdef0123456789", r.Discord.PublicKey, "a public key is not a secret")
+	assert.Equal(t, "https://hc.example.com", rh.BaseURL, "a URL is not a secret")
 	assert.Equal(t, "Ops", r.Rooms[0].DisplayName)
 
 	// The copy does not share what it redacted with the original.
 	assert.Equal(t, "hipchat-room-token-1234", c.Rooms[1].Token)
-	assert.Equal(t, "xoxb-slack-bot-1234", c.Slack.BotToken)
-	r.RateLimits["slack"] = RateLimit{}
-	assert.Equal(t, RateLimit{Messages: 1, Per: time.Second}, c.Limit("slack"))
+	assert.Equal(t, "hipchat-token-1234", hipchatOf(c).Token)
+	assert.Equal(t, "web-key-0123456789", web(c).Key)
+	r.RateLimits["hipchat"] = RateLimit{}
+	assert.Equal(t, RateLimit{Messages: 30, Per: time.Minute}, c.Limit("hipchat"))
 }
 
 func TestValidateBuiltInCode(t *testing.T) {
@@ -427,13 +423,13 @@ func TestValidateBuiltInCode(t *testing.T) {
 func TestLoad(t *testing.T) {
 	t.Run("example file", func(t *testing.T) {
 		t.Setenv("SITREP_ADMIN_TOKEN", "admin-from-env-0123")
-		c, err := Load("../config.example.yaml")
+		c, err := Load("../config.example.yaml", all()...)
 		require.NoError(t, err)
 		assert.Equal(t, "admin-from-env-0123", c.AdminToken)
 	})
 	t.Run("missing file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing.yaml")
-		_, err := Load(path)
+		_, err := Load(path, all()...)
 		require.Error(t, err)
 		assert.ErrorIs(t, err, fs.ErrNotExist)
 		assert.Contains(t, err.Error(), path)
@@ -441,9 +437,16 @@ func TestLoad(t *testing.T) {
 	t.Run("names the file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sitrep.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(base+"bogus: 1\n"), 0o600))
-		_, err := Load(path)
+		_, err := Load(path, all()...)
 		var errs *Errors
 		require.True(t, errors.As(err, &errs))
 		assert.Equal(t, path+":7: bogus: unknown key", strings.SplitN(err.Error(), " (", 2)[0])
 	})
 }
+
+// all is every platform sitrep is built with, as Load is given them.
+func all() []Platform { return platforms.All().Config() }
+
+func web(c *Config) *webroom.Config { return BlockOf[webroom.Config](c, webroom.Platform) }
+
+func hipchatOf(c *Config) *hipchat.Config { return BlockOf[hipchat.Config](c, hipchat.Platform) }

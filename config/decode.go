@@ -33,6 +33,14 @@ type decoder struct {
 	errs    Errors
 	secrets []string // values found under secret-looking keys, known or not
 	budget  int
+	blocks  []block // the platforms' blocks, read from top-level keys
+}
+
+// block is a platform's settings block: the top-level key it is read from,
+// and the struct it is read into.
+type block struct {
+	key string
+	v   reflect.Value
 }
 
 func newDecoder(file string) *decoder {
@@ -332,10 +340,20 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, line int
 	for _, p := range d.pairs(n, path, 0) {
 		kp := join(path, p.key.Value)
 		i := slices.IndexFunc(fs, func(f field) bool { return f.name == p.key.Value })
+		if b := slices.IndexFunc(d.blocks, func(b block) bool { return b.key == p.key.Value }); i < 0 && path == "" && b >= 0 {
+			d.lines[kp] = p.key.Line
+			d.decode(p.val, d.blocks[b].v, kp, p.key.Line)
+			continue
+		}
 		if i < 0 {
 			names := make([]string, len(fs))
 			for j, f := range fs {
 				names[j] = f.name
+			}
+			if path == "" {
+				for _, b := range d.blocks {
+					names = append(names, b.key)
+				}
 			}
 			d.fail(p.key.Line, kp, "unknown key (known: %s)", strings.Join(names, ", "))
 			if isSecretKey(kp) {

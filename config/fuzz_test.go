@@ -1,7 +1,8 @@
-package config
+package config_test
 
 import (
 	"errors"
+	. "github.com/sitrep/sitrep/config"
 	"os"
 	"testing"
 )
@@ -32,7 +33,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse(data, "fuzz.yaml", nil)
+		c, err := Parse(data, "fuzz.yaml", nil, all()...)
 		if err == nil {
 			if c == nil {
 				t.Fatal("no config and no error")
@@ -54,7 +55,7 @@ func FuzzParse(f *testing.F) {
 			if e == nil || e.Msg == "" {
 				t.Fatalf("empty problem in %v", err)
 			}
-			if e.Line < 0 || e.Line > lineCount(data) {
+			if e.Line < 0 || e.Line > LineCount(data) {
 				t.Fatalf("line %d outside the input: %v", e.Line, e)
 			}
 		}

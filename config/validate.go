@@ -70,13 +70,12 @@ func (c *Config) validate() Errors {
 	p.url("public_url", c.PublicURL, true)
 	p.log()
 	p.tokens()
-	p.web()
+	p.blocks()
 	p.rooms()
 	p.defaultRoom()
 	p.routes()
 	p.outbox()
 	p.rateLimits()
-	p.endpoints()
 	return p.errs
 }
 
@@ -134,17 +133,11 @@ func (p *problems) tokens() {
 	}
 }
 
-func (p *problems) web() {
-	w := p.c.Web
-	if w.History < 0 {
-		p.add("web.history", "must not be negative")
-	}
-	for i, o := range w.AllowedOrigins {
-		key := fmt.Sprintf("web.allowed_origins[%d]", i)
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			p.add(key, "expected an origin such as https://status.example.com (scheme, host and optional port, nothing else)%s", got(key, o))
+// blocks lets each platform check its own block.
+func (p *problems) blocks() {
+	for _, pl := range p.c.platforms {
+		if pl.Check != nil {
+			pl.Check(p.c.blocks[pl.Name], &Problems{p})
 		}
 	}
 }
@@ -154,8 +147,9 @@ func (p *problems) rooms() {
 	first := map[string]int{}
 	for i, r := range c.Rooms {
 		prefix := fmt.Sprintf("rooms[%d]", i)
-		if r.Platform != "" && !slices.Contains(platforms(), r.Platform) {
-			p.add(prefix+".platform", "unknown platform %q: one of %s", r.Platform, strings.Join(platforms(), ", "))
+		// A config made in code with no platforms checks no platform rules.
+		if r.Platform != "" && len(c.platforms) > 0 && !slices.Contains(c.Platforms(), r.Platform) {
+			p.add(prefix+".platform", "unknown platform %q: one of %s", r.Platform, strings.Join(c.Platforms(), ", "))
 		} else if err := r.Validate(); err != nil {
 			var fe *rooms.FieldError
 			if errors.As(err, &fe) {
@@ -177,23 +171,23 @@ func (p *problems) rooms() {
 	}
 }
 
-// platformOn checks that a room's platform is set up to deliver to it.
+// platformOn checks that a room's platform is on, and what the platform
+// asks of a room.
 func (p *problems) platformOn(prefix string, r rooms.Room) {
-	c := p.c
-	switch r.Platform {
-	case rooms.PlatformWebRoom:
-		if !c.Web.On() {
-			p.add(prefix+".platform", "web rooms are off (web.enabled: false)")
+	pl, ok := p.c.platform(r.Platform)
+	if !ok {
+		return
+	}
+	block := p.c.blocks[pl.Name]
+	if pl.On != nil {
+		if on, why := pl.On(block); !on {
+			p.add(prefix+".platform", "%s", why)
+			return
 		}
-	case rooms.PlatformSlack, rooms.PlatformDiscord:
-		// Their settings are read, but no adapter delivers to them yet: a
-		// room there would only fill the outbox and the dead letters.
-		p.add(prefix+".platform", "%s rooms are not supported by this version of sitrep yet (use webroom or hipchat)", r.Platform)
-	case rooms.PlatformHipChat:
-		if !c.HipChat.Enabled() {
-			p.add(prefix+".platform", "HipChat is off: set hipchat.base_url")
-		} else if r.Token == "" && c.HipChat.Token == "" {
-			p.add(prefix+".token", "required for a HipChat room, unless hipchat.token (or SITREP_HIPCHAT_TOKEN) is set")
+	}
+	if pl.Room != nil {
+		if field, msg := pl.Room(block, r); field != "" {
+			p.add(prefix+"."+field, "%s", msg)
 		}
 	}
 }
@@ -270,8 +264,8 @@ func (p *problems) rateLimits() {
 	for _, name := range slices.Sorted(maps.Keys(p.c.RateLimits)) {
 		l := p.c.RateLimits[name]
 		key := "rate_limits." + name
-		if _, ok := defaultLimit(name); !ok {
-			p.add(key, "unknown platform (known: %s)", strings.Join(platforms(), ", "))
+		if _, ok := p.c.platform(name); !ok {
+			p.add(key, "unknown platform (known: %s)", strings.Join(p.c.Platforms(), ", "))
 			continue
 		}
 		if l.Messages <= 0 {
@@ -281,11 +275,4 @@ func (p *problems) rateLimits() {
 			p.add(key+".per", "must be longer than 0")
 		}
 	}
-}
-
-func (p *problems) endpoints() {
-	c := p.c
-	p.url("slack.api_url", c.Slack.APIURL, false)
-	p.url("discord.api_url", c.Discord.APIURL, false)
-	p.url("hipchat.base_url", c.HipChat.BaseURL, false)
 }

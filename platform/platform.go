@@ -9,7 +9,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/config"
@@ -17,12 +16,6 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/storage"
 )
-
-// Limit is a platform's default rate limit per room: Messages per Per.
-type Limit struct {
-	Messages int
-	Per      time.Duration
-}
 
 // Env is what a platform's Build gets.
 type Env struct {
@@ -50,21 +43,44 @@ type Built struct {
 	Run func(ctx context.Context) error
 	// Close, if set, is called when sitrep stops, before storage closes.
 	Close func()
+	// Page, if set, is the path of a room's page on sitrep's own server
+	// (the web room's), for links and the index page.
+	Page func(r rooms.Room) string
 }
 
-// Descriptor is one platform.
+// Descriptor is one platform: what the config knows of it (its name, its
+// settings block with their secrets and environment variables, its default
+// rate limit, its checks of a room), and how to build its adapter.
 type Descriptor struct {
-	// Name is the platform's name in rooms and config ("webroom", "hipchat").
-	Name string
-	// Limit is the rate limit of a room on the platform unless rate_limits
-	// sets one.
-	Limit Limit
-	// Room checks what the platform needs of a room beyond rooms.Room's own
-	// rules, given the config (a HipChat room needs a token unless
-	// hipchat.token is set); nil accepts every room.
-	Room func(cfg *config.Config, r rooms.Room) *rooms.FieldError
+	config.Platform
 	// Build makes the platform's adapter.
 	Build func(env Env) (Built, error)
+}
+
+// Limit is a rate limit: Messages per Per.
+type Limit = config.RateLimit
+
+// Config is what the config is read with: every platform's part.
+func (l List) Config() []config.Platform {
+	out := make([]config.Platform, len(l))
+	for i, d := range l {
+		out[i] = d.Platform
+	}
+	return out
+}
+
+// Usable checks a room as config check does beyond the room's own fields:
+// its platform is in the list and on, and the platform's own rules for a
+// room. It returns the field that is wrong and why, or "".
+func (l List) Usable(cfg *config.Config, r rooms.Room, on func(platform string) bool) (field, msg string) {
+	d, known := l.Get(r.Platform)
+	if !known || !on(r.Platform) {
+		return "platform", "platform " + r.Platform + " is off on this server: configure it first"
+	}
+	if d.Room != nil {
+		return d.Room(cfg.Block(d.Name), r)
+	}
+	return "", ""
 }
 
 // List is the platforms sitrep knows, in the order they are built.

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/conformance"
 )
@@ -59,17 +62,13 @@ func TestRecorder(t *testing.T) {
 	r := conformance.NewRecorder()
 	in := adapters.Inbound{Platform: "memory", RoomID: "ops", User: "alice", Text: "hi"}
 	reply, err := r.Handle(context.Background(), in)
-	if err != nil || !reply.Empty() {
-		t.Fatalf("before Answer: %+v, %v; want an empty reply", reply, err)
-	}
+	require.NoError(t, err)
+	assert.True(t, reply.Empty(), "nothing to say before Answer")
 	r.Answer(adapters.Reply{Text: "noted", Private: true})
 	reply, err = r.Handle(context.Background(), in)
-	if err != nil || reply != (adapters.Reply{Text: "noted", Private: true}) {
-		t.Fatalf("after Answer: %+v, %v", reply, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, adapters.Reply{Text: "noted", Private: true}, reply)
 	for range 2 {
-		if got := <-r.Inbound(); got != in {
-			t.Fatalf("Inbound gave %+v; want %+v", got, in)
-		}
+		assert.Equal(t, in, <-r.Inbound())
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 // recorder wraps the adapter to learn which notification each synthetic ID
 // stands for: HipChat gives notifications no ID, so Seen pairs each one the
-// fake received with the ID of a Post that sent exactly that message.
+// fake received with the ID of a delivery that sent exactly that message.
 type recorder struct {
 	*hipchat.Client
 	mu   sync.Mutex
@@ -31,10 +31,10 @@ type recorder struct {
 
 type posted struct{ id, message string }
 
-func (r *recorder) Post(ctx context.Context, room adapters.Room, msg adapters.Message) (string, error) {
-	id, err := r.Client.Post(ctx, room, msg)
-	if err == nil {
-		rendered, _ := hipchat.Render(msg, "")
+func (r *recorder) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	id, err := r.Client.Deliver(ctx, d)
+	if err == nil && d.Op != adapters.OpUpdate { // the suite sends no updates: HipChat cannot edit
+		rendered, _ := hipchat.Render(d.Msg, "")
 		r.mu.Lock()
 		r.sent = append(r.sent, posted{id, rendered})
 		r.mu.Unlock()
@@ -50,6 +50,8 @@ func shown(n hipchattest.Notification) string {
 	return html.UnescapeString(strings.ReplaceAll(n.Message, "<br>", "\n"))
 }
 
+// seen is the room as HipChat shows it: notifications have no threads or
+// buttons, so Parent and Actions stay empty.
 func (r *recorder) seen(hc *hipchattest.Server, room string) func(context.Context) ([]conformance.Seen, error) {
 	return func(context.Context) ([]conformance.Seen, error) {
 		r.mu.Lock()
@@ -70,34 +72,40 @@ func (r *recorder) seen(hc *hipchattest.Server, room string) func(context.Contex
 	}
 }
 
-var webhookSeq atomic.Int64
+// roomReplies are the webhook's responses, which HipChat shows to the whole
+// room.
+type roomReplies struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+func (r *roomReplies) add(text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.texts = append(r.texts, text)
+}
+
+func (r *roomReplies) shown(context.Context, string) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.texts...), nil
+}
 
 func TestConformance(t *testing.T) {
+	var webhookSeq atomic.Int64 // message IDs unique across the subtests' webhooks
 	conformance.Run(t, func(t *testing.T) conformance.Harness {
-		if strings.HasSuffix(t.Name(), "/UpdateReplacesText") {
-			// HipChat cannot edit a notification: Update posts a new one
-			// ("update: ..."), so the old text stays shown and the ID Post
-			// returned never shows the new text. A known platform limit,
-			// not something the fake or the harness should paper over.
-			t.Skip("HipChat v2 cannot edit notifications; Update posts a new \"update: \" notification")
-		}
 		hc := hipchattest.New(t)
 		const roomID, token = "4242", "conformance-room-token-4242"
 		hc.AddRoom(roomID, token)
-		inbound := make(chan adapters.Inbound, 100)
-		c := hipchat.New(hipchat.Options{BaseURL: hc.URL(), Handler: func(ctx context.Context, in adapters.Inbound) (string, error) {
-			select {
-			case inbound <- in:
-			default:
-			}
-			return "", nil
-		}})
+		rec := conformance.NewRecorder()
+		c := hipchat.New(hipchat.Options{BaseURL: hc.URL(), Handler: rec.Handle})
 		mux := http.NewServeMux()
 		c.Register(mux, "/hooks/hipchat")
 		hook := httptest.NewServer(mux)
 		t.Cleanup(hook.Close)
 
 		r := &recorder{Client: c}
+		replies := &roomReplies{}
 		say := func(ctx context.Context, user, text string) error {
 			body, err := json.Marshal(map[string]any{
 				"event": "room_message",
@@ -114,20 +122,27 @@ func TestConformance(t *testing.T) {
 				"webhook_id":      1,
 			})
 			if err != nil {
-				return err
+				return fmt.Errorf("encode webhook: %w", err)
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL+"/hooks/hipchat", bytes.NewReader(body))
 			if err != nil {
-				return err
+				return fmt.Errorf("webhook request: %w", err)
 			}
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
-				return err
+				return fmt.Errorf("webhook: %w", err)
 			}
-			resp.Body.Close()
+			defer resp.Body.Close()
 			if resp.StatusCode/100 != 2 {
 				return fmt.Errorf("webhook answered %s", resp.Status)
+			}
+			if resp.StatusCode == http.StatusOK {
+				var out struct{ Message string }
+				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+					return fmt.Errorf("decode the webhook's reply: %w", err)
+				}
+				replies.add(out.Message)
 			}
 			return nil
 		}
@@ -136,7 +151,9 @@ func TestConformance(t *testing.T) {
 			Room:    adapters.Room{Name: "conformance", ID: roomID, Token: token},
 			Seen:    r.seen(hc, roomID),
 			Say:     say,
-			Inbound: inbound,
+			Inbound: rec.Inbound(),
+			Answer:  rec.Answer,
+			Replies: replies.shown,
 		}
 	})
 }

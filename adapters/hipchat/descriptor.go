@@ -11,19 +11,45 @@ import (
 // WebhookPath is where HipChat's room_message webhook posts.
 const WebhookPath = "/hooks/hipchat"
 
+// Config is a HipChat (or compatible) server, under hipchat: in the config
+// file. Rooms carry their own tokens; Token, if set, serves rooms that have none.
+type Config struct {
+	BaseURL string `yaml:"base_url"`                                       // e.g. https://hipchat.example.com
+	Token   string `yaml:"token" secret:"true" env:"SITREP_HIPCHAT_TOKEN"` //
+	// WebhookToken, if set, turns on POST /hooks/hipchat: HipChat's
+	// room_message webhook must send it as ?token=.
+	WebhookToken string `yaml:"webhook_token" secret:"true" env:"SITREP_HIPCHAT_WEBHOOK_TOKEN"`
+}
+
+// Enabled reports whether a HipChat server is configured.
+func (c Config) Enabled() bool { return c.BaseURL != "" }
+
 // Descriptor is HipChat as a sitrep platform.
 func Descriptor() platform.Descriptor {
 	return platform.Descriptor{
-		Name:  Platform,
-		Limit: platform.Limit{Messages: 30, Per: time.Minute},
-		Room: func(cfg *config.Config, r rooms.Room) *rooms.FieldError {
-			if r.Token == "" && cfg.HipChat.Token == "" {
-				return &rooms.FieldError{Field: "token", Msg: "required for a HipChat room, unless hipchat.token is set"}
-			}
-			return nil
+		Platform: config.Platform{
+			Name:  Platform,
+			Key:   "hipchat",
+			New:   func() any { return &Config{} },
+			Limit: platform.Limit{Messages: 30, Per: time.Minute},
+			Check: func(b any, p *config.Problems) { p.URL("hipchat.base_url", b.(*Config).BaseURL, false) },
+			On: func(b any) (bool, string) {
+				return b.(*Config).Enabled(), "HipChat is off: set hipchat.base_url"
+			},
+			Room: func(b any, r rooms.Room) (string, string) {
+				if !isDigits(r.ID) {
+					// HipChat's webhooks name a room by its number: a room set up by name
+					// would not know its own responders' chat, and echo it back.
+					return "id", "a HipChat room's id is its number (as in the room's URL and webhooks), not \"" + r.ID + "\""
+				}
+				if r.Token == "" && b.(*Config).Token == "" {
+					return "token", "required for a HipChat room, unless hipchat.token (or SITREP_HIPCHAT_TOKEN) is set"
+				}
+				return "", ""
+			},
 		},
 		Build: func(env platform.Env) (platform.Built, error) {
-			cfg := env.Config.HipChat
+			cfg := config.BlockOf[Config](env.Config, Platform)
 			if !cfg.Enabled() {
 				return platform.Built{Off: "set hipchat.base_url"}, nil
 			}
@@ -42,4 +68,16 @@ func Descriptor() platform.Descriptor {
 			return platform.Built{Chat: c}, nil
 		},
 	}
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

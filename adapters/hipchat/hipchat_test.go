@@ -20,6 +20,7 @@ import (
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
 	"github.com/sitrep/sitrep/logtest"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 const (
@@ -57,8 +58,41 @@ var (
 	rB = adapters.Room{Name: "db", ID: roomB, Token: tokB}
 )
 
+// The adapter, the Inbounds its webhook yields and sitrep's rooms all name
+// the platform the same way, and it claims nothing HipChat cannot do.
 func TestPlatform(t *testing.T) {
-	assert.Equal(t, "hipchat", hipchat.New(hipchat.Options{}).Platform())
+	c := hipchat.New(hipchat.Options{})
+	in, err := hipchat.ParseWebhook([]byte(goodHook))
+	require.NoError(t, err)
+	assert.Equal(t, c.Platform(), in.Platform, "an Inbound names the adapter's platform")
+	assert.Equal(t, hipchat.Platform, c.Platform())
+	assert.Equal(t, "hipchat", c.Platform(), "rooms name the platform \"hipchat\"")
+	assert.Equal(t, hipchat.Platform, hipchat.Descriptor().Name)
+	assert.Equal(t, adapters.Capabilities{}, c.Capabilities(), "HipChat cannot edit, thread, show buttons or reply privately")
+}
+
+// Deliver posts a post, and a reply too (HipChat has no threads, and the
+// outbox sends it none, but a reply that reaches it still shows).
+func TestDeliver(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    adapters.Delivery
+	}{
+		{"post", adapters.Delivery{Op: adapters.OpPost, Msg: adapters.Message{Text: "#1 triggered"}, Key: "pay:1"}},
+		{"reply", adapters.Delivery{Op: adapters.OpReply, Ref: "hipchat:" + roomA + ":1", Msg: adapters.Message{Text: "#1 note"}, Key: "pay:2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, hipchat.Options{})
+			tc.d.Room = rA
+			id, err := f.c.Deliver(context.Background(), tc.d)
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(id, "hipchat:"+roomA+":"), id)
+			assert.NotEqual(t, tc.d.Ref, id)
+			got := f.hc.Messages(roomA)
+			require.Len(t, got, 1)
+			assert.Equal(t, tc.d.Msg.Text, got[0].Message)
+		})
+	}
 }
 
 func TestPost(t *testing.T) {
@@ -69,16 +103,16 @@ func TestPost(t *testing.T) {
 		wantColor  string
 		wantNotify bool
 	}{
-		{"triggered", adapters.Message{Kind: "triggered", State: "triggered", Title: "Checkout 500s", Text: "#1 triggered CRITICAL: Checkout 500s"},
+		{"triggered", adapters.Message{Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "Checkout 500s", Text: "#1 triggered CRITICAL: Checkout 500s"},
 			"#1 triggered CRITICAL: Checkout 500s", "red", true},
-		{"acknowledged", adapters.Message{Kind: "acknowledged", State: "acknowledged", Text: "#1 acknowledged by ann"}, "#1 acknowledged by ann", "yellow", false},
-		{"resolved", adapters.Message{Kind: "resolved", State: "resolved", Text: "#1 resolved"}, "#1 resolved", "green", false},
-		{"explicit color wins", adapters.Message{Kind: "note", State: "triggered", Color: "purple", Text: "note"}, "note", "purple", false},
+		{"acknowledged", adapters.Message{Kind: timeline.KindAcknowledged, State: timeline.StateAcknowledged, Text: "#1 acknowledged by ann"}, "#1 acknowledged by ann", "yellow", false},
+		{"resolved", adapters.Message{Kind: timeline.KindResolved, State: timeline.StateResolved, Text: "#1 resolved"}, "#1 resolved", "green", false},
+		{"explicit color wins", adapters.Message{Kind: timeline.KindNote, State: timeline.StateTriggered, Color: "purple", Text: "note"}, "note", "purple", false},
 		{"html is escaped", adapters.Message{Text: `<script>alert("x")</script> & @all`}, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; @all", "gray", false},
 		{"title when there is no text", adapters.Message{Title: "Disk full"}, "Disk full", "gray", false},
 		{"title not repeated", adapters.Message{Title: "Disk full", Text: "#2 triggered: Disk full"}, "#2 triggered: Disk full", "gray", false},
 		{"fields sorted", adapters.Message{Text: "t", Fields: map[string]string{"b": "2", "a": "1"}}, "t<br>a: 1<br>b: 2", "gray", false},
-		{"digest with a trigger notifies", adapters.Message{Kind: "digest", Text: "3 events", Digest: []adapters.Message{{Kind: "note"}, {Kind: "triggered"}}},
+		{"digest with a trigger notifies", adapters.Message{Kind: adapters.KindDigest, Text: "3 events", Digest: []adapters.Message{{Kind: timeline.KindNote}, {Kind: timeline.KindTriggered}}},
 			"3 events", "gray", true},
 	}
 	for _, tt := range tests {
@@ -102,7 +136,9 @@ func TestPost(t *testing.T) {
 
 func TestColor(t *testing.T) {
 	tests := []struct {
-		color, state, want string
+		color string
+		state timeline.State
+		want  string
 	}{
 		{"", "triggered", "red"},
 		{"", "acknowledged", "yellow"},
@@ -336,13 +372,13 @@ func TestLongMessageIsCut(t *testing.T) {
 func TestUpdatePostsANewNotification(t *testing.T) {
 	f := newFixture(t, hipchat.Options{})
 	ctx := context.Background()
-	id, err := f.c.Post(ctx, rA, adapters.Message{Kind: "triggered", State: "triggered", Text: "#1 triggered CRITICAL: Disk"})
+	id, err := f.c.Post(ctx, rA, adapters.Message{Kind: timeline.KindTriggered, State: timeline.StateTriggered, Text: "#1 triggered CRITICAL: Disk"})
 	require.NoError(t, err)
 	id2, err := f.c.Post(ctx, rA, adapters.Message{Text: "second"})
 	require.NoError(t, err)
 	assert.NotEqual(t, id, id2)
 
-	require.NoError(t, f.c.Update(ctx, rA, id, adapters.Message{Kind: "triggered", State: "resolved", Text: "#1 triggered CRITICAL: Disk"}))
+	require.NoError(t, f.c.Update(ctx, rA, id, adapters.Message{Kind: timeline.KindResolved, State: timeline.StateResolved, Text: "#1 triggered CRITICAL: Disk"}))
 	got := f.hc.Messages(roomA)
 	require.Len(t, got, 3)
 	assert.Equal(t, "update: [resolved] #1 triggered CRITICAL: Disk", got[2].Message)

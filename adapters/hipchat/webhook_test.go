@@ -50,11 +50,11 @@ type hookFixture struct {
 func newHook(t *testing.T, token string, reply string, herr error) *hookFixture {
 	t.Helper()
 	f := &hookFixture{}
-	c := hipchat.New(hipchat.Options{WebhookToken: token, Handler: func(ctx context.Context, in adapters.Inbound) (string, error) {
+	c := hipchat.New(hipchat.Options{WebhookToken: token, Handler: func(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.got = append(f.got, in)
-		return reply, herr
+		return adapters.Reply{Text: reply}, herr
 	}})
 	mux := http.NewServeMux()
 	c.Register(mux, hookPath)
@@ -103,6 +103,7 @@ func TestWebhookGoodPayload(t *testing.T) {
 		User:      "ann",
 		Text:      "ack 12",
 		MessageID: "224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b",
+		Key:       "1147567:224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b",
 		Time:      time.Date(2015, 1, 20, 22, 45, 6, 662545000, time.UTC),
 	}, normalize(got[0]))
 }
@@ -244,4 +245,45 @@ func FuzzWebhook(f *testing.F) {
 			t.Fatalf("bad inbound %+v from %q", in, body)
 		}
 	})
+}
+
+// HipChat retries a webhook it got no answer to with the same message ID:
+// the Inbound's dedupe key is the room and that ID, so sitrep applies it once.
+func TestWebhookDedupeKey(t *testing.T) {
+	tests := []struct {
+		name, body, key string
+	}{
+		{"room and message id", goodHook, "1147567:224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b"},
+		{"string room id", strings.Replace(goodHook, `"id": 1147567`, `"id": "ops-room"`, 1), "ops-room:224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b"},
+		{"no message id, no key", strings.Replace(goodHook, `"id": "224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b",`, "", 1), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first, err := hipchat.ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			again, err := hipchat.ParseWebhook([]byte(tt.body))
+			require.NoError(t, err)
+			assert.Equal(t, tt.key, first.Key)
+			assert.Equal(t, first.Key, again.Key, "a retry has the same key")
+		})
+	}
+	other, err := hipchat.ParseWebhook([]byte(strings.Replace(goodHook, `"id": 1147567`, `"id": 7`, 1)))
+	require.NoError(t, err)
+	assert.Equal(t, "7:224f7b2e-3b4c-4b5c-9c8a-5c7d1e2f3a4b", other.Key, "the same message id in another room is another key")
+}
+
+// HipChat has no private replies: a Reply asking for one is still the
+// webhook's response, which the room shows.
+func TestWebhookPrivateReplyShowsInTheRoom(t *testing.T) {
+	c := hipchat.New(hipchat.Options{Handler: func(context.Context, adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{Text: "incident #12 acknowledged", Private: true, Replace: true}, nil
+	}})
+	require.False(t, c.Capabilities().PrivateReplies)
+	mux := http.NewServeMux()
+	c.Register(mux, hookPath)
+	f := &hookFixture{srv: httptest.NewServer(mux)}
+	t.Cleanup(f.srv.Close)
+	code, out := f.post(t, "", "", goodHook)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, map[string]string{"message": "incident #12 acknowledged", "message_format": "text"}, out)
 }

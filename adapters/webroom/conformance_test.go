@@ -11,23 +11,33 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
-	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/conformance"
 )
 
 // viewer is a browser's view of a room, kept from the websocket's frames the
-// way page.html keeps it: messages by ID, in ID order, updates in place.
+// way page.html keeps it: messages by ID, in ID order, updates in place, and
+// the replies this browser alone was sent.
 type viewer struct {
-	mu   sync.Mutex
-	msgs map[string]Frame
-	err  error
+	ws      *websocket.Conn
+	writeMu sync.Mutex
+
+	mu      sync.Mutex
+	msgs    map[string]Frame
+	replies []string
+	err     error
 }
 
-func (v *viewer) run(ws *websocket.Conn) {
+func newViewer(ws *websocket.Conn) *viewer {
+	v := &viewer{ws: ws, msgs: map[string]Frame{}}
+	go v.run()
+	return v
+}
+
+func (v *viewer) run() {
 	for {
-		_, data, err := ws.ReadMessage()
+		_, data, err := v.ws.ReadMessage()
 		if err != nil {
 			v.mu.Lock()
 			v.err = err
@@ -46,11 +56,26 @@ func (v *viewer) run(ws *websocket.Conn) {
 			if _, ok := v.msgs[f.ID]; ok {
 				v.msgs[f.ID] = f
 			}
+		case FrameReply:
+			v.replies = append(v.replies, f.Text)
 		}
 		v.mu.Unlock()
 	}
 }
 
+// say sends a line typed as user.
+func (v *viewer) say(user, text string) error {
+	data, err := json.Marshal(map[string]string{"user": user, "text": text})
+	if err != nil {
+		return err
+	}
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	return v.ws.WriteMessage(websocket.TextMessage, data)
+}
+
+// seen is the room as the page shows it. The page has no threads and draws
+// no buttons, so Parent and Actions stay empty.
 func (v *viewer) seen(context.Context) ([]conformance.Seen, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -69,37 +94,51 @@ func (v *viewer) seen(context.Context) ([]conformance.Seen, error) {
 	return out, nil
 }
 
+func (v *viewer) shownReplies() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.replies)
+}
+
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness {
-		f := newFixture(t, Options{}, nil)
+		rec := conformance.NewRecorder()
+		f := newFixture(t, Options{}, rec.Handle)
 		room := adapters.Room{Name: "ops", ID: "ops"}
+		view := newViewer(f.join(t, room.ID).ws)
 
-		v := &viewer{msgs: map[string]Frame{}}
-		view := f.join(t, room.ID)
-		go v.run(view.ws)
-
-		responder := f.join(t, room.ID)
-		go func() { // drain the responder's frames so its queue never fills
-			for {
-				if _, _, err := responder.ws.ReadMessage(); err != nil {
-					return
-				}
+		// Each responder types in a browser of their own, opened when they
+		// first speak, so a reply shows to whoever's browser it reaches.
+		var mu sync.Mutex
+		browsers := map[string]*viewer{}
+		browser := func(user string) *viewer {
+			mu.Lock()
+			defer mu.Unlock()
+			b, ok := browsers[user]
+			if !ok {
+				b = newViewer(f.join(t, room.ID).ws)
+				browsers[user] = b
 			}
-		}()
-		var sayMu sync.Mutex
-		say := func(_ context.Context, user, text string) error {
-			data, err := json.Marshal(map[string]string{"user": user, "text": text})
-			require.NoError(t, err)
-			sayMu.Lock()
-			defer sayMu.Unlock()
-			return responder.ws.WriteMessage(websocket.TextMessage, data)
+			return b
 		}
 		return conformance.Harness{
-			Chat:    f.w,
-			Room:    room,
-			Seen:    v.seen,
-			Say:     say,
-			Inbound: f.inbound,
+			Chat: f.w,
+			Room: room,
+			Seen: view.seen,
+			Say: func(_ context.Context, user, text string) error {
+				return browser(user).say(user, text)
+			},
+			Inbound: rec.Inbound(),
+			Answer:  rec.Answer,
+			Replies: func(_ context.Context, user string) ([]string, error) {
+				mu.Lock()
+				b, ok := browsers[user]
+				mu.Unlock()
+				if !ok {
+					return nil, nil
+				}
+				return b.shownReplies(), nil
+			},
 		}
 	})
 }

@@ -1,6 +1,9 @@
 package webroom
 
 import (
+	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/sitrep/sitrep/config"
@@ -8,28 +11,82 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 )
 
+// Config is the web room's block of settings, under web: in the config file.
+type Config struct {
+	Enabled        *bool    `yaml:"enabled"`                                // default true; see On
+	Key            string   `yaml:"key" secret:"true" env:"SITREP_WEB_KEY"` // optional: if set, room pages and websockets need ?key=
+	History        int      `yaml:"history"`                                // messages replayed to a late joiner; default 100, 0 written out means none
+	AllowedOrigins []string `yaml:"allowed_origins"`                        // extra origins allowed to open websockets (same-origin always is)
+}
+
+// On reports whether web rooms are served: they are unless enabled is false.
+func (c Config) On() bool { return c.Enabled == nil || *c.Enabled }
+
 // Descriptor is the web room as a sitrep platform.
 func Descriptor() platform.Descriptor {
 	return platform.Descriptor{
-		Name:  Platform,
-		Limit: platform.Limit{Messages: 20, Per: time.Second},
-		Room: func(_ *config.Config, r rooms.Room) *rooms.FieldError {
-			if !ValidRoomName(r.WithDefaults().ID) {
-				return &rooms.FieldError{Field: "id", Msg: "a web room's id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"}
-			}
-			return nil
+		Platform: config.Platform{
+			Name:  Platform,
+			Key:   "web",
+			New:   func() any { return &Config{History: defaultHistory} },
+			Limit: platform.Limit{Messages: 20, Per: time.Second},
+			Check: check,
+			On: func(b any) (bool, string) {
+				return b.(*Config).On(), "web rooms are off (web.enabled: false)"
+			},
+			Room: func(b any, r rooms.Room) (string, string) {
+				if r.Token != "" {
+					return "token", "platform webroom takes no per-room token (its credentials are set once for the platform)"
+				}
+				if !ValidRoomName(r.WithDefaults().ID) {
+					return "id", "a web room's id is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+				}
+				return "", ""
+			},
 		},
 		Build: func(env platform.Env) (platform.Built, error) {
-			cfg := env.Config.Web
+			cfg := config.BlockOf[Config](env.Config, Platform)
 			if !cfg.On() {
 				return platform.Built{Off: "set web.enabled: true"}, nil
+			}
+			if !loopback(env.Config.Listen) && cfg.Key == "" {
+				env.Log.Warn("web rooms are open to anyone who reaches "+env.Config.Listen+": they can read incidents and ack them",
+					"fix", "set web.key (or SITREP_WEB_KEY) and open rooms as /rooms/NAME?key=...")
 			}
 			w := New(env.DB, env.Inbox, Options{
 				Key: cfg.Key, History: cfg.History, AllowedOrigins: cfg.AllowedOrigins, Logger: env.Log,
 				Exists: env.RoomExists,
 			})
 			w.Register(env.Mux)
-			return platform.Built{Chat: w, Close: w.Close}, nil
+			return platform.Built{Chat: w, Close: w.Close, Page: func(r rooms.Room) string { return "/rooms/" + url.PathEscape(r.ID) }}, nil
 		},
 	}
+}
+
+func check(b any, p *config.Problems) {
+	w := b.(*Config)
+	if w.History < 0 {
+		p.Add("web.history", "must not be negative")
+	}
+	for i, o := range w.AllowedOrigins {
+		key := fmt.Sprintf("web.allowed_origins[%d]", i)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			p.Add(key, "expected an origin such as https://status.example.com (scheme, host and optional port, nothing else)%s", p.Got(key, o))
+		}
+	}
+}
+
+// loopback reports whether a listen address is reachable from this machine only.
+func loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -9,17 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 func TestEncodedEntryMatchesEncodingJSON(t *testing.T) {
 	now := time.Date(2026, 11, 23, 8, 0, 0, 123456789, time.UTC)
-	full := adapters.Message{IncidentID: 42, EventID: 7, Kind: "triggered", State: "triggered", Title: "Disk <full> \u2028", Text: "a\n\"b\"\xff", Color: "red", User: "ann",
-		Fields: map[string]string{"z": "1", "a": "2", "host": "db-1"}}
+	full := adapters.Message{IncidentID: 42, EventID: 7, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "Disk <full> \u2028", Text: "a\n\"b\"\xff", Color: "red", User: "ann",
+		Fields: map[string]string{"z": "1", "a": "2", "host": "db-1"}, Actions: []adapters.Verb{adapters.VerbAck, adapters.VerbResolve}}
 	for _, e := range []entry{
 		{},
 		{Time: now, Message: adapters.Message{Text: "x"}},
 		{Time: now.In(time.FixedZone("x", 3600)), Rev: 3, Message: full},
-		{Time: now, Message: adapters.Message{Kind: "digest", Text: "d", Digest: []adapters.Message{full, {Text: "y", EventID: 9}}}},
+		{Time: now, Message: adapters.Message{Kind: adapters.KindDigest, Text: "d", Digest: []adapters.Message{full, {Text: "y", EventID: 9}}}},
 		{Time: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC), Message: full},
 	} {
 		x := encodeEntry(e)

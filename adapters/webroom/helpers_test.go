@@ -17,22 +17,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
 )
 
 const waitFrame = 5 * time.Second
 
-// fixture is a WebRoom on a real bbolt file behind a real HTTP server.
+// fixture is a WebRoom on a real bbolt file behind a real HTTP server, with
+// an inbox in front of its Handler.
 type fixture struct {
 	path    string
 	db      *storage.DB
+	ib      *inbox.Inbox
 	w       *WebRoom
 	srv     *httptest.Server
 	inbound chan adapters.Inbound
 }
 
-// newFixture serves a WebRoom with opts. Its Handler records every line on
-// f.inbound and answers with reply(in), if reply is not nil.
+// newFixture serves a WebRoom with opts. Its inbox's Handler records every
+// line on f.inbound and answers with reply(in), if reply is not nil.
 func newFixture(t *testing.T, opts Options, reply adapters.Handler) *fixture {
 	t.Helper()
 	f := &fixture{path: filepath.Join(t.TempDir(), "sitrep.db"), inbound: make(chan adapters.Inbound, 100)}
@@ -42,17 +45,18 @@ func newFixture(t *testing.T, opts Options, reply adapters.Handler) *fixture {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	handler := func(ctx context.Context, in adapters.Inbound) (string, error) {
+	handler := func(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
 		select {
 		case f.inbound <- in:
 		default:
 		}
 		if reply == nil {
-			return "", nil
+			return adapters.Reply{}, nil
 		}
 		return reply(ctx, in)
 	}
-	f.w = New(db, handler, opts)
+	f.ib = inbox.New(db, handler, inbox.Options{Logger: opts.Logger})
+	f.w = New(db, f.ib, opts)
 	mux := http.NewServeMux()
 	f.w.Register(mux)
 	f.srv = httptest.NewServer(mux)

@@ -21,10 +21,11 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 func alert(n uint64, text string) adapters.Message {
-	return adapters.Message{IncidentID: n, EventID: 1, Kind: "alert", State: "triggered", Title: "db down", Text: text, Color: "red",
+	return adapters.Message{IncidentID: n, EventID: 1, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "db down", Text: text, Color: "red",
 		Fields: map[string]string{"host": "db-1"}}
 }
 
@@ -106,7 +107,7 @@ func TestUpdateChangesMessageInPlaceAndInHistory(t *testing.T) {
 	require.Equal(t, id, c.next(t).ID)
 
 	acked := alert(7, "db-1 down (acknowledged by alice)")
-	acked.State = "acknowledged"
+	acked.Kind, acked.State = timeline.KindAcknowledged, timeline.StateAcknowledged
 	acked.Color = "yellow"
 	require.NoError(t, f.w.Update(context.Background(), adapters.Room{ID: "ops"}, id, acked))
 
@@ -160,7 +161,7 @@ func TestHistorySurvivesReopeningTheDB(t *testing.T) {
 	f := newFixture(t, Options{}, nil)
 	id1 := f.post(t, "ops", alert(1, "first"))
 	id2 := f.post(t, "ops", alert(2, "second"))
-	require.NoError(t, f.w.Update(context.Background(), adapters.Room{ID: "ops"}, id1, adapters.Message{Text: "first, resolved", State: "resolved"}))
+	require.NoError(t, f.w.Update(context.Background(), adapters.Room{ID: "ops"}, id1, adapters.Message{Text: "first, resolved", Kind: timeline.KindResolved, State: timeline.StateResolved}))
 	f.srv.Close()
 	f.w.Close()
 	require.NoError(t, f.db.Close())
@@ -177,7 +178,7 @@ func TestHistorySurvivesReopeningTheDB(t *testing.T) {
 	a, b := c.next(t), c.next(t)
 	assert.Equal(t, []string{id1, id2}, []string{a.ID, b.ID})
 	assert.Equal(t, "first, resolved", text(a))
-	assert.Equal(t, "resolved", a.State)
+	assert.Equal(t, timeline.StateResolved, a.State)
 	assert.Equal(t, uint64(1), a.Rev)
 	assert.Equal(t, "second", text(b))
 	assert.Equal(t, "3", f.post(t, "ops", adapters.Message{Text: "third"}), "sequence continues after reopening")
@@ -204,8 +205,8 @@ func TestRoomLogIsTrimmed(t *testing.T) {
 }
 
 func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
-	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (string, error) {
-		return "noted on #42, " + in.User, nil
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{Text: "noted on #42, " + in.User, Private: true}, nil
 	})
 	sender, other := f.join(t, "ops"), f.join(t, "ops")
 
@@ -263,14 +264,14 @@ func TestInboundUserNames(t *testing.T) {
 }
 
 func TestHandlerErrorsAndPanicsBecomeErrorFrames(t *testing.T) {
-	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (string, error) {
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (adapters.Reply, error) {
 		switch in.Text {
 		case "/boom":
 			panic("boom")
 		case "/bad":
-			return "", errors.New("usage: /ack <incident>")
+			return adapters.Reply{}, errors.New("usage: /ack <incident>")
 		}
-		return "", nil
+		return adapters.Reply{}, nil
 	})
 	c := f.join(t, "ops")
 	for _, tc := range []struct{ line, want string }{
@@ -470,9 +471,9 @@ func TestPage(t *testing.T) {
 }
 
 func TestCloseSaysGoingAway(t *testing.T) {
-	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (string, error) {
+	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (adapters.Reply, error) {
 		<-ctx.Done() // a Handler still running when Close's grace ends is cancelled
-		return "", ctx.Err()
+		return adapters.Reply{}, ctx.Err()
 	})
 	c := f.join(t, "ops")
 	c.say(t, "alice", "/slow")
@@ -502,10 +503,10 @@ func TestCloseSaysGoingAway(t *testing.T) {
 // Handler with a live context, so it reaches the timeline.
 func TestCloseFinishesStoredLines(t *testing.T) {
 	handled := make(chan error, 1)
-	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (string, error) {
+	f := newFixture(t, Options{}, func(ctx context.Context, _ adapters.Inbound) (adapters.Reply, error) {
 		time.Sleep(300 * time.Millisecond) // still at work when Close begins
 		handled <- ctx.Err()
-		return "", nil
+		return adapters.Reply{}, nil
 	})
 	c := f.join(t, "ops")
 	c.say(t, "alice", "#42 restarting the db")
@@ -528,11 +529,12 @@ func TestReplayHandsOverLeftoverLines(t *testing.T) {
 	_, err := f.w.appendLogWith(context.Background(), "ops", encodeEntry(entry{Time: left.Time, Message: adapters.Message{Kind: KindChat, User: "alice", Text: left.Text}}),
 		func(tx *bolt.Tx, seq uint64) error {
 			left.MessageID = strconv.FormatUint(seq, 10)
-			return putInbox(tx, left, seq)
+			_, err := f.ib.Put(tx, left)
+			return err
 		})
 	require.NoError(t, err)
 
-	n, err := f.w.Replay(context.Background())
+	n, err := f.ib.Replay(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	select {
@@ -541,14 +543,16 @@ func TestReplayHandsOverLeftoverLines(t *testing.T) {
 	default:
 		t.Fatal("the left-over line was not handed over")
 	}
-	n, err = f.w.Replay(context.Background())
+	n, err = f.ib.Replay(context.Background())
 	require.NoError(t, err)
 	assert.Zero(t, n, "handed over once")
 }
 
 // A line handled as usual leaves nothing behind to replay.
 func TestHandledLinesLeaveTheInbox(t *testing.T) {
-	f := newFixture(t, Options{}, func(context.Context, adapters.Inbound) (string, error) { return "ok", nil })
+	f := newFixture(t, Options{}, func(context.Context, adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{Text: "ok"}, nil
+	})
 	c := f.join(t, "ops")
 	c.say(t, "alice", "#7 looking")
 	require.Equal(t, FrameMessage, c.next(t).Type)

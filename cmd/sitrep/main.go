@@ -20,6 +20,7 @@ import (
 
 	"github.com/sitrep/sitrep/bot"
 	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
 )
@@ -123,7 +124,7 @@ func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
 		return nil, usageError{"--config FILE is required"}
 	}
-	return config.Load(path)
+	return config.Load(path, platforms.All().Config()...)
 }
 
 func serve(args []string, stderr io.Writer) error {
@@ -147,10 +148,6 @@ func serve(args []string, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(bot.GCPercent)
-	}
-	if local, _ := loopback(cfg.Listen); !local && cfg.Web.On() && cfg.Web.Key == "" {
-		log.Warn("web rooms are open to anyone who reaches "+cfg.Listen+": they can read incidents and ack them",
-			"fix", "set web.key (or SITREP_WEB_KEY) and open rooms as /rooms/NAME?key=...")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

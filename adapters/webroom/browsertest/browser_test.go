@@ -23,7 +23,9 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/webroom"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 const testTimeout = 30 * time.Second
@@ -47,19 +49,20 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// timeline is a tiny stand-in for sitrep's: it remembers which room message
-// shows each incident, and "/ack N" acknowledges incident N by updating it.
-type timeline struct {
+// incidents is a tiny stand-in for sitrep's timeline: it remembers which
+// room message shows each incident, and "/ack N" acknowledges incident N by
+// updating it.
+type incidents struct {
 	mu    sync.Mutex
 	web   atomic.Pointer[webroom.WebRoom]
 	msgID map[uint64]string
 	msgs  map[uint64]adapters.Message
 }
 
-func (tl *timeline) alert(ctx context.Context, room adapters.Room, n uint64, text string) (string, error) {
-	msg := adapters.Message{IncidentID: n, EventID: 1, Kind: "alert", State: "triggered", Title: "CRITICAL", Text: text, Color: "red",
+func (tl *incidents) alert(ctx context.Context, room adapters.Room, n uint64, text string) (string, error) {
+	msg := adapters.Message{IncidentID: n, EventID: 1, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "CRITICAL", Text: text, Color: "red",
 		Fields: map[string]string{"host": "db-1"}}
-	id, err := tl.web.Load().Post(ctx, room, msg)
+	id, err := tl.web.Load().Deliver(ctx, adapters.Delivery{Room: room, Op: adapters.OpPost, Msg: msg})
 	if err != nil {
 		return "", err
 	}
@@ -69,28 +72,28 @@ func (tl *timeline) alert(ctx context.Context, room adapters.Room, n uint64, tex
 	return id, nil
 }
 
-func (tl *timeline) handle(ctx context.Context, in adapters.Inbound) (string, error) {
+func (tl *incidents) handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
 	arg, ok := strings.CutPrefix(in.Text, "/ack ")
 	if !ok {
-		return "", nil // chat
+		return adapters.Reply{}, nil // chat
 	}
 	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(arg), "#"), 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("usage: /ack <incident number>")
+		return adapters.Reply{}, fmt.Errorf("usage: /ack <incident number>")
 	}
 	tl.mu.Lock()
 	id, known := tl.msgID[n]
 	msg := tl.msgs[n]
 	tl.mu.Unlock()
 	if !known {
-		return "", fmt.Errorf("no incident #%d", n)
+		return adapters.Reply{}, fmt.Errorf("no incident #%d", n)
 	}
-	msg.State, msg.Color, msg.Kind = "acknowledged", "yellow", "ack"
+	msg.State, msg.Color, msg.Kind = timeline.StateAcknowledged, "yellow", timeline.KindAcknowledged
 	msg.Text += " (acknowledged by " + in.User + ")"
-	if err := tl.web.Load().Update(ctx, adapters.Room{ID: in.RoomID}, id, msg); err != nil {
-		return "", err
+	if _, err := tl.web.Load().Deliver(ctx, adapters.Delivery{Room: adapters.Room{ID: in.RoomID}, Op: adapters.OpUpdate, Ref: id, Msg: msg}); err != nil {
+		return adapters.Reply{}, err
 	}
-	return fmt.Sprintf("incident #%d acknowledged", n), nil
+	return adapters.Reply{Text: fmt.Sprintf("incident #%d acknowledged", n), Private: true}, nil
 }
 
 // swappable lets the test restart the WebRoom behind the same address.
@@ -114,9 +117,9 @@ func TestRoomPageInChromium(t *testing.T) {
 	db, err := storage.Open(filepath.Join(t.TempDir(), "sitrep.db"), storage.Options{})
 	require.NoError(t, err)
 	defer db.Close()
-	tl := &timeline{msgID: map[uint64]string{}, msgs: map[uint64]adapters.Message{}}
+	tl := &incidents{msgID: map[uint64]string{}, msgs: map[uint64]adapters.Message{}}
 	opts := webroom.Options{Key: "k3y", Logger: quiet}
-	web := webroom.New(db, tl.handle, opts)
+	web := webroom.New(db, inbox.New(db, tl.handle, inbox.Options{Logger: quiet}), opts)
 	tl.web.Store(web)
 	front := &swappable{}
 	front.set(web)
@@ -206,7 +209,7 @@ func TestRoomPageInChromium(t *testing.T) {
 
 	// A restart: the page says it is reconnecting, comes back, and shows the
 	// history afresh (with the acknowledgement), then live messages.
-	web2 := webroom.New(db, tl.handle, opts)
+	web2 := webroom.New(db, inbox.New(db, tl.handle, inbox.Options{Logger: quiet}), opts)
 	front.set(web2)
 	tl.web.Swap(web2).Close()
 	poll("status reconnecting", `() => document.querySelector("#status").textContent === "reconnecting"`)
