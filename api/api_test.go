@@ -52,9 +52,9 @@ func newFixture(t *testing.T, webRooms bool) *fixture {
 	rs, err := rooms.Open(db)
 	require.NoError(t, err)
 	for _, r := range []rooms.Room{
-		{Name: "ops", Platform: rooms.PlatformWebRoom, ID: "ops-room"},
-		{Name: "payments", Platform: rooms.PlatformWebRoom},
-		{Name: "hc", Platform: rooms.PlatformHipChat, ID: "7", Token: "a-room-token-1234"},
+		{Name: "ops", Platform: "webroom", ID: "ops-room"},
+		{Name: "payments", Platform: "webroom"},
+		{Name: "hc", Platform: "hipchat", ID: "7", Token: "a-room-token-1234"},
 	} {
 		require.NoError(t, rs.Put(ctx, r))
 	}
@@ -66,7 +66,7 @@ func newFixture(t *testing.T, webRooms bool) *fixture {
 		AdminToken:  adminToken,
 		DefaultRoom: "ops",
 		Page: func(r rooms.Room) string {
-			if !webRooms || r.Platform != rooms.PlatformWebRoom {
+			if !webRooms || r.Platform != "webroom" {
 				return ""
 			}
 			return "/rooms/" + r.ID
@@ -77,7 +77,7 @@ func newFixture(t *testing.T, webRooms bool) *fixture {
 		Timeline: timeline.New(db, timeline.Options{}),
 		Outbox:   f.outbox,
 		RoomUsable: func(r rooms.Room) (string, string) {
-			if r.Platform == rooms.PlatformSlack {
+			if r.Platform == "slack" {
 				return "platform", "platform slack is off"
 			}
 			return "", ""

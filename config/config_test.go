@@ -406,7 +406,7 @@ func TestValidateBuiltInCode(t *testing.T) {
 		Log:         Log{Format: "json", Level: "debug"},
 		IngestToken: "ingest-0123456789", AdminToken: "admin-0123456789",
 		DefaultRoom: "ops",
-		Rooms:       []rooms.Room{{Name: "ops", Platform: rooms.PlatformWebRoom}},
+		Rooms:       []rooms.Room{{Name: "ops", Platform: "webroom"}},
 	}
 	require.NoError(t, c.Validate(), "zero outbox and rate limits mean defaults")
 

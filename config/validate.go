@@ -174,6 +174,7 @@ func (p *problems) rooms() {
 // platformOn checks that a room's platform is on, and what the platform
 // asks of a room.
 func (p *problems) platformOn(prefix string, r rooms.Room) {
+	r = r.WithDefaults()
 	pl, ok := p.c.platform(r.Platform)
 	if !ok {
 		return

@@ -12,14 +12,6 @@ import (
 	"github.com/sitrep/sitrep/secret"
 )
 
-// Platforms sitrep can deliver to.
-const (
-	PlatformWebRoom = "webroom"
-	PlatformHipChat = "hipchat"
-	PlatformSlack   = "slack"
-	PlatformDiscord = "discord"
-)
-
 // Room is one chat room sitrep delivers to.
 type Room struct {
 	Name        string `json:"name" yaml:"name"`
@@ -43,42 +35,27 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-// Validate checks a room on its own; it returns a *FieldError.
+// Validate checks a room on its own; it returns a *FieldError. What a
+// platform asks of its rooms (an ID's shape, a token) is the platform's to
+// check (see package platform).
 func (r Room) Validate() error {
 	if !nameRE.MatchString(r.Name) {
 		return &FieldError{"name", fmt.Sprintf("%q is not a valid room name (letters, digits, '.', '_', '-'; up to 64)", r.Name)}
 	}
-	switch r.Platform {
-	case PlatformWebRoom, PlatformSlack, PlatformDiscord:
-		if r.Token != "" {
-			return &FieldError{"token", fmt.Sprintf("platform %s takes no per-room token (its credentials are set once for the platform)", r.Platform)}
-		}
-	case PlatformHipChat:
-	case "":
-		return &FieldError{"platform", "required: one of webroom, hipchat, slack, discord"}
-	default:
-		// Which platforms this server has is the platform list's to say
-		// (the admin API and start-up check it); a name is all rooms checks.
-		if !platformRE.MatchString(r.Platform) {
-			return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", r.Platform)}
-		}
+	if r.Platform == "" {
+		return &FieldError{"platform", "required: the chat platform the room is on, such as webroom or hipchat"}
 	}
-	if r.ID == "" {
-		if r.Platform != PlatformWebRoom {
-			return &FieldError{"id", "required: the platform's room or channel ID"}
-		}
-	}
-	if r.Platform == PlatformHipChat && !isDigits(r.ID) {
-		// HipChat's webhooks name a room by its number: a room set up by name
-		// would not know its own responders' chat, and echo it back.
-		return &FieldError{"id", fmt.Sprintf("a HipChat room's id is its number (as in the room's URL and webhooks), not %q", r.ID)}
+	if !platformRE.MatchString(r.Platform) {
+		return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", r.Platform)}
 	}
 	return nil
 }
 
-// WithDefaults fills what can be derived: a web room's ID is its name.
+// WithDefaults fills what can be derived: a room with no ID takes its name
+// as its platform ID (a web room's ID is its name; other platforms check
+// that it has the shape of theirs).
 func (r Room) WithDefaults() Room {
-	if r.ID == "" && r.Platform == PlatformWebRoom {
+	if r.ID == "" {
 		r.ID = r.Name
 	}
 	return r
@@ -99,16 +76,4 @@ func (r Room) String() string {
 func (r Room) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", r.Name), slog.String("platform", r.Platform),
 		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)))
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

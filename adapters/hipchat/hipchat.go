@@ -17,13 +17,16 @@
 // in "…" when cut.
 //
 // HipChat answers a notification with 204 No Content and no message ID, and
-// it cannot edit a message. Post therefore returns a synthetic ID,
-// "hipchat:<room id>:<n>", and Update posts a new notification whose text
+// it cannot edit a message, nor thread, nor show buttons: its Capabilities
+// are none, so sitrep sends it posts only, and every state change arrives as
+// its own message. Post returns a synthetic ID, "hipchat:<room id>:<n>".
+// Update, which sitrep never sends here, posts a new notification whose text
 // starts with "update: " (without notifying the room) instead of editing.
 //
-// Inbound, Register serves HipChat's room_message webhook; a non-empty reply
-// from the Handler is returned as the webhook's JSON response, which HipChat
-// shows in the room.
+// Inbound, Register serves HipChat's room_message webhook. Each message is
+// handed to the Handler (sitrep's inbox, which stores it and drops HipChat's
+// retries of it, by room and message ID); a non-empty reply is returned as the
+// webhook's JSON response, which HipChat shows in the room.
 package hipchat
 
 import (
@@ -45,6 +48,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Limits and names from the HipChat v2 API.
@@ -353,11 +357,11 @@ func Color(msg adapters.Message) string {
 		return "gray"
 	}
 	switch msg.State {
-	case "triggered":
+	case timeline.StateTriggered:
 		return "red"
-	case "acknowledged":
+	case timeline.StateAcknowledged:
 		return "yellow"
-	case "resolved":
+	case timeline.StateResolved:
 		return "green"
 	}
 	return "gray"
@@ -366,11 +370,11 @@ func Color(msg adapters.Message) string {
 // notifies reports whether msg should notify the room: it opens an incident,
 // or is a digest holding one that does.
 func notifies(msg adapters.Message) bool {
-	if msg.Kind == "triggered" || (msg.Kind == "" && msg.State == "triggered") {
+	if msg.Kind == timeline.KindTriggered || (msg.Kind == "" && msg.State == timeline.StateTriggered) {
 		return true
 	}
 	for _, m := range msg.Digest {
-		if m.Kind == "triggered" {
+		if m.Kind == timeline.KindTriggered {
 			return true
 		}
 	}

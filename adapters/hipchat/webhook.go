@@ -2,6 +2,7 @@ package hipchat
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -200,7 +201,10 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	r2, err := c.handler(r.Context(), in)
+	// Not cut short if HipChat hangs up: the inbox has stored the message
+	// (and its dedupe key, so HipChat's retry is dropped), so it must be
+	// handled now, not only at the next start. The inbox bounds the call.
+	r2, err := c.handler(context.WithoutCancel(r.Context()), in)
 	reply := r2.Text
 	if err != nil {
 		c.log.Error("hipchat inbound message failed", "room", in.RoomID, "message", in.MessageID, "err", err)

@@ -5,8 +5,11 @@
 // Every message a room shows is kept in the room's durable log (a nested
 // bucket per room under storage.BucketRoomLog, keyed by a per-room sequence),
 // so a client that connects late, or after a restart, sees the recent history
-// with its current (updated) content. Responders' lines typed in the page go
-// onto the same log and are handed to sitrep's Handler as adapters.Inbound.
+// with its current (updated) content. A responder's line typed in the page
+// goes onto the same log and, in the same commit, into sitrep's inbox, which
+// hands it over as an adapters.Inbound (and again after a restart if it was
+// not handled yet). A web room edits messages in place and answers a sender
+// privately; it has no threads or buttons (see Capabilities).
 package webroom
 
 import (
