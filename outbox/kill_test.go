@@ -158,12 +158,7 @@ func TestKill9(t *testing.T) {
 	run := func() (*exec.Cmd, error) { return runHelper(t, path, srv.URL, &child) }
 
 	_, err = run()
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "first child must be killed, got %v", err)
-	status, ok := exit.Sys().(syscall.WaitStatus)
-	require.True(t, ok)
-	require.True(t, status.Signaled(), "first child must die by signal")
-	assert.Equal(t, syscall.SIGKILL, status.Signal())
+	requireKilled(t, err)
 	mu.Lock()
 	// The other room's post may have reached the platform alongside.
 	require.GreaterOrEqual(t, total, killAt)
@@ -215,4 +210,15 @@ func runHelper(t *testing.T, path, url string, child *atomic.Pointer[os.Process]
 		t.Logf("child output:\n%s", out.String())
 	}
 	return cmd, err
+}
+
+// requireKilled fails the test unless err says the child died of SIGKILL.
+func requireKilled(t *testing.T, err error) {
+	t.Helper()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "first child must be killed, got %v", err)
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	require.True(t, status.Signaled(), "first child must die by signal")
+	assert.Equal(t, syscall.SIGKILL, status.Signal())
 }

@@ -2,15 +2,12 @@ package outbox
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -216,11 +213,7 @@ func TestKill9BetweenAckAndUpdate(t *testing.T) {
 	defer srv.Close()
 
 	_, err = runHelper(t, path, srv.URL, &child)
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "first child must be killed, got %v", err)
-	status, ok := exit.Sys().(syscall.WaitStatus)
-	require.True(t, ok)
-	require.True(t, status.Signaled())
+	requireKilled(t, err)
 	_, err = runHelper(t, path, srv.URL, &child)
 	require.NoError(t, err, "second child delivers the rest and exits")
 
