@@ -161,6 +161,18 @@ func TestDigestKeepsCardUpdatesForLater(t *testing.T) {
 	require.Len(t, updates, 1, "the card that exists is updated once the storm is digested")
 	assert.Equal(t, uint64(1), updates[0].Msg.IncidentID)
 	assert.Equal(t, timeline.StateAcknowledged, updates[0].Msg.State)
+	_, ok := o.MessageRef(50, "ops")
+	require.False(t, ok, "incident 50 was first shown inside a digest: it has no card yet")
+
+	// Its next change gets it a card, with its state.
+	before := len(chat.Posts())
+	enqueueItems(t, db, "ops", time.Now(), updateItem(50, timeline.StateResolved))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { return len(chat.Posts()) == before+1 }, wait, 5*time.Millisecond)
+	fresh := chat.Posts()[before]
+	assert.Equal(t, adapters.OpPost, fresh.Op)
+	assert.Equal(t, timeline.StateResolved, fresh.Msg.State)
+	require.Eventually(t, func() bool { ref, ok := o.MessageRef(50, "ops"); return ok && ref == fresh.ID }, wait, time.Millisecond)
 }
 
 // TestKill9BetweenAckAndUpdate SIGKILLs the delivering process as the
