@@ -48,6 +48,7 @@ type Options struct {
 	Routes   *routing.Store
 	Timeline *timeline.Timeline
 	Outbox   Outbox
+	Teams    Teams // nil: no team timelines
 
 	// RoomUsable checks what the room store cannot: that sitrep can reach
 	// the room on its platform. It returns the field at fault and why, or
@@ -98,6 +99,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	admin("POST /v1/routes/test", a.testRoutes)
 	admin("GET /v1/outbox", a.getOutbox)
 	admin("GET /v1/backup", a.backup)
+	admin("GET /v1/teams/{team}/timeline", a.teamTimeline)
 }
 
 func (a *API) requireAdmin(h http.Handler) http.Handler {

@@ -36,14 +36,9 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) {
 		}
 		state = st
 	}
-	limit := 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10000 {
-			httpjson.Error(w, http.StatusBadRequest, "limit", "limit must be a number from 1 to 10000")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, r)
+	if !ok {
+		return
 	}
 	list, err := a.opts.Timeline.Incidents(state, limit)
 	if err != nil {
@@ -128,4 +123,18 @@ func (a *API) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpjson.Write(w, http.StatusCreated, map[string]any{"incident": viewOf(res.Incident, nil).Incident, "event": res.Event})
 	}
+}
+
+// queryLimit reads ?limit= (default 100), or writes a 400.
+func queryLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	limit := 100
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			httpjson.Error(w, http.StatusBadRequest, "limit", "limit must be a number from 1 to 10000")
+			return 0, false
+		}
+		limit = n
+	}
+	return limit, true
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
 )
 
@@ -54,6 +55,7 @@ type Bot struct {
 	fan       *fanout.Fanout
 	outbox    *outbox.Outbox
 	inbox     *inbox.Inbox
+	teams     *teams.Teams
 	platforms platform.List
 	chats     map[string]platform.Built // the platforms that are on, by name
 	cmds      *commands.Handler
@@ -109,7 +111,11 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		return nil, err
 	}
 
-	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL})
+	b.teams = teams.New(teams.Options{
+		DB: db, Rooms: b.rooms.List, Team: b.team, Now: b.now,
+		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
+	})
+	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
 
@@ -117,6 +123,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Timeline: b.tl,
 		RoomOf:   b.rooms.ByPlatformID,
 		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
+		Chat:     b.teams.Chat,
 	})
 	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
 
@@ -156,7 +163,27 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 
 // dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
-	return b.fan.Dispatch(outbox.TxQueue(tx, b.now()), inc, ev)
+	return b.fan.Dispatch(txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}, inc, ev)
+}
+
+// txWriter is fan-out's Writer over one transaction.
+type txWriter struct {
+	*outbox.Queue
+	tx *bolt.Tx
+}
+
+func (w txWriter) TeamLog(team string, e teams.Entry) error {
+	_, err := teams.Log(w.tx, team, e)
+	return err
+}
+
+// team is a team's settings from the config.
+func (b *Bot) team(name string) (teams.Team, bool) {
+	t, ok := b.cfg.Team(name)
+	if !ok {
+		return teams.Team{}, false
+	}
+	return teams.Team{Name: t.Name, TimeZone: t.Location(), BridgeChat: t.Bridges()}, true
 }
 
 // afterCommit runs once an event is durable: wake the outbox for its rooms.

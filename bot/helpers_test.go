@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,6 +160,22 @@ func (tb *testBot) incident(t testing.TB, id any) map[string]any {
 type roomClient struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
+
+	mu  sync.Mutex
+	log []map[string]any // every frame received, in order
+}
+
+// countText counts the message frames received so far whose text holds sub.
+func (c *roomClient) countText(sub string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, f := range c.log {
+		if s, _ := f["text"].(string); f["type"] == "message" && strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
 }
 
 func (tb *testBot) join(t testing.TB, room string) *roomClient {
@@ -175,6 +192,9 @@ func (tb *testBot) join(t testing.TB, room string) *roomClient {
 			if err := conn.ReadJSON(&f); err != nil {
 				return
 			}
+			c.mu.Lock()
+			c.log = append(c.log, f)
+			c.mu.Unlock()
 			c.frames <- f
 		}
 	}()

@@ -19,6 +19,7 @@ func (b *Bot) registerAPI() {
 		Routes:      b.router,
 		Timeline:    b.tl,
 		Outbox:      b.outbox,
+		Teams:       b.teams,
 		RoomUsable:  b.roomUsable,
 		Logger:      b.log,
 		Now:         b.now,

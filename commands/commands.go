@@ -28,7 +28,10 @@ type Options struct {
 	// ones. Built-in verbs (ack, resolve, note, chat, incidents, incident,
 	// help) cannot be replaced.
 	Extra map[Verb]func(ctx context.Context, cmd Command, in adapters.Inbound) (string, error)
-	Now   func() time.Time // default time.Now
+	// Chat, if set, takes a chat line that names no incident, typed in the
+	// sitrep room named room (its team's timeline and bridge).
+	Chat func(ctx context.Context, room string, in adapters.Inbound, origin timeline.Origin) error
+	Now  func() time.Time // default time.Now
 }
 
 // Handler turns inbound chat lines into timeline actions.
@@ -37,6 +40,7 @@ type Handler struct {
 	roomOf func(platform, roomID string) (string, bool)
 	extra  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error)
 	known  map[Verb]bool
+	chat   func(context.Context, string, adapters.Inbound, timeline.Origin) error
 	now    func() time.Time
 }
 
@@ -55,6 +59,7 @@ func New(opts Options) *Handler {
 		roomOf: opts.RoomOf,
 		extra:  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error){},
 		known:  map[Verb]bool{},
+		chat:   opts.Chat,
 		now:    opts.Now,
 	}
 	if h.now == nil {
@@ -73,7 +78,8 @@ func New(opts Options) *Handler {
 func (h *Handler) parser() parser { return parser{extra: h.known} }
 
 // Handle is an adapters.Handler: a typed line, a platform's slash command
-// (in.Command) or a button press (in.Action). Plain chat is ignored; a
+// (in.Command) or a button press (in.Action). Plain chat goes to Options.Chat
+// (the team's timeline and bridge); a
 // malformed command is answered with a usage line; only storage failures are
 // errors. Replies go to the sender only, where the platform can.
 func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
@@ -101,7 +107,12 @@ func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (string, erro
 	}
 	cmd, ok, err := h.parser().parse(in.Text)
 	if !ok {
-		return "", nil
+		if o := h.origin(in); h.chat != nil && o.Room != "" {
+			if err := h.chat(ctx, o.Room, in, o); err != nil {
+				return "", fmt.Errorf("chat line: %w", err)
+			}
+		}
+		return "", nil // a chat line is already visible in the room
 	}
 	if err != nil {
 		return usageReply(err)

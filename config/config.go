@@ -31,6 +31,7 @@ type Config struct {
 	AdminToken  string               `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
 	DefaultRoom string               `yaml:"default_room"` // required: where alerts no route claims go; must name a room
 	Rooms       []rooms.Room         `yaml:"rooms"`        //
+	Teams       []Team               `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
 	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
 	Outbox      Outbox               `yaml:"outbox"`       //
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
@@ -48,6 +49,41 @@ type Config struct {
 type Log struct {
 	Format string `yaml:"format"` // text or json; default text
 	Level  string `yaml:"level"`  // debug, info, warn or error; default info
+}
+
+// Team is one team's settings. Rooms that name the same team are linked.
+type Team struct {
+	Name string `yaml:"name"`
+	// TimeZone is the IANA zone on-call and chat commands use for the team; default UTC.
+	TimeZone string `yaml:"time_zone"`
+	// BridgeChat mirrors chat lines that name no incident to the team's
+	// other rooms; default true.
+	BridgeChat *bool `yaml:"bridge_chat"`
+}
+
+// Bridges reports whether the team mirrors chat: it does unless bridge_chat is false.
+func (t Team) Bridges() bool { return t.BridgeChat == nil || *t.BridgeChat }
+
+// Location is the team's time zone (UTC if unset or unknown).
+func (t Team) Location() *time.Location {
+	if t.TimeZone == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(t.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Team returns the settings of the team named name.
+func (c *Config) Team(name string) (Team, bool) {
+	for _, t := range c.Teams {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Team{}, false
 }
 
 // Outbox sets how long and how often sitrep retries a delivery.

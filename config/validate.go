@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
@@ -72,6 +73,7 @@ func (c *Config) validate() Errors {
 	p.tokens()
 	p.blocks()
 	p.rooms()
+	p.teams()
 	p.defaultRoom()
 	p.routes()
 	p.outbox()
@@ -189,6 +191,25 @@ func (p *problems) platformOn(prefix string, r rooms.Room) {
 	if pl.Room != nil {
 		if field, msg := pl.Room(block, r); field != "" {
 			p.add(prefix+"."+field, "%s", msg)
+		}
+	}
+}
+
+func (p *problems) teams() {
+	first := map[string]int{}
+	for i, t := range p.c.Teams {
+		prefix := fmt.Sprintf("teams[%d]", i)
+		if err := (rooms.Room{Name: t.Name, Platform: "x"}).Validate(); t.Name == "" || err != nil {
+			p.add(prefix+".name", "%s is not a valid team name (letters, digits, '.', '_', '-'; up to 64)", show(prefix+".name", t.Name))
+		} else if j, dup := first[t.Name]; dup {
+			p.add(prefix+".name", "duplicate team %q: also teams[%d]", t.Name, j)
+		} else {
+			first[t.Name] = i
+		}
+		if t.TimeZone != "" {
+			if _, err := time.LoadLocation(t.TimeZone); err != nil {
+				p.add(prefix+".time_zone", "unknown time zone%s: use an IANA name such as Europe/Berlin", got(prefix+".time_zone", t.TimeZone))
+			}
 		}
 	}
 }

@@ -9,9 +9,11 @@
 // message again) is kept on the timeline but not posted: a room hears of an
 // alert when it says something new.
 //
-// Everything fanout decides is written through an Enqueuer inside the
-// event's own transaction, so an event is never committed without its
-// deliveries.
+// A new incident, and its resolution, also put a line on the timeline of
+// each team whose rooms it is in (package teams).
+//
+// Everything fanout decides is written through a Writer inside the event's
+// own transaction, so an event is never committed without its deliveries.
 package fanout
 
 import (
@@ -23,12 +25,15 @@ import (
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/render"
 	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
 )
 
-// Enqueuer takes the deliveries of one event, inside its transaction.
-type Enqueuer interface {
+// Writer takes what one event leads to, inside the event's transaction: its
+// deliveries, and the lines it adds to team timelines.
+type Writer interface {
 	Enqueue(room string, it outbox.Item) error
+	TeamLog(team string, e teams.Entry) error
 }
 
 // Policy is what one kind of destination hears and how.
@@ -53,6 +58,9 @@ type Options struct {
 	PublicURL string
 	// Rooms is the policy of room destinations; the zero Policy hears every event.
 	Rooms Policy
+	// TeamOf returns the team of a room ("" for none): an incident opened or
+	// resolved in a team's rooms gets a line on the team's timeline.
+	TeamOf func(room string) string
 }
 
 // Fanout turns committed-to-be events into outbox deliveries.
@@ -67,9 +75,9 @@ func New(opts Options) *Fanout {
 }
 
 // Dispatch runs inside the transaction that records ev on inc (a
-// timeline.Dispatcher, given an Enqueuer bound to that transaction). It may
+// timeline.Dispatcher, given a Writer bound to that transaction). It may
 // change inc: routing a new incident sets its fields, rooms and card texts.
-func (f *Fanout) Dispatch(q Enqueuer, inc *timeline.Incident, ev *timeline.Event) error {
+func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) error {
 	if ev.Kind == timeline.KindRepeated {
 		return nil
 	}
@@ -80,6 +88,35 @@ func (f *Fanout) Dispatch(q Enqueuer, inc *timeline.Incident, ev *timeline.Event
 	for _, room := range inc.Rooms {
 		if err := f.room(q, room, inc, ev, msg); err != nil {
 			return fmt.Errorf("enqueue for room %s: %w", room, err)
+		}
+	}
+	return f.teamLines(q, inc, ev)
+}
+
+// teamLines puts a line on the timeline of each team whose rooms the
+// incident is in, when it opens or is resolved.
+func (f *Fanout) teamLines(q Writer, inc *timeline.Incident, ev *timeline.Event) error {
+	kind := teams.KindOpened
+	switch {
+	case f.opts.TeamOf == nil:
+		return nil
+	case ev.Kind == timeline.KindTriggered:
+	case ev.Kind == timeline.KindResolved:
+		kind = teams.KindResolved
+	default:
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, room := range inc.Rooms {
+		team := f.opts.TeamOf(room)
+		if team == "" || seen[team] {
+			continue
+		}
+		seen[team] = true
+		e := teams.Entry{Kind: kind, IncidentID: inc.ID, Origin: ev.Origin, Time: ev.Time,
+			Text: fmt.Sprintf("#%d %s: %s", inc.ID, kind, inc.Title)}
+		if err := q.TeamLog(team, e); err != nil {
+			return fmt.Errorf("team %s: %w", team, err)
 		}
 	}
 	return nil
@@ -108,7 +145,7 @@ func (f *Fanout) route(inc *timeline.Incident, ev *timeline.Event) {
 }
 
 // room enqueues what one room gets of ev.
-func (f *Fanout) room(q Enqueuer, room string, inc *timeline.Incident, ev *timeline.Event, msg adapters.Message) error {
+func (f *Fanout) room(q Writer, room string, inc *timeline.Incident, ev *timeline.Event, msg adapters.Message) error {
 	pol := f.opts.Rooms
 	if !pol.hears(ev.Kind) {
 		return nil

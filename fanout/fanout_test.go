@@ -9,6 +9,7 @@ import (
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
 )
 
@@ -17,6 +18,19 @@ type queued map[string][]outbox.Item
 
 func (q queued) Enqueue(room string, it outbox.Item) error {
 	q[room] = append(q[room], it)
+	return nil
+}
+
+func (q queued) TeamLog(string, teams.Entry) error { return nil }
+
+// logged records team lines as well.
+type logged struct {
+	queued
+	lines map[string][]teams.Entry
+}
+
+func (l *logged) TeamLog(team string, e teams.Entry) error {
+	l.lines[team] = append(l.lines[team], e)
 	return nil
 }
 
@@ -125,4 +139,23 @@ func TestIncidentFields(t *testing.T) {
 	assert.Equal(t, map[string]string{"id": "12", "entity_id": "db-1", "title": "down", "state": "triggered", "url": "https://s.example.com/v1/incidents/12"},
 		IncidentFields(&inc, "https://s.example.com/"))
 	assert.NotContains(t, IncidentFields(&inc, ""), "url")
+}
+
+func TestTeamLines(t *testing.T) {
+	f := newFanout(t)
+	teamOf := map[string]string{"web": "payments", "slackish": "payments", "chat": "dba"}
+	f.opts.TeamOf = func(room string) string { return teamOf[room] }
+	inc := timeline.Incident{ID: 3, Title: "db-1 down", State: timeline.StateTriggered}
+	l := &logged{queued: queued{}, lines: map[string][]teams.Entry{}}
+	fields := map[string]string{"service": "db", "entity_display_name": "db-1 down"}
+	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields}))
+	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 2, Kind: timeline.KindAcknowledged}))
+	inc.State = timeline.StateResolved
+	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 3, Kind: timeline.KindResolved}))
+	for team, n := range map[string]int{"payments": 2, "dba": 2} {
+		require.Len(t, l.lines[team], n, "one line per team for opened and resolved, none for the ack: %s", team)
+		assert.Equal(t, "#3 opened: db-1 down", l.lines[team][0].Text)
+		assert.Equal(t, teams.KindResolved, l.lines[team][1].Kind)
+		assert.Equal(t, uint64(3), l.lines[team][1].IncidentID)
+	}
 }

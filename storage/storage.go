@@ -40,12 +40,13 @@ var (
 	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
 	BucketInbox      = []byte("inbox")     // seq (u64) → an inbound message or action not yet handled (JSON)
 	BucketInboxSeen  = []byte("inboxseen") // platform ‖ 0 ‖ dedupe key → when it was received (unix ns, u64)
+	BucketTeams      = []byte("teams")     // team name → nested bucket of entry ID (u64) → team timeline entry JSON
 	keySchemaVersion = []byte("schema_version")
 )
 
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen}
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams}
 }
 
 // ErrLocked means another process holds the data file.

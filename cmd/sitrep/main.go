@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // team time zones work on a machine without a zone database (the container)
 
 	"github.com/sitrep/sitrep/bot"
 	"github.com/sitrep/sitrep/config"
