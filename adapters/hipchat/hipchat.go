@@ -38,6 +38,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -69,7 +70,10 @@ const (
 	truncMarker   = "…"
 	maxErrBody    = 64 << 10 // how much of an error response is read
 	maxErrMessage = 300      // runes of HipChat's error message kept in an error
-	maxRetryAfter = time.Hour
+	// maxRetryAfter caps a 429's wait against absurd headers: twice HipChat's
+	// longest window (5 minutes, the per-token limit).
+	maxRetryAfter = 10 * time.Minute
+	minRetryAfter = time.Second // a 429's wait when it names none still ahead
 	idPrefix      = "hipchat:"
 )
 
@@ -296,38 +300,67 @@ func apiMessage(raw []byte) string {
 	return m
 }
 
-// retryAfter reads how long HipChat asked to wait: Retry-After (seconds or an
-// HTTP date), else X-Ratelimit-Reset (a Unix time), else 1 s.
+// retryAfter reads how long a 429 asks sitrep to wait: until the latest
+// reset it names, never less than nothing asked and never more than
+// maxRetryAfter.
+//
+// HipChat's v2 API ("HipChat REST API rate limits",
+// https://developer.atlassian.com/server/hipchat/hipchat-rest-api-rate-limits/)
+// has two limits, each reported in its own headers: 500 requests per 5
+// minutes per token (X-Ratelimit-Limit, -Remaining, -Reset) and 30
+// notifications per minute per room, "flood control" (X-FloodControl-Limit,
+// -Remaining, -Reset). Each Reset is "the next time (as a Unix timestamp) the
+// limit will be updated", in seconds. A family counts when its Remaining is 0
+// or absent (a response may carry the other family's headers with requests
+// to spare); the wait is until the latest counting Reset, or Retry-After
+// (seconds or an HTTP date, which HipChat-compatible proxies send) if that is
+// later. A reset already past, or no usable header, waits minRetryAfter: the
+// headers' own resolution, so a clock running ahead of HipChat's cannot turn
+// into a burst of 429s.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	var d time.Duration
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			if n > int64(maxRetryAfter/time.Second) {
-				n = int64(maxRetryAfter / time.Second)
-			}
-			d = time.Duration(n) * time.Second
+			d = time.Duration(min(max(n, 0), int64(maxRetryAfter/time.Second))) * time.Second
 		} else if t, err := http.ParseTime(v); err == nil {
-			d = t.Sub(now)
+			d = until(t, now)
+		}
+	}
+	for _, family := range []string{"X-FloodControl-", "X-Ratelimit-"} {
+		if rem, err := strconv.ParseInt(strings.TrimSpace(h.Get(family+"Remaining")), 10, 64); err == nil && rem > 0 {
+			continue
+		}
+		if t, ok := unixReset(h.Get(family+"Reset"), now); ok {
+			d = max(d, until(t, now))
 		}
 	}
 	if d <= 0 {
-		if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
-			if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
-				if f > 1e12 { // milliseconds
-					f /= 1000
-				}
-				if f < float64(now.Add(maxRetryAfter).Unix()+1) {
-					d = time.Unix(0, int64(f*1e9)).Sub(now)
-				} else {
-					d = maxRetryAfter
-				}
-			}
-		}
+		return minRetryAfter
 	}
-	if d <= 0 {
-		d = time.Second
+	return d
+}
+
+// unixReset parses a Reset header, Unix seconds (fractions and, from
+// compatible servers, milliseconds tolerated); one beyond maxRetryAfter is
+// taken as maxRetryAfter from now.
+func unixReset(v string, now time.Time) (time.Time, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return time.Time{}, false
 	}
-	return min(d, maxRetryAfter)
+	if f > 1e12 { // milliseconds
+		f /= 1000
+	}
+	if f >= float64(now.Add(maxRetryAfter).Unix()) {
+		return now.Add(maxRetryAfter), true
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// until is how long from now to t, within [0, maxRetryAfter].
+func until(t, now time.Time) time.Duration {
+	return min(max(t.Sub(now), 0), maxRetryAfter)
 }
 
 // scrubbedError is err with every copy of a token replaced by "****".

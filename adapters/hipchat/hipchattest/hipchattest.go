@@ -1,6 +1,29 @@
 // Package hipchattest is a fake HipChat v2 server for tests: it takes room
-// notifications, checks them the way HipChat does, enforces a per-room rate
-// limit when asked, and records what each room got.
+// notifications, checks them the way HipChat does, enforces HipChat's rate
+// limits, and records what each room got.
+//
+// # Rate limits
+//
+// HipChat's v2 API documentation ("HipChat REST API rate limits",
+// https://developer.atlassian.com/server/hipchat/hipchat-rest-api-rate-limits/,
+// last updated 2017-12-08) gives two limits, both answered with 429:
+//
+//   - 500 API requests per 5 minutes per token, reported on every response as
+//     X-Ratelimit-Limit (requests allowed per 5 minutes),
+//     X-Ratelimit-Remaining (requests left before the limit) and
+//     X-Ratelimit-Reset ("the next time (as a Unix timestamp) the limit will
+//     be updated");
+//   - 30 messages per minute per room ("flood control", each room or person
+//     on its own), reported as X-FloodControl-Limit, X-FloodControl-Remaining
+//     and X-FloodControl-Reset, with the same meanings.
+//
+// The documentation does not say how the window moves. The fake enforces
+// each limit as a token bucket (burst the whole limit, one request back every
+// per/limit), the model sitrep's outbox paces by, and names as Reset the
+// Unix second, rounded up, at which Remaining next grows: on a 429, the
+// first moment a retry can succeed. Neither 429 carries Retry-After; HipChat's
+// documentation names none. New takes the real limits unless told otherwise
+// (WithFloodControl, WithRateLimit).
 package hipchattest
 
 import (
@@ -34,6 +57,14 @@ type Notification struct {
 	At      time.Time
 }
 
+// HipChat's limits (see the package documentation).
+const (
+	FloodControlLimit = 30          // notifications per room
+	FloodControlPer   = time.Minute // in this long
+	RateLimit         = 500         // API requests per token
+	RateLimitPer      = 5 * time.Minute
+)
+
 // Server is a fake HipChat server. Its methods are safe for concurrent use.
 type Server struct {
 	srv *httptest.Server
@@ -41,22 +72,46 @@ type Server struct {
 	mu       sync.Mutex
 	rooms    map[string]string // room id -> its token
 	messages map[string][]Notification
-	limit    int
-	per      time.Duration
-	sent     map[string][]time.Time // accepted notifications per room within the window
+	flood    limiter // per room: notifications accepted
+	rate     limiter // per token: every authenticated request
 	n429     int
 	failN    int
 	failCode int
 	now      func() time.Time
 }
 
-// New starts a fake HipChat server, closed when t ends.
-func New(t testing.TB) *Server {
+// Option configures a Server made by New.
+type Option func(*Server)
+
+// WithFloodControl allows each room n notifications per per (HipChat: 30 a
+// minute) instead; n <= 0 turns flood control off.
+func WithFloodControl(n int, per time.Duration) Option {
+	return func(s *Server) { s.flood = newLimiter(n, per) }
+}
+
+// WithRateLimit allows each token n requests per per (HipChat: 500 per 5
+// minutes) instead; n <= 0 turns the limit off.
+func WithRateLimit(n int, per time.Duration) Option {
+	return func(s *Server) { s.rate = newLimiter(n, per) }
+}
+
+// WithClock makes the server read the time from now (default time.Now): for
+// its limits, its Reset headers and Notification.At.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
+// New starts a fake HipChat server with HipChat's limits, closed when t ends.
+func New(t testing.TB, opts ...Option) *Server {
 	s := &Server{
 		rooms:    map[string]string{},
 		messages: map[string][]Notification{},
-		sent:     map[string][]time.Time{},
+		flood:    newLimiter(FloodControlLimit, FloodControlPer),
+		rate:     newLimiter(RateLimit, RateLimitPer),
 		now:      time.Now,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serve)
@@ -75,14 +130,13 @@ func (s *Server) AddRoom(id, token string) {
 	s.rooms[id] = token
 }
 
-// SetLimit allows each room at most perRoom notifications in any window of
-// length per (HipChat's was about 30 a minute); beyond it the server answers
-// 429 with Retry-After. perRoom <= 0 turns the limit off.
+// SetLimit changes flood control as WithFloodControl does, with every room's
+// allowance full again: at most perRoom notifications per per; perRoom <= 0
+// turns it off.
 func (s *Server) SetLimit(perRoom int, per time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.limit, s.per = perRoom, per
-	s.sent = map[string][]time.Time{}
+	s.flood = newLimiter(perRoom, per)
 }
 
 // FailNext makes the next n requests fail with status (before any check),
@@ -173,6 +227,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "", "Invalid OAuth session")
 		return
 	}
+	now := s.now()
+	if !s.rate.take(w.Header(), "X-Ratelimit-", token, now) {
+		s.n429++
+		apiError(w, http.StatusTooManyRequests, "", "You have exceeded the rate limit. See https://www.hipchat.com/docs/apiv2/rate_limiting")
+		return
+	}
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != "application/json" {
 		apiError(w, http.StatusBadRequest, "", "Content-Type must be application/json")
 		return
@@ -187,36 +247,72 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, field, msg)
 		return
 	}
-	now := s.now()
-	if s.limit > 0 {
-		kept := s.sent[room][:0]
-		for _, at := range s.sent[room] {
-			if now.Sub(at) < s.per {
-				kept = append(kept, at)
-			}
-		}
-		s.sent[room] = kept
-		reset := now.Add(s.per)
-		if len(kept) > 0 {
-			reset = kept[0].Add(s.per)
-		}
-		w.Header().Set("X-Ratelimit-Limit", strconv.Itoa(s.limit))
-		w.Header().Set("X-Ratelimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-		if len(kept) >= s.limit {
-			s.n429++
-			secs := int64((reset.Sub(now) + time.Second - 1) / time.Second)
-			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-			w.Header().Set("X-Ratelimit-Remaining", "0")
-			apiError(w, http.StatusTooManyRequests, "", "You have exceeded the rate limit. See https://www.hipchat.com/docs/apiv2/rate_limiting")
-			return
-		}
-		s.sent[room] = append(kept, now)
-		w.Header().Set("X-Ratelimit-Remaining", strconv.Itoa(s.limit-len(kept)-1))
+	if !s.flood.take(w.Header(), "X-FloodControl-", room, now) {
+		s.n429++
+		apiError(w, http.StatusTooManyRequests, "", "You have exceeded the flood control limit for this room. See https://www.hipchat.com/docs/apiv2/rate_limiting")
+		return
 	}
 	n.Token = token
 	n.At = now
 	s.messages[room] = append(s.messages[room], n)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// limiter is a token bucket per key (a room, a token) kept as the
+// theoretical arrival time of the next request (GCRA): burst n, one request
+// back every per/n. Zero n means no limit.
+type limiter struct {
+	n        int
+	interval time.Duration
+	tat      map[string]time.Time
+}
+
+func newLimiter(n int, per time.Duration) limiter {
+	if n <= 0 || per <= 0 {
+		return limiter{}
+	}
+	return limiter{n: n, interval: per / time.Duration(n), tat: map[string]time.Time{}}
+}
+
+// take spends one of key's requests at now if it has one left, and sets
+// prefix+"Limit", "Remaining" and "Reset" on h either way; false means
+// refused (429).
+func (l limiter) take(h http.Header, prefix, key string, now time.Time) bool {
+	if l.n <= 0 {
+		return true
+	}
+	burst := time.Duration(l.n) * l.interval
+	tat := l.tat[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	ok := tat.Sub(now)+l.interval <= burst
+	if ok {
+		tat = tat.Add(l.interval)
+		l.tat[key] = tat
+	}
+	// used is how many requests the bucket is short of full: ceil(debt/interval).
+	debt := tat.Sub(now)
+	used := int((debt + l.interval - 1) / l.interval)
+	reset := now
+	if used > 0 {
+		// Remaining grows when the debt falls to the next lower multiple of interval.
+		reset = now.Add(debt - time.Duration(used-1)*l.interval)
+	}
+	h.Set(prefix+"Limit", strconv.Itoa(l.n))
+	h.Set(prefix+"Remaining", strconv.Itoa(max(l.n-used, 0)))
+	h.Set(prefix+"Reset", strconv.FormatInt(unixCeil(reset), 10))
+	return ok
+}
+
+// unixCeil is t as Unix seconds, rounded up: a client that waits until then
+// is never early.
+func unixCeil(t time.Time) int64 {
+	sec := t.Unix()
+	if t.Nanosecond() > 0 {
+		sec++
+	}
+	return sec
 }
 
 func (s *Server) knownToken(tok string) bool {
