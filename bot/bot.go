@@ -192,7 +192,8 @@ func (b *Bot) afterCommit(r timeline.Result) {
 	b.outbox.Notify(r.Incident.Rooms...)
 }
 
-// capabilities are those of the platform of the room named name.
+// capabilities are those of the platform of the room named name, as the
+// room uses them.
 func (b *Bot) capabilities(name string) (adapters.Capabilities, bool) {
 	r, ok := b.rooms.Get(name)
 	if !ok {
@@ -202,7 +203,9 @@ func (b *Bot) capabilities(name string) (adapters.Capabilities, bool) {
 	if !on {
 		return adapters.Capabilities{}, false
 	}
-	return built.Chat.Capabilities(), true
+	caps := built.Chat.Capabilities()
+	caps.Threads = caps.Threads && r.ThreadsOn() // a room may post in the room instead
+	return caps, true
 }
 
 // routeCommand answers "/route test key=value ..." typed in a room.

@@ -23,8 +23,8 @@ import (
 // them in place through the outbox, and takes button presses back.
 func TestAPlatformIsOneDescriptor(t *testing.T) {
 	fake := fakechat.New("fakeplat", adapters.Capabilities{Edit: true, Threads: true, Buttons: true, PrivateReplies: true})
-	fake.SetLimit(3, time.Second) // answers 429 beyond 3 deliveries a second per room
-	tb := startBotWith(t, baseConfig(newDataPath(t), ""), append(platforms.All(), fake.Descriptor(platform.Limit{Messages: 3, Per: time.Second})))
+	fake.SetLimit(3, time.Second) // answers 429 beyond 3 deliveries in any second, per room; sitrep paces one per 420 ms
+	tb := startBotWith(t, baseConfig(newDataPath(t), ""), append(platforms.All(), fake.Descriptor(platform.Limit{Messages: 1, Per: 400 * time.Millisecond})))
 	ctx := context.Background()
 
 	code, body := tb.do(t, http.MethodPut, "/v1/rooms/war-room", adminToken, map[string]any{"platform": "fakeplat", "id": "F1"})
@@ -75,6 +75,19 @@ func TestAPlatformIsOneDescriptor(t *testing.T) {
 		}
 		return false
 	}, 5*time.Second, 5*time.Millisecond, "a reply under the card")
+
+	// A room may keep its platform's threads off: then events post in the room.
+	code, body = tb.do(t, http.MethodPut, "/v1/rooms/war-room", adminToken, map[string]any{"platform": "fakeplat", "id": "F1", "threads": false})
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	ops.say(t, fmt.Sprintf("#%d queue drained", id))
+	require.Eventually(t, func() bool {
+		for _, m := range fake.Shown("F1") {
+			if strings.Contains(m.Msg.Text, "queue drained") {
+				return m.Parent == ""
+			}
+		}
+		return false
+	}, 5*time.Second, 5*time.Millisecond, "a post in the room, not a reply")
 
 	// A platform retrying an inbound it already delivered: applied once.
 	before := len(tb.incident(t, id)["events"].([]any))

@@ -20,7 +20,13 @@ type Room struct {
 	Token       string `json:"token,omitempty" yaml:"token,omitempty"`
 	Team        string `json:"team,omitempty" yaml:"team,omitempty"`
 	DisplayName string `json:"display_name,omitempty" yaml:"display_name,omitempty"`
+	// Threads, where the platform has them, puts an incident's later events
+	// in its card's thread; false posts them in the room. Default true.
+	Threads *bool `json:"threads,omitempty" yaml:"threads,omitempty"`
 }
+
+// ThreadsOn reports whether the room wants an incident's events in its card's thread.
+func (r Room) ThreadsOn() bool { return r.Threads == nil || *r.Threads }
 
 var (
 	nameRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
