@@ -29,9 +29,11 @@ func newTeams(t *testing.T, bridge bool) (*Teams, *storage.DB, *[]string) {
 	}
 	var woken []string
 	tm := New(Options{
-		DB:     db,
-		Rooms:  func() []rooms.Room { return all },
-		Team:   func(name string) (Team, bool) { return Team{Name: name, TimeZone: time.UTC, BridgeChat: bridge}, name == "payments" },
+		DB:    db,
+		Rooms: func() []rooms.Room { return all },
+		Team: func(name string) (Team, bool) {
+			return Team{Name: name, TimeZone: time.UTC, BridgeChat: bridge}, name == "payments"
+		},
 		Notify: func(r ...string) { woken = append(woken, r...) },
 	})
 	return tm, db, &woken
