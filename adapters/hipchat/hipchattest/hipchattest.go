@@ -48,6 +48,7 @@ type Server struct {
 	failN    int
 	failCode int
 	now      func() time.Time
+	addon    addonState // add-on installs (addon.go)
 }
 
 // New starts a fake HipChat server, closed when t ends.
@@ -60,6 +61,7 @@ func New(t testing.TB) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serve)
+	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	return s
