@@ -96,7 +96,9 @@ func TestHipChatAddonInstallSignedChatAndUninstall(t *testing.T) {
 		return c
 	}
 	replayed := inst.Sign(claims(nil))
-	msg := func(key string, room int) []byte { return hipchattest.RoomMessage(room, key, "mallory", fmt.Sprintf("/resolve %d", id)) }
+	msg := func(key string, room int) []byte {
+		return hipchattest.RoomMessage(room, key, "mallory", fmt.Sprintf("/resolve %d", id))
+	}
 	code, _, err = inst.Send(ctx, replayed, hipchattest.RoomMessage(101, "r-0", "bob", fmt.Sprintf("#%d first look", id)))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, code)
