@@ -121,7 +121,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 
 	b.cmds = commands.New(commands.Options{
 		Timeline: b.tl,
-		RoomOf:   b.rooms.ByPlatformID,
+		RoomOf:   b.roomOf,
 		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
 		Chat:     b.teams.Chat,
 	})
@@ -131,6 +131,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		built, err := d.Build(platform.Env{
 			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
 			RoomExists: func(id string) bool { _, ok := b.rooms.ByPlatformID(d.Name, id); return ok },
+			RoomNamed:  b.rooms.Exists,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)
@@ -190,6 +191,20 @@ func (b *Bot) team(name string) (teams.Team, bool) {
 func (b *Bot) afterCommit(r timeline.Result) {
 	b.events.WithLabelValues(string(r.Event.Kind)).Inc()
 	b.outbox.Notify(r.Incident.Rooms...)
+}
+
+// roomOf maps a platform's room ID to its sitrep room: the room with that
+// ID, else the one the platform maps it to (a HipChat add-on install).
+func (b *Bot) roomOf(platform, id string) (string, bool) {
+	if name, ok := b.rooms.ByPlatformID(platform, id); ok {
+		return name, true
+	}
+	if built, on := b.chats[platform]; on && built.RoomOf != nil {
+		if name, ok := built.RoomOf(id); ok && b.rooms.Exists(name) {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // capabilities are those of the platform of the room named name, as the

@@ -78,7 +78,7 @@ func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
 	log := logs.Logger(level)
 	b, err := NewWith(cfg, log, list)
 	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", cfg.Listen) // 127.0.0.1:0 unless a test needs its address in advance
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	tb := &testBot{Bot: b, URL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs}

@@ -30,6 +30,8 @@ type Env struct {
 	// RoomExists reports whether a sitrep room on this platform has the
 	// platform ID id.
 	RoomExists func(id string) bool
+	// RoomNamed reports whether a sitrep room (on any platform) is called name.
+	RoomNamed func(name string) bool
 }
 
 // Built is a platform's adapter as Build made it.
@@ -46,6 +48,10 @@ type Built struct {
 	// Page, if set, is the path of a room's page on sitrep's own server
 	// (the web room's), for links and the index page.
 	Page func(r rooms.Room) string
+	// RoomOf, if set, maps a platform room ID that no sitrep room has to the
+	// sitrep room it speaks for (HipChat's add-on installs), so what
+	// responders send from it is attributed to that room.
+	RoomOf func(id string) (string, bool)
 }
 
 // Descriptor is one platform: what the config knows of it (its name, its

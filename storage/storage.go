@@ -44,9 +44,16 @@ var (
 	keySchemaVersion = []byte("schema_version")
 )
 
+// Buckets of HipChat's add-on installs.
+var (
+	BucketHipChatAddons = []byte("hipchataddons") // install's oauthId → install JSON, its secret included
+	BucketHipChatJTI    = []byte("hipchatjti")    // oauthId ‖ 0 ‖ signed request's jti → its exp (unix s, u64)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams}
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
+		BucketHipChatAddons, BucketHipChatJTI}
 }
 
 // ErrLocked means another process holds the data file.

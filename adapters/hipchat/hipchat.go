@@ -88,6 +88,14 @@ type Options struct {
 	HTTPClient   *http.Client // default: 30 s timeout
 	Logger       *slog.Logger // default: discard
 	Handler      adapters.Handler
+	// Installs, if set, are the add-on installs whose signed webhooks are
+	// accepted (VerifyWebhook); a webhook then needs a signature or, if
+	// WebhookToken is set, the token.
+	Installs *Installs
+	// Known, if set, reports whether a HipChat room number is a sitrep room
+	// or an install's; a webhook from any other room is refused.
+	Known func(roomID string) bool
+	Now   func() time.Time // default time.Now
 }
 
 // Client is a HipChat adapter. It is safe for concurrent use.
@@ -98,6 +106,9 @@ type Client struct {
 	hc           *http.Client
 	log          *slog.Logger
 	handler      adapters.Handler
+	installs     *Installs
+	known        func(roomID string) bool
+	now          func() time.Time
 
 	idMu   sync.Mutex
 	lastID int64
@@ -120,7 +131,12 @@ func New(opts Options) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{base: base, token: opts.Token, webhookToken: opts.WebhookToken, hc: hc, log: log, handler: opts.Handler}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Client{base: base, token: opts.Token, webhookToken: opts.WebhookToken, hc: hc, log: log, handler: opts.Handler,
+		installs: opts.Installs, known: opts.Known, now: now}
 }
 
 // Platform returns "hipchat".

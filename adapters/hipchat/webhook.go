@@ -170,8 +170,9 @@ func (c *Client) Register(mux *http.ServeMux, path string) {
 }
 
 func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
-	if !c.webhookAuthorized(r) {
-		httpjson.Error(w, http.StatusUnauthorized, "", "missing or wrong token")
+	token, signed := SignedRequest(r)
+	if !signed && !c.webhookAuthorized(r) {
+		c.refuse(w, r, &AuthError{Field: "authorization", Msg: "missing or wrong token, or no signed request"})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
@@ -184,17 +185,32 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "", "could not read body")
 		return
 	}
-	in, err := ParseWebhook(body)
+	var in adapters.Inbound
+	if signed {
+		in, err = c.VerifyWebhook(r.Context(), token, body)
+	} else {
+		in, err = ParseWebhook(body)
+	}
 	var fe *FieldError
+	var ae *AuthError
 	switch {
 	case IsIgnored(err):
 		w.WriteHeader(http.StatusNoContent)
+		return
+	case errors.As(err, &ae):
+		c.refuse(w, r, ae)
 		return
 	case errors.As(err, &fe):
 		httpjson.Error(w, http.StatusBadRequest, fe.Field, fe.Error())
 		return
 	case err != nil:
-		httpjson.Error(w, http.StatusBadRequest, "", "bad webhook")
+		c.log.Error("hipchat webhook failed", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "internal error")
+		return
+	}
+	if c.known != nil && !c.known(in.RoomID) {
+		c.log.Warn("hipchat webhook refused: not a sitrep room", "hipchat_room", in.RoomID, "remote", r.RemoteAddr)
+		httpjson.Error(w, http.StatusForbidden, "item.room.id", "HipChat room "+in.RoomID+" is not a sitrep room and no add-on install maps it to one")
 		return
 	}
 	if c.handler == nil {
@@ -221,9 +237,19 @@ func (c *Client) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]string{"message": reply, "message_format": "text"})
 }
 
+// refuse answers 401 for a webhook whose credentials fail, and logs why:
+// the field and reason only, never the token or a secret.
+func (c *Client) refuse(w http.ResponseWriter, r *http.Request, e *AuthError) {
+	c.log.Warn("hipchat webhook refused", "field", e.Field, "reason", e.Msg, "remote", r.RemoteAddr)
+	httpjson.Error(w, http.StatusUnauthorized, e.Field, e.Msg)
+}
+
+// webhookAuthorized checks an unsigned webhook: it needs the webhook token
+// when one is set; with none set it passes only when no add-on install is
+// possible either (a Client used on its own).
 func (c *Client) webhookAuthorized(r *http.Request) bool {
 	if c.webhookToken == "" {
-		return true
+		return c.installs == nil
 	}
 	if secret.Equal(r.URL.Query().Get("token"), c.webhookToken) {
 		return true

@@ -78,6 +78,7 @@ type Server struct {
 	failN    int
 	failCode int
 	now      func() time.Time
+	addon    addonState // add-on installs (addon.go)
 }
 
 // Option configures a Server made by New.
@@ -115,6 +116,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serve)
+	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	return s

@@ -1,0 +1,250 @@
+package hipchat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sitrep/sitrep/httpjson"
+)
+
+// Paths of sitrep's HipChat add-on.
+const (
+	CapabilitiesPath = "/hipchat/capabilities.json"
+	InstalledPath    = "/hipchat/installed"
+	// MaxInstallBody is the largest install callback body accepted.
+	MaxInstallBody = 8 << 10
+	maxOAuthField  = 256
+)
+
+// Addon is what sitrep's HipChat add-on needs beyond a Client.
+type Addon struct {
+	// PublicURL is sitrep's address as HipChat reaches it.
+	PublicURL string
+	// Room is the sitrep room an install is for when its descriptor URL
+	// names none (hipchat.install_room, else the default room).
+	Room string
+	// RoomExists reports whether a sitrep room called name exists.
+	RoomExists func(name string) bool
+}
+
+// Capabilities is HipChat's add-on capabilities descriptor, the parts sitrep uses.
+type Capabilities struct {
+	Name         string            `json:"name"`
+	Key          string            `json:"key"`
+	Description  string            `json:"description"`
+	Links        map[string]string `json:"links"`
+	Capabilities struct {
+		HipchatAPIConsumer struct {
+			FromName string   `json:"fromName"`
+			Scopes   []string `json:"scopes"`
+		} `json:"hipchatApiConsumer"`
+		Installable struct {
+			CallbackURL string `json:"callbackUrl"`
+			AllowRoom   bool   `json:"allowRoom"`
+			AllowGlobal bool   `json:"allowGlobal"`
+		} `json:"installable"`
+		Webhook []CapabilityWebhook `json:"webhook"`
+	} `json:"capabilities"`
+}
+
+// CapabilityWebhook is a webhook an add-on's descriptor subscribes to.
+type CapabilityWebhook struct {
+	Event          string `json:"event"`
+	URL            string `json:"url"`
+	Name           string `json:"name"`
+	Authentication string `json:"authentication"`
+}
+
+// RegisterAddon serves the add-on install flow: GET CapabilitiesPath (the
+// descriptor, ?room= naming the sitrep room an install is for), POST
+// InstalledPath (HipChat's install callback) and DELETE InstalledPath/{oauthId}
+// (its uninstall). It needs Options.Installs.
+func (c *Client) RegisterAddon(mux *http.ServeMux, a Addon) {
+	a.PublicURL = strings.TrimRight(a.PublicURL, "/")
+	mux.HandleFunc("GET "+CapabilitiesPath, func(w http.ResponseWriter, r *http.Request) { c.serveCapabilities(w, r, a) })
+	mux.HandleFunc("POST "+InstalledPath, func(w http.ResponseWriter, r *http.Request) { c.serveInstalled(w, r, a) })
+	mux.HandleFunc("DELETE "+InstalledPath+"/{oauthId}", func(w http.ResponseWriter, r *http.Request) {
+		c.serveUninstalled(w, r, r.PathValue("oauthId"))
+	})
+	// HipChat appends "/{oauthId}" to the callback URL as given, query and
+	// all: an install for ?room=ops is uninstalled at ?room=ops/{oauthId}.
+	mux.HandleFunc("DELETE "+InstalledPath, func(w http.ResponseWriter, r *http.Request) {
+		_, id, _ := strings.Cut(r.URL.Query().Get("room"), "/")
+		c.serveUninstalled(w, r, id)
+	})
+}
+
+// installRoom is the sitrep room the request's ?room= names, or a's default;
+// "" when that room does not exist.
+func installRoom(r *http.Request, a Addon) (string, bool) {
+	room := r.URL.Query().Get("room")
+	if room == "" {
+		room = a.Room
+	}
+	return room, room != "" && a.RoomExists != nil && a.RoomExists(room)
+}
+
+func (c *Client) serveCapabilities(w http.ResponseWriter, r *http.Request, a Addon) {
+	room, ok := installRoom(r, a)
+	if !ok {
+		httpjson.Error(w, http.StatusNotFound, "room", "no sitrep room "+room)
+		return
+	}
+	q := ""
+	if r.URL.Query().Get("room") != "" {
+		q = "?" + url.Values{"room": {room}}.Encode()
+	}
+	var d Capabilities
+	d.Name = "sitrep"
+	d.Key = "sitrep-incidents"
+	d.Description = "Incident timelines from sitrep in this room, and this room's chat on them (room " + room + ")."
+	d.Links = map[string]string{"self": a.PublicURL + CapabilitiesPath + q, "homepage": a.PublicURL + "/"}
+	d.Capabilities.HipchatAPIConsumer.FromName = From
+	d.Capabilities.HipchatAPIConsumer.Scopes = []string{"send_notification", "view_messages"}
+	d.Capabilities.Installable.CallbackURL = a.PublicURL + InstalledPath + q
+	d.Capabilities.Installable.AllowRoom = true
+	d.Capabilities.Webhook = []CapabilityWebhook{{Event: "room_message", URL: a.PublicURL + WebhookPath,
+		Name: "sitrep chat", Authentication: "jwt"}}
+	httpjson.Write(w, http.StatusOK, d)
+}
+
+// installBody is HipChat's install callback body.
+type installBody struct {
+	OAuthID         string          `json:"oauthId"`
+	OAuthSecret     string          `json:"oauthSecret"`
+	RoomID          json.RawMessage `json:"roomId"`
+	GroupID         json.RawMessage `json:"groupId"`
+	CapabilitiesURL string          `json:"capabilitiesUrl"`
+}
+
+// serveInstalled takes HipChat's install callback. HipChat calls it without
+// credentials of its own, so an install is accepted only if: its body is at
+// most MaxInstallBody and has every field; it is for one room (roomId; a
+// global install has none); the sitrep room it is for (?room=, else the
+// default) exists; its capabilitiesUrl is on the configured HipChat server;
+// and that server's OAuth token endpoint accepts its oauthId and
+// oauthSecret. The last check is what stops a forged install: only the
+// HipChat server can have issued credentials it accepts.
+func (c *Client) serveInstalled(w http.ResponseWriter, r *http.Request, a Addon) {
+	if c.installs == nil {
+		httpjson.Error(w, http.StatusNotFound, "", "HipChat add-on installs are off")
+		return
+	}
+	room, ok := installRoom(r, a)
+	if !ok {
+		httpjson.Error(w, http.StatusNotFound, "room", "no sitrep room "+room)
+		return
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInstallBody))
+	if err != nil {
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("body larger than %d bytes", MaxInstallBody))
+		return
+	}
+	inst, fe := parseInstall(raw)
+	if fe != nil {
+		httpjson.Error(w, http.StatusBadRequest, fe.Field, fe.Error())
+		return
+	}
+	inst.Room = room
+	if !strings.HasPrefix(inst.CapabilitiesURL, c.base+"/") {
+		httpjson.Error(w, http.StatusBadRequest, "capabilitiesUrl", "not on this server's HipChat ("+c.base+")")
+		return
+	}
+	if err := c.confirmInstall(r.Context(), inst); err != nil {
+		c.log.Warn("hipchat install refused: HipChat does not confirm its credentials", "install", inst, "err", err)
+		httpjson.Error(w, http.StatusUnauthorized, "oauthSecret", "HipChat does not accept this install's credentials")
+		return
+	}
+	inst.InstalledAt = c.now().UTC()
+	if err := c.installs.Put(r.Context(), inst); err != nil {
+		c.log.Error("store hipchat install", "install", inst, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "internal error")
+		return
+	}
+	c.log.Info("hipchat add-on installed", "install", inst)
+	httpjson.Write(w, http.StatusCreated, inst.Redacted())
+}
+
+// parseInstall decodes and checks an install callback body.
+func parseInstall(raw []byte) (Install, *FieldError) {
+	var b installBody
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&b); err != nil {
+		return Install{}, jsonFieldError(err)
+	}
+	inst := Install{OAuthID: strings.TrimSpace(b.OAuthID), OAuthSecret: b.OAuthSecret, CapabilitiesURL: b.CapabilitiesURL}
+	for _, f := range []struct{ name, v string }{{"oauthId", inst.OAuthID}, {"oauthSecret", inst.OAuthSecret}, {"capabilitiesUrl", inst.CapabilitiesURL}} {
+		switch {
+		case f.v == "":
+			return Install{}, &FieldError{Field: f.name, Msg: "required"}
+		case len(f.v) > maxOAuthField:
+			return Install{}, &FieldError{Field: f.name, Msg: fmt.Sprintf("longer than %d bytes", maxOAuthField)}
+		}
+	}
+	if strings.ContainsAny(inst.OAuthID, "/?#%\x00") {
+		return Install{}, &FieldError{Field: "oauthId", Msg: "not an OAuth client ID"}
+	}
+	var err error
+	if inst.RoomID, err = idString(b.RoomID); err != nil {
+		return Install{}, &FieldError{Field: "roomId", Msg: err.Error() + " (sitrep installs in one room, not globally)"}
+	}
+	if !isDigits(inst.RoomID) {
+		return Install{}, &FieldError{Field: "roomId", Msg: "must be a HipChat room number"}
+	}
+	if inst.GroupID, err = idString(b.GroupID); err != nil {
+		return Install{}, &FieldError{Field: "groupId", Msg: err.Error()}
+	}
+	return inst, nil
+}
+
+// confirmInstall asks the HipChat server for a token with the install's
+// credentials (its OAuth 2 client credentials grant), as HipChat's install
+// flow has an add-on do; a refusal means HipChat did not issue them.
+func (c *Client) confirmInstall(ctx context.Context, inst Install) error {
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"send_notification view_messages"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v2/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(inst.OAuthID, inst.OAuthSecret)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("token request: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrBody))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("token request: HipChat answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// serveUninstalled takes HipChat's uninstall callback. It is unauthenticated
+// too; it accepts only the oauthId of an existing install, which is
+// HipChat's own unguessable client ID, known only to HipChat and to sitrep
+// (it arrives as the iss of signed webhooks), and all it can do is stop that
+// HipChat room's chat from reaching sitrep.
+func (c *Client) serveUninstalled(w http.ResponseWriter, r *http.Request, oauthID string) {
+	if c.installs == nil {
+		httpjson.Error(w, http.StatusNotFound, "", "HipChat add-on installs are off")
+		return
+	}
+	ok, err := c.installs.Delete(r.Context(), oauthID)
+	switch {
+	case err != nil:
+		c.log.Error("delete hipchat install", "oauth_id", oauthID, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "internal error")
+	case !ok:
+		httpjson.Error(w, http.StatusNotFound, "oauthId", "no such install")
+	default:
+		c.log.Info("hipchat add-on uninstalled", "oauth_id", oauthID)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
