@@ -37,6 +37,7 @@ func (f *fakeOutbox) Dead(int) ([]outbox.DeadEntry, error) { return f.dead, f.er
 
 type fixture struct {
 	mux    *http.ServeMux
+	rooms  *rooms.Store
 	outbox *fakeOutbox
 	logs   *logtest.Buffer
 }
@@ -54,14 +55,14 @@ func newFixture(t *testing.T, webRooms bool) *fixture {
 	for _, r := range []rooms.Room{
 		{Name: "ops", Platform: "webroom", ID: "ops-room"},
 		{Name: "payments", Platform: "webroom"},
-		{Name: "hc", Platform: "hipchat", ID: "7", Token: "a-room-token-1234"},
+		{Name: "hc", Platform: "hipchat", ID: "7", Token: "a-room-token-1234", NotifyToken: "a-notify-token-5678"},
 	} {
 		require.NoError(t, rs.Put(ctx, r))
 	}
 	routes, err := routing.OpenStore(ctx, db, []routing.Rule{{Name: "pay", Matchers: []string{`team="payments"`}, Rooms: []string{"payments"}}},
 		routing.Options{RoomExists: rs.Exists, DefaultRooms: []string{"ops"}})
 	require.NoError(t, err)
-	f := &fixture{mux: http.NewServeMux(), outbox: &fakeOutbox{pending: map[string]int{"payments": 3}}, logs: &logtest.Buffer{}}
+	f := &fixture{mux: http.NewServeMux(), rooms: rs, outbox: &fakeOutbox{pending: map[string]int{"payments": 3}}, logs: &logtest.Buffer{}}
 	New(Options{
 		AdminToken:  adminToken,
 		DefaultRoom: "ops",
@@ -133,6 +134,10 @@ func TestReplies(t *testing.T) {
 			body: `{"name": "other", "platform": "webroom"}`}, 400, "name", "body names room"},
 		{"redacted token matching nothing", request{method: "PUT", path: "/v1/rooms/hc", token: adminToken,
 			body: `{"platform": "hipchat", "id": "7", "token": "****0000"}`}, 400, "token", "redacted value"},
+		{"redacted notify token matching nothing", request{method: "PUT", path: "/v1/rooms/hc", token: adminToken,
+			body: `{"platform": "hipchat", "id": "7", "notify_token": "****0000"}`}, 400, "notify_token", "redacted value"},
+		{"redacted notify token for a new room", request{method: "PUT", path: "/v1/rooms/new", token: adminToken,
+			body: `{"platform": "webroom", "notify_token": "****5678"}`}, 400, "notify_token", "redacted value"},
 		{"delete the default room", request{method: "DELETE", path: "/v1/rooms/ops", token: adminToken}, 409, "name", "default room"},
 		{"delete a routed room", request{method: "DELETE", path: "/v1/rooms/payments", token: adminToken}, 409, "name", `route "pay"`},
 		{"delete no room", request{method: "DELETE", path: "/v1/rooms/nowhere", token: adminToken}, 404, "name", `no room "nowhere"`},
@@ -179,11 +184,21 @@ func TestRoomPutCreatesThenUpdatesAndKeepsTheToken(t *testing.T) {
 
 	_, shown := f.do(t, request{method: "GET", path: "/v1/rooms/hc", token: adminToken})
 	assert.Equal(t, "****1234", shown["token"])
+	assert.Equal(t, "****5678", shown["notify_token"])
 	raw, err := json.Marshal(shown)
 	require.NoError(t, err)
 	res, body = f.do(t, request{method: "PUT", path: "/v1/rooms/hc", token: adminToken, body: string(raw)})
 	assert.Equal(t, http.StatusOK, res.StatusCode, "%v", body)
 	assert.Equal(t, "****1234", body["token"], "the stored token stays, shown redacted")
+	assert.Equal(t, "****5678", body["notify_token"], "the stored notify token stays, shown redacted")
+	res, body = f.do(t, request{method: "PUT", path: "/v1/rooms/hc", token: adminToken, body: `{"platform": "hipchat", "id": "7"}`})
+	assert.Equal(t, http.StatusOK, res.StatusCode, "%v", body)
+	assert.Equal(t, "****5678", body["notify_token"], "left out, the notify token stays")
+	stored, _ := f.rooms.Get("hc")
+	assert.Equal(t, "a-notify-token-5678", stored.NotifyToken)
+	res, body = f.do(t, request{method: "PUT", path: "/v1/rooms/hc", token: adminToken, body: `{"platform": "hipchat", "id": "7", "notify_token": "a-new-notify-token-9999"}`})
+	assert.Equal(t, http.StatusOK, res.StatusCode, "%v", body)
+	assert.Equal(t, "****9999", body["notify_token"])
 
 	res, _ = f.do(t, request{method: "DELETE", path: "/v1/rooms/chat", token: adminToken})
 	assert.Equal(t, http.StatusNoContent, res.StatusCode)

@@ -41,15 +41,12 @@ func (a *API) putRoom(w http.ResponseWriter, r *http.Request) {
 	a.adminMu.Lock()
 	defer a.adminMu.Unlock()
 	old, existed := a.opts.Rooms.Get(name)
-	switch {
-	case room.Token == "" && existed && old.Platform == room.Platform:
-		room.Token = old.Token // tokens are write-only: leaving one out keeps it
-	case secret.IsRedacted(room.Token):
-		if !existed || old.Platform != room.Platform || secret.Redact(old.Token) != room.Token {
-			httpjson.Error(w, http.StatusBadRequest, "token", "the token is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
-			return
-		}
-		room.Token = old.Token // GET then PUT: the redacted form keeps the stored token
+	var ok bool
+	if room.Token, ok = keepToken(w, "token", room.Token, old.Token, existed && old.Platform == room.Platform); !ok {
+		return
+	}
+	if room.NotifyToken, ok = keepToken(w, "notify_token", room.NotifyToken, old.NotifyToken, existed); !ok {
+		return
 	}
 	if field, msg := a.opts.RoomUsable(room); field != "" {
 		httpjson.Error(w, http.StatusBadRequest, field, msg)
@@ -97,4 +94,22 @@ func (a *API) deleteRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// keepToken applies the write-only rule to one of a room's tokens on PUT:
+// leaving it out keeps the stored one (where keep allows), and so does its
+// redacted form when it matches the stored one; any other redacted value is a
+// 400, already sent when ok is false.
+func keepToken(w http.ResponseWriter, field, got, stored string, keep bool) (tok string, ok bool) {
+	switch {
+	case got == "" && keep:
+		return stored, true // tokens are write-only: leaving one out keeps it
+	case secret.IsRedacted(got):
+		if !keep || secret.Redact(stored) != got {
+			httpjson.Error(w, http.StatusBadRequest, field, "the "+field+" is a redacted value that matches no stored one: send the real token, or leave it out to keep the stored one")
+			return "", false
+		}
+		return stored, true // GET then PUT: the redacted form keeps the stored token
+	}
+	return got, true
 }

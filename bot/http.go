@@ -2,10 +2,12 @@ package bot
 
 import (
 	"github.com/sitrep/sitrep/api"
+	"github.com/sitrep/sitrep/hipchatapi"
 	"github.com/sitrep/sitrep/rooms"
 )
 
-// registerAPI serves the health checks, the metrics and the admin API.
+// registerAPI serves the health checks, the metrics, the admin API and the
+// HipChat-compatible notification API.
 func (b *Bot) registerAPI() {
 	b.mux.HandleFunc("GET /healthz", b.healthz)
 	b.mux.HandleFunc("GET /readyz", b.readyz)
@@ -22,6 +24,13 @@ func (b *Bot) registerAPI() {
 		Teams:       b.teams,
 		RoomUsable:  b.roomUsable,
 		Logger:      b.log,
+		Now:         b.now,
+	}).Register(b.mux)
+	hipchatapi.New(hipchatapi.Options{
+		IngestToken: b.cfg.IngestToken,
+		Rooms:       b.rooms,
+		Sink:        b,
+		Logger:      b.log.With("component", "hipchatapi"),
 		Now:         b.now,
 	}).Register(b.mux)
 }

@@ -161,3 +161,74 @@ func BenchmarkTeamChatBridge(b *testing.B) {
 	b.ReportMetric(pct(hip, 0.50), "hipchat-p50-ms")
 	b.ReportMetric(pct(hip, 0.99), "hipchat-p99-ms")
 }
+
+// Seed 004's multi-room outgoing webhook, pointed at sitrep unchanged: its
+// URL template and payload, filled in as the rules engine fills them.
+const (
+	seedURL     = "https://api.hipchat.com/v2/room/${{ALERT.room_id}}/notification?auth_token=${{ALERT.auth_token}}"
+	seedPayload = `{"color":"red","message":"${{ALERT.entity_display_name}}","notify":true,"message_format":"text"}`
+)
+
+func TestSeed004WebhookReachesTheTeam(t *testing.T) {
+	hc := hipchattest.New(t)
+	hc.AddRoom("101", payToken)
+	tb := startBot(t, teamConfig(newDataPath(t), hc.URL(), `routes:
+  - name: payments
+    matchers: ['routing_key="payments"']
+    rooms: [payments]
+`)+"")
+	// The payments room answers to its old HipChat number, with a token of its own.
+	code, body := tb.do(t, http.MethodPut, "/v1/rooms/payments", adminToken, map[string]any{
+		"platform": "webroom", "team": "payments", "hipchat_ids": []string{"1234"}, "notify_token": paymentsNotifyToken})
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	pay, pay2 := tb.join(t, "payments"), tb.join(t, "pay-2")
+
+	post := func(alert map[string]string) int {
+		fill := func(s string) string {
+			for k, v := range alert {
+				s = strings.ReplaceAll(s, "${{ALERT."+k+"}}", v)
+			}
+			return s
+		}
+		u := strings.Replace(fill(seedURL), "https://api.hipchat.com", tb.URL, 1)
+		res, err := http.Post(u, "application/json", strings.NewReader(fill(seedPayload)))
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	require.Equal(t, http.StatusNoContent, post(map[string]string{"room_id": "1234", "auth_token": paymentsNotifyToken, "entity_display_name": "db-1 disk full"}))
+	f := pay.waitFor(t, 5*time.Second, "the notice in the named room", textHas("db-1 disk full"))
+	assert.Equal(t, "red", f["color"])
+	pay2.waitFor(t, 5*time.Second, "the notice in the team's other web room", textHas("db-1 disk full"))
+	require.Eventually(t, func() bool { return count(hc.Messages("101"), "db-1 disk full") == 1 }, 5*time.Second, 10*time.Millisecond, "and in its HipChat room")
+	assert.Equal(t, http.StatusUnauthorized, post(map[string]string{"room_id": "1234", "auth_token": "wrong", "entity_display_name": "x"}))
+
+	// A reply typed in the HipChat room is on the team's timeline and mirrored, not echoed.
+	hipchatSays(t, tb, "hc-seed-1", "looking at db-1")
+	pay.waitFor(t, 5*time.Second, "the reply", textHas("bob (hipchat #pay-hc): looking at db-1"))
+	pay2.waitFor(t, 5*time.Second, "the reply", textHas("looking at db-1"))
+
+	// A notice naming an incident lands on its timeline too; no room gets it twice.
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "seed-1", "entity_display_name": "Checkout down", "routing_key": "payments"})["incident_id"])
+	pay.waitFor(t, 5*time.Second, "the alert", textHas("Checkout down"))
+	require.Equal(t, http.StatusNoContent, post(map[string]string{"room_id": "1234", "auth_token": paymentsNotifyToken, "entity_display_name": fmt.Sprintf("#%d failover started", id)}))
+	require.Eventually(t, func() bool {
+		events := tb.incident(t, id)["events"].([]any)
+		last := events[len(events)-1].(map[string]any)
+		return last["text"] == "failover started"
+	}, 5*time.Second, 10*time.Millisecond, "on the incident's timeline")
+	pay2.waitFor(t, 5*time.Second, "the incident notice in the team's other room", textHas("failover started"))
+	time.Sleep(300 * time.Millisecond)
+	assert.Equal(t, 1, pay.countText("failover started"), "the named room gets it once")
+	assert.Equal(t, 1, pay2.countText("failover started"))
+	assert.Equal(t, 1, count(hc.Messages("101"), "failover started"))
+	assert.Zero(t, count(hc.Messages("101"), "looking at db-1"), "nothing echoes")
+
+	code, body = tb.do(t, http.MethodGet, "/v1/teams/payments/timeline", adminToken, nil)
+	require.Equal(t, http.StatusOK, code)
+	var kinds []string
+	for _, e := range body["entries"].([]any) {
+		kinds = append(kinds, e.(map[string]any)["kind"].(string))
+	}
+	assert.Equal(t, []string{"notice", "opened", "chat", "notice"}, kinds)
+}

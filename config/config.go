@@ -362,7 +362,7 @@ func (c *Config) Redacted() Config {
 func (c *Config) secrets() []string {
 	s := []string{c.IngestToken, c.AdminToken}
 	for _, r := range c.Rooms {
-		s = append(s, r.Token)
+		s = append(s, r.Token, r.NotifyToken)
 	}
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {

@@ -194,7 +194,7 @@ func TestParseErrors(t *testing.T) {
 			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, rate_limits, web, hipchat)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins)"},
-		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name)"},
+		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
 		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue)"},
 		{"string where a number goes", base + "web:\n  history: lots\n", "web.history", 8, `expected a whole number, got "lots"`},
 		{"mapping where a string goes", base + "listen:\n  host: x\n", "listen", 7, "expected a string, got a mapping"},
@@ -358,6 +358,7 @@ func TestErrorsNeverShowTokens(t *testing.T) {
 		{"token as a duration", base + "outbox: {max_age: " + tok + "}\n", nil},
 		{"token as listen", base + "listen: " + tok + "\n", nil},
 		{"token on a web room", base + "    token: " + tok + "\n", nil},
+		{"notify token as a HipChat room number", base + "    notify_token: " + tok + "\n    hipchat_ids: ['" + tok + "']\n", nil},
 		{"token as a mapping key", base + "rate_limits:\n  " + tok + ": {messages: 1, per: 1s}\n" + "hipchat: {token: " + tok + "}\n", nil},
 		{"token as a route's room", base + "hipchat: {webhook_token: " + tok + "}\nroutes:\n  - name: r\n    rooms: ['" + tok + "']\n", nil},
 		{"same token twice", strings.Replace(strings.Replace(base, "ingest-0123456789", tok, 1), "admin-0123456789", tok, 1), nil},
@@ -375,7 +376,7 @@ func TestErrorsNeverShowTokens(t *testing.T) {
 
 func TestRedacted(t *testing.T) {
 	doc := base + `    display_name: Ops
-  - {name: hc, platform: hipchat, id: '7', token: hipchat-room-token-1234}
+  - {name: hc, platform: hipchat, id: '7', token: hipchat-room-token-1234, notify_token: sitrep-notify-token-5678, hipchat_ids: ['8']}
 web: {key: web-key-0123456789}
 hipchat: {base_url: https://hc.example.com, token: hipchat-token-1234, webhook_token: hipchat-hook-1234}
 `
@@ -384,19 +385,22 @@ hipchat: {base_url: https://hc.example.com, token: hipchat-token-1234, webhook_t
 	r := c.Redacted()
 
 	secrets := []string{"ingest-0123456789", "admin-0123456789", "web-key-0123456789",
-		"hipchat-token-1234", "hipchat-hook-1234", "hipchat-room-token-1234"}
+		"hipchat-token-1234", "hipchat-hook-1234", "hipchat-room-token-1234", "sitrep-notify-token-5678"}
 	rh := BlockOf[hipchat.Config](&r, hipchat.Platform)
-	shown := strings.Join([]string{r.IngestToken, r.AdminToken, web(&r).Key, rh.Token, rh.WebhookToken, r.Rooms[1].Token}, " ")
+	shown := strings.Join([]string{r.IngestToken, r.AdminToken, web(&r).Key, rh.Token, rh.WebhookToken, r.Rooms[1].Token, r.Rooms[1].NotifyToken}, " ")
 	for _, s := range secrets {
 		assert.NotContains(t, shown, s)
 	}
 	assert.Equal(t, "****1234", rh.Token)
 	assert.Equal(t, "****1234", r.Rooms[1].Token)
+	assert.Equal(t, "****5678", r.Rooms[1].NotifyToken)
+	assert.Equal(t, []string{"8"}, r.Rooms[1].HipChatIDs)
 	assert.Equal(t, "https://hc.example.com", rh.BaseURL, "a URL is not a secret")
 	assert.Equal(t, "Ops", r.Rooms[0].DisplayName)
 
 	// The copy does not share what it redacted with the original.
 	assert.Equal(t, "hipchat-room-token-1234", c.Rooms[1].Token)
+	assert.Equal(t, "sitrep-notify-token-5678", c.Rooms[1].NotifyToken)
 	assert.Equal(t, "hipchat-token-1234", hipchatOf(c).Token)
 	assert.Equal(t, "web-key-0123456789", web(c).Key)
 	r.RateLimits["hipchat"] = RateLimit{}

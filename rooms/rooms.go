@@ -1,7 +1,8 @@
 // Package rooms is sitrep's list of chat rooms: which platform each is on,
 // the platform's ID for it, its own token where the platform has one, and
-// the team it belongs to. Tokens are write-only: no output shows more than
-// their last four characters.
+// the team it belongs to, the HipChat room numbers it answers to, and the
+// token that lets a client post to it through sitrep's HipChat-compatible API.
+// Tokens are write-only: no output shows more than their last four characters.
 package rooms
 
 import (
@@ -23,6 +24,14 @@ type Room struct {
 	// Threads, where the platform has them, puts an incident's later events
 	// in its card's thread; false posts them in the room. Default true.
 	Threads *bool `json:"threads,omitempty" yaml:"threads,omitempty"`
+	// HipChatIDs are HipChat room numbers this room also answers to on
+	// sitrep's HipChat-compatible API, so webhooks written for a HipChat
+	// room keep working after the room moves to another platform.
+	HipChatIDs []string `json:"hipchat_ids,omitempty" yaml:"hipchat_ids,omitempty"`
+	// NotifyToken is sitrep's own credential for posting to this room through
+	// its HipChat-compatible API (unlike Token, which sitrep sends to the
+	// platform). Write-only, like Token.
+	NotifyToken string `json:"notify_token,omitempty" yaml:"notify_token,omitempty"`
 }
 
 // ThreadsOn reports whether the room wants an incident's events in its card's thread.
@@ -31,6 +40,7 @@ func (r Room) ThreadsOn() bool { return r.Threads == nil || *r.Threads }
 var (
 	nameRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 	platformRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+	hipchatRE  = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
 )
 
 // FieldError names the field of a room that is wrong.
@@ -54,6 +64,16 @@ func (r Room) Validate() error {
 	if !platformRE.MatchString(r.Platform) {
 		return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", r.Platform)}
 	}
+	seen := make(map[string]bool, len(r.HipChatIDs))
+	for _, id := range r.HipChatIDs {
+		if !hipchatRE.MatchString(id) {
+			return &FieldError{"hipchat_ids", fmt.Sprintf("%q is not a HipChat room number (digits, no leading zero)", id)}
+		}
+		if seen[id] {
+			return &FieldError{"hipchat_ids", fmt.Sprintf("%q is listed twice", id)}
+		}
+		seen[id] = true
+	}
 	return nil
 }
 
@@ -67,13 +87,14 @@ func (r Room) WithDefaults() Room {
 	return r
 }
 
-// Redacted is the room as every output shows it: the token cut to its last four characters.
+// Redacted is the room as every output shows it: the tokens cut to their last four characters.
 func (r Room) Redacted() Room {
 	r.Token = secret.Redact(r.Token)
+	r.NotifyToken = secret.Redact(r.NotifyToken)
 	return r
 }
 
-// String never shows the token.
+// String never shows the tokens.
 func (r Room) String() string {
 	return fmt.Sprintf("%s (%s:%s)", r.Name, r.Platform, r.ID)
 }
@@ -81,5 +102,6 @@ func (r Room) String() string {
 // LogValue keeps tokens out of structured logs.
 func (r Room) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", r.Name), slog.String("platform", r.Platform),
-		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)))
+		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)),
+		slog.String("notify_token", secret.Redact(r.NotifyToken)))
 }

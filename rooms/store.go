@@ -22,10 +22,14 @@ type Store struct {
 
 	writeMu sync.Mutex // one Put or Delete at a time: check, store, then update the maps
 
-	mu     sync.RWMutex
-	byName map[string]Room
-	byID   map[string]string // platform+"\x00"+id → name
+	mu      sync.RWMutex
+	byName  map[string]Room
+	byID    map[string]string // platform+"\x00"+id → name
+	byAlias map[string]string // HipChat room number in a room's HipChatIDs → name
 }
+
+// hipchat is the platform whose room IDs are HipChat room numbers.
+const hipchat = "hipchat"
 
 // Open loads the stored rooms.
 func Open(db *storage.DB) (*Store, error) {
@@ -50,12 +54,33 @@ func Open(db *storage.DB) (*Store, error) {
 
 func (s *Store) replace(all map[string]Room) {
 	byID := make(map[string]string, len(all))
+	byAlias := map[string]string{}
 	for name, r := range all {
 		byID[r.Platform+"\x00"+r.ID] = name
+		for _, id := range r.HipChatIDs {
+			byAlias[id] = name
+		}
 	}
 	s.mu.Lock()
-	s.byName, s.byID = all, byID
+	s.byName, s.byID, s.byAlias = all, byID, byAlias
 	s.mu.Unlock()
+}
+
+// hipchatClash names the other room that already answers to a HipChat room
+// number r would answer to, if one does. Called with mu held.
+func (s *Store) hipchatClash(r Room) error {
+	ids := r.HipChatIDs
+	if r.Platform == hipchat {
+		ids = append([]string{r.ID}, ids...)
+	}
+	for _, id := range ids {
+		for _, other := range []string{s.byAlias[id], s.byID[hipchat+"\x00"+id]} {
+			if other != "" && other != r.Name {
+				return &FieldError{"hipchat_ids", fmt.Sprintf("HipChat room %s is already room %q", id, other)}
+			}
+		}
+	}
+	return nil
 }
 
 // Put validates and stores r, replacing a room of the same name. Two rooms may
@@ -69,9 +94,13 @@ func (s *Store) Put(ctx context.Context, r Room) error {
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
 	other, clash := s.byID[r.Platform+"\x00"+r.ID]
+	aliasErr := s.hipchatClash(r)
 	s.mu.RUnlock()
 	if clash && other != r.Name {
 		return &FieldError{"id", fmt.Sprintf("%s room %q is already room %q", r.Platform, r.ID, other)}
+	}
+	if aliasErr != nil {
+		return aliasErr
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -85,7 +114,7 @@ func (s *Store) Put(ctx context.Context, r Room) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.byName[r.Name]; ok {
-		delete(s.byID, old.Platform+"\x00"+old.ID)
+		s.unindex(old)
 	}
 	next := make(map[string]Room, len(s.byName)+1)
 	for k, v := range s.byName {
@@ -94,7 +123,18 @@ func (s *Store) Put(ctx context.Context, r Room) error {
 	next[r.Name] = r
 	s.byName = next
 	s.byID[r.Platform+"\x00"+r.ID] = r.Name
+	for _, id := range r.HipChatIDs {
+		s.byAlias[id] = r.Name
+	}
 	return nil
+}
+
+// unindex drops old from the ID maps. Called with mu held.
+func (s *Store) unindex(old Room) {
+	delete(s.byID, old.Platform+"\x00"+old.ID)
+	for _, id := range old.HipChatIDs {
+		delete(s.byAlias, id)
+	}
 }
 
 // Delete removes a room. Incidents routed to it stop reaching it.
@@ -119,7 +159,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		}
 	}
 	s.byName = next
-	delete(s.byID, old.Platform+"\x00"+old.ID)
+	s.unindex(old)
 	return nil
 }
 
@@ -142,6 +182,18 @@ func (s *Store) ByPlatformID(platform, id string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	name, ok := s.byID[platform+"\x00"+id]
+	return name, ok
+}
+
+// ByHipChatID maps a HipChat room number to sitrep's room name: a hipchat
+// room with that ID, else the room that lists it in its HipChatIDs.
+func (s *Store) ByHipChatID(id string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if name, ok := s.byID[hipchat+"\x00"+id]; ok {
+		return name, true
+	}
+	name, ok := s.byAlias[id]
 	return name, ok
 }
 

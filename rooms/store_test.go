@@ -27,6 +27,10 @@ func TestValidate(t *testing.T) {
 		{"missing platform", Room{Name: "x"}, "platform"},
 		{"malformed platform", Room{Name: "x", Platform: "IRC chat"}, "platform"},
 		{"any platform name: the platform list says which exist", Room{Name: "x", Platform: "irc2", ID: "#ops"}, ""},
+		{"hipchat ids ok", Room{Name: "x", Platform: "webroom", HipChatIDs: []string{"42", "1234567"}}, ""},
+		{"hipchat id not a number", Room{Name: "x", Platform: "webroom", HipChatIDs: []string{"ops"}}, "hipchat_ids"},
+		{"hipchat id leading zero", Room{Name: "x", Platform: "webroom", HipChatIDs: []string{"042"}}, "hipchat_ids"},
+		{"hipchat id twice", Room{Name: "x", Platform: "webroom", HipChatIDs: []string{"42", "42"}}, "hipchat_ids"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,4 +110,55 @@ func TestConcurrentPutsKeepIDsUnique(t *testing.T) {
 	reopened, err := Open(db)
 	require.NoError(t, err)
 	assert.Equal(t, s.List(), reopened.List(), "memory and disk agree")
+}
+
+func TestStoreHipChatIDs(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{})
+	require.NoError(t, err)
+	s, err := Open(db)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, s.Put(ctx, Room{Name: "pay", Platform: "hipchat", ID: "123"}))
+	require.NoError(t, s.Put(ctx, Room{Name: "ops", Platform: "webroom", HipChatIDs: []string{"42"}}))
+
+	for id, want := range map[string]string{"123": "pay", "42": "ops"} {
+		name, ok := s.ByHipChatID(id)
+		assert.True(t, ok, id)
+		assert.Equal(t, want, name, id)
+	}
+	_, ok := s.ByHipChatID("7")
+	assert.False(t, ok)
+
+	var fe *FieldError
+	for _, clash := range []Room{
+		{Name: "web2", Platform: "webroom", HipChatIDs: []string{"42"}},
+		{Name: "web3", Platform: "webroom", HipChatIDs: []string{"123"}},
+		{Name: "hc2", Platform: "hipchat", ID: "42"},
+	} {
+		err := s.Put(ctx, clash)
+		require.True(t, errors.As(err, &fe), "%s: %v", clash.Name, err)
+		assert.Equal(t, "hipchat_ids", fe.Field)
+	}
+
+	// Changing a room's numbers moves them; the room itself may keep its own.
+	require.NoError(t, s.Put(ctx, Room{Name: "ops", Platform: "webroom", HipChatIDs: []string{"43"}}))
+	_, ok = s.ByHipChatID("42")
+	assert.False(t, ok)
+	require.NoError(t, s.Put(ctx, Room{Name: "web2", Platform: "webroom", HipChatIDs: []string{"42"}}))
+
+	// Reopened, the numbers are indexed again.
+	s2, err := Open(db)
+	require.NoError(t, err)
+	name, ok := s2.ByHipChatID("43")
+	assert.True(t, ok)
+	assert.Equal(t, "ops", name)
+	require.NoError(t, s2.Delete(ctx, "ops"))
+	_, ok = s2.ByHipChatID("43")
+	assert.False(t, ok)
+}
+
+func TestRedactedHidesBothTokens(t *testing.T) {
+	r := Room{Name: "ops", Platform: "hipchat", ID: "1", Token: "hipchat-room-token-1234", NotifyToken: "sitrep-notify-token-5678"}.Redacted()
+	assert.Equal(t, "****1234", r.Token)
+	assert.Equal(t, "****5678", r.NotifyToken)
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -162,15 +163,16 @@ func (t *Teams) Chat(ctx context.Context, room string, in adapters.Inbound, orig
 }
 
 // Notice records a notice posted to room (through the HipChat-compatible
-// API) on its team's timeline and posts it to every room of the team; a room
-// with no team gets it alone. It returns once all of it is durable.
-func (t *Teams) Notice(ctx context.Context, room rooms.Room, text string, color string, origin timeline.Origin) error {
+// API) on its team's timeline and posts msg to every room of the team but
+// those in except (rooms that hear of it another way); a room with no team
+// gets it alone. It returns once all of it is durable.
+func (t *Teams) Notice(ctx context.Context, room rooms.Room, msg adapters.Message, origin timeline.Origin, except ...string) error {
 	targets := []string{room.Name}
 	if room.Team != "" {
 		targets = t.roomsOf(room.Team)
 	}
-	msg := adapters.Message{Kind: timeline.KindNote, User: origin.User, Color: color, Text: text}
-	return t.write(ctx, room.Team, Entry{Kind: KindNotice, Text: text, Origin: origin, Time: origin.Time}, msg, targets)
+	targets = slices.DeleteFunc(targets, func(r string) bool { return slices.Contains(except, r) })
+	return t.write(ctx, room.Team, Entry{Kind: KindNotice, Text: msg.Text, Origin: origin, Time: origin.Time}, msg, targets)
 }
 
 // write commits e to team's timeline (when there is a team) and msg to the

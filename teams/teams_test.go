@@ -69,12 +69,16 @@ func TestChatReachesTheTeamsOtherRooms(t *testing.T) {
 func TestNoticeReachesEveryRoomOfTheTeam(t *testing.T) {
 	tm, db, _ := newTeams(t, false) // bridge_chat off does not stop notices
 	ctx := context.Background()
-	require.NoError(t, tm.Notice(ctx, rooms.Room{Name: "pay-hc", Team: "payments"}, "deploy finished", "green", timeline.Origin{Adapter: "hipchat-api"}))
+	require.NoError(t, tm.Notice(ctx, rooms.Room{Name: "pay-hc", Team: "payments"}, adapters.Message{Text: "deploy finished", Color: "green"}, timeline.Origin{Adapter: "hipchat-api"}))
 	for room, n := range map[string]int{"pay-web": 1, "pay-hc": 1, "pay-slack": 1, "ops": 0} {
 		assert.Equal(t, n, pendingIn(t, db, room), room)
 	}
-	require.NoError(t, tm.Notice(ctx, rooms.Room{Name: "ops"}, "to ops only", "yellow", timeline.Origin{Adapter: "hipchat-api"}))
+	require.NoError(t, tm.Notice(ctx, rooms.Room{Name: "ops"}, adapters.Message{Text: "to ops only"}, timeline.Origin{Adapter: "hipchat-api"}))
 	assert.Equal(t, 1, pendingIn(t, db, "ops"))
+	require.NoError(t, tm.Notice(ctx, rooms.Room{Name: "pay-hc", Team: "payments"}, adapters.Message{Text: "#3 rolled back"}, timeline.Origin{}, "pay-web"))
+	for room, n := range map[string]int{"pay-web": 1, "pay-hc": 2, "pay-slack": 2} {
+		assert.Equal(t, n, pendingIn(t, db, room), "%s: a room that hears of it another way is skipped", room)
+	}
 }
 
 func TestBridgeOffKeepsChatOnTheTimeline(t *testing.T) {
