@@ -25,6 +25,7 @@ import (
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/fanout"
+	"github.com/sitrep/sitrep/hostguard"
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/ingest"
@@ -61,6 +62,7 @@ type Bot struct {
 	cmds      *commands.Handler
 	reg       *prometheus.Registry
 	mux       *http.ServeMux
+	guard     *hostguard.Guard
 	ready     atomic.Bool
 	events    *prometheus.CounterVec
 	now       func() time.Time
@@ -159,6 +161,14 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics: b.reg,
 	}).Register(b.mux)
 	b.registerAPI()
+	b.guard = hostguard.New(b.mux, hostguard.Options{
+		Listen: cfg.Listen, PublicURL: cfg.PublicURL, PublicURLSet: cfg.PublicURLSet(), Allowed: list.Hosts(cfg),
+		Open: []string{"/healthz", "/readyz", "/metrics"}, Log: log.With("component", "http"),
+	})
+	if !b.guard.Checks() {
+		log.Warn("sitrep listens beyond loopback and checks no Host header: a DNS-rebinding page could reach it",
+			"fix", "set public_url (and web.allowed_hosts for other names it is reached by)")
+	}
 	return b, nil
 }
 
@@ -231,8 +241,9 @@ func (b *Bot) routeCommand(_ context.Context, cmd commands.Command, _ adapters.I
 	return b.router.Load().Explain(cmd.Args, nil).String(), nil
 }
 
-// Handler is the bot's HTTP handler (for tests and for embedding).
-func (b *Bot) Handler() http.Handler { return b.mux }
+// Handler is the bot's HTTP handler (for tests and for embedding): every
+// route, behind the Host check.
+func (b *Bot) Handler() http.Handler { return b.guard }
 
 // Timeline exposes the bot's timeline.
 func (b *Bot) Timeline() *timeline.Timeline { return b.tl }
@@ -241,7 +252,7 @@ func (b *Bot) Timeline() *timeline.Timeline { return b.tl }
 // requests finish, the platforms close, the outbox stops, bbolt closes.
 func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           b.mux,
+		Handler:           b.guard,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

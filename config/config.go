@@ -241,6 +241,9 @@ func (c *Config) applyEnv(env func(string) string) {
 	}
 }
 
+// PublicURLSet reports whether public_url was configured rather than derived from listen.
+func (c *Config) PublicURLSet() bool { return c.set("public_url") }
+
 // set reports whether key was written in the file.
 func (c *Config) set(key string) bool {
 	_, ok := c.lines[key]

@@ -193,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
 			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, rate_limits, web, hipchat)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
-			"unknown key (known: enabled, key, history, allowed_origins)"},
+			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
 		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue)"},
 		{"string where a number goes", base + "web:\n  history: lots\n", "web.history", 8, `expected a whole number, got "lots"`},
@@ -232,6 +232,7 @@ func TestParseErrors(t *testing.T) {
 		{"relative public_url", base + "public_url: /sitrep\n", "public_url", 7, "absolute http:// or https:// URL"},
 		{"origin with a path", base + "web:\n  allowed_origins:\n    - https://ok.example.com\n    - https://x.example.com/app\n", "web.allowed_origins[1]", 10, "expected an origin"},
 		{"negative history", base + "web: {history: -1}\n", "web.history", 7, "must not be negative"},
+		{"allowed host with a path", base + "web:\n  allowed_hosts: [ok.example, 'x.example/app']\n", "web.allowed_hosts[1]", 8, "expected a host name"},
 		{"unknown time zone", base + "teams:\n  - {name: payments, time_zone: Mars/Olympus}\n", "teams[0].time_zone", 8, "unknown time zone"},
 		{"duplicate team", base + "teams:\n  - {name: payments}\n  - {name: payments}\n", "teams[1].name", 9, "duplicate team"},
 		{"team without a name", base + "teams:\n  - {time_zone: UTC}\n", "teams[0].name", 8, "not a valid team name"},
@@ -260,7 +261,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	errs := parseErrs(t, base+"web:\n  histroy: 5\n", noEnv)
-	assert.Equal(t, "config.yaml:8: web.histroy: unknown key (known: enabled, key, history, allowed_origins)", errs.Error())
+	assert.Equal(t, "config.yaml:8: web.histroy: unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)", errs.Error())
 
 	errs = parseErrs(t, strings.Replace(base, "ingest_token: ingest-0123456789\n", "", 1), noEnv)
 	assert.Equal(t, "config.yaml: ingest_token: required: set it here or in SITREP_INGEST_TOKEN", errs.Error())

@@ -59,8 +59,22 @@ type Built struct {
 // rate limit, its checks of a room), and how to build its adapter.
 type Descriptor struct {
 	config.Platform
+	// Hosts, if set, lists further host names sitrep's server is reached by
+	// that the platform's block allows (the web room's allowed_hosts).
+	Hosts func(block any) []string
 	// Build makes the platform's adapter.
 	Build func(env Env) (Built, error)
+}
+
+// Hosts lists the host names every platform's block allows.
+func (l List) Hosts(cfg *config.Config) []string {
+	var out []string
+	for _, d := range l {
+		if d.Hosts != nil {
+			out = append(out, d.Hosts(cfg.Block(d.Name))...)
+		}
+	}
+	return out
 }
 
 // Limit is a rate limit: Messages per Per.

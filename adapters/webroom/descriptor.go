@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sitrep/sitrep/config"
@@ -17,6 +18,7 @@ type Config struct {
 	Key            string   `yaml:"key" secret:"true" env:"SITREP_WEB_KEY"` // optional: if set, room pages and websockets need ?key=
 	History        int      `yaml:"history"`                                // messages replayed to a late joiner; default 100, 0 written out means none
 	AllowedOrigins []string `yaml:"allowed_origins"`                        // extra origins allowed to open websockets (same-origin always is)
+	AllowedHosts   []string `yaml:"allowed_hosts"`                          // host names sitrep is reached by beyond public_url's (and loopback's, while it listens on loopback only)
 }
 
 // On reports whether web rooms are served: they are unless enabled is false.
@@ -44,6 +46,7 @@ func Descriptor() platform.Descriptor {
 				return "", ""
 			},
 		},
+		Hosts: func(b any) []string { return b.(*Config).AllowedHosts },
 		Build: func(env platform.Env) (platform.Built, error) {
 			cfg := config.BlockOf[Config](env.Config, Platform)
 			if !cfg.On() {
@@ -67,6 +70,11 @@ func check(b any, p *config.Problems) {
 	w := b.(*Config)
 	if w.History < 0 {
 		p.Add("web.history", "must not be negative")
+	}
+	for i, h := range w.AllowedHosts {
+		if key := fmt.Sprintf("web.allowed_hosts[%d]", i); h == "" || strings.ContainsAny(h, "/ @?#") {
+			p.Add(key, "expected a host name such as status.example.com, optionally with a port%s", p.Got(key, h))
+		}
 	}
 	for i, o := range w.AllowedOrigins {
 		key := fmt.Sprintf("web.allowed_origins[%d]", i)
