@@ -324,21 +324,26 @@ func TestRoomsAPIRejectsRoomsThatCannotWork(t *testing.T) {
 		name  string
 		room  map[string]any
 		field string
+		msg   string
 	}{
-		{"platform off", map[string]any{"platform": "slack", "id": "C0123"}, "platform"},
-		{"hipchat off", map[string]any{"platform": "hipchat", "id": "7", "token": "a-room-token-1234"}, "platform"},
-		{"bad web room id", map[string]any{"platform": "webroom", "id": "has space/.."}, "id"},
-		{"unknown platform", map[string]any{"platform": "irc", "id": "#ops"}, "platform"},
-		{"unknown key", map[string]any{"platform": "webroom", "colour": "red"}, "colour"},
+		{"platform this build lacks", map[string]any{"platform": "telegram", "id": "C0123"}, "platform", `unknown platform "telegram"`},
+		{"hipchat off", map[string]any{"platform": "hipchat", "id": "7", "token": "a-room-token-1234"}, "platform", "off on this server"},
+		{"bad web room id", map[string]any{"platform": "webroom", "id": "has space/.."}, "id", "web room's id"},
+		{"unknown platform", map[string]any{"platform": "irc", "id": "#ops"}, "platform", `unknown platform "irc": one of webroom, hipchat`},
+		{"unknown key", map[string]any{"platform": "webroom", "colour": "red"}, "colour", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out := tb.do(t, http.MethodPut, "/v1/rooms/x", adminToken, tt.room)
 			assert.Equal(t, http.StatusBadRequest, code, "%v", out)
 			assert.Equal(t, tt.field, out["field"])
+			assert.Contains(t, out["error"], tt.msg)
 		})
 	}
-	code, _ := tb.do(t, http.MethodGet, "/v1/rooms/x", adminToken, nil)
+	code, out := tb.do(t, http.MethodPut, "/v1/rooms/"+strings.Repeat("n", 5000), adminToken, map[string]any{"platform": "webroom"})
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Less(t, len(out["error"].(string)), 300, "a bad name is not echoed whole")
+	code, _ = tb.do(t, http.MethodGet, "/v1/rooms/x", adminToken, nil)
 	assert.Equal(t, http.StatusNotFound, code, "nothing was stored")
 }
 

@@ -231,6 +231,10 @@ func (d *amDecoder) alert(i int) (amAlert, error) {
 
 	a.EntityID = fingerprint
 	if strings.TrimSpace(fingerprint) == "" {
+		if len(fields) == 0 {
+			// The hash of no labels would fold every such alert into one incident.
+			d.fail(&FieldError{Field: alertPath(i, "labels"), Msg: "required: an alert with no fingerprint needs labels to tell it apart"})
+		}
 		a.EntityID = labelsFingerprint(fields)
 	} else if len(fingerprint) > timeline.MaxEntityID {
 		d.fail(&FieldError{Field: alertPath(i, "fingerprint"), Msg: "longer than " + strconv.Itoa(timeline.MaxEntityID) + " bytes"})

@@ -155,6 +155,8 @@ func TestDecodeAlertmanagerErrors(t *testing.T) {
 		{"missing status", alert(`{"status":"firing","labels":{"a":"b"}},{"labels":{"a":"b"}}`), "alerts[1].status"},
 		{"bad startsAt", alert(`{"status":"firing","labels":{"a":"b"},"startsAt":"today"}`), "alerts[0].startsAt"},
 		{"alert not an object", alert(`7`), "alerts[0]"},
+		{"no labels and no fingerprint", alert(`{"status":"firing","labels":{"a":"b"}},{"status":"firing"}`), "alerts[1].labels"},
+		{"empty labels and no fingerprint", alert(`{"status":"firing","labels":{},"fingerprint":" "}`), "alerts[0].labels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

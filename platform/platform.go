@@ -7,8 +7,10 @@ package platform
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/config"
@@ -94,7 +96,10 @@ func (l List) Config() []config.Platform {
 // room. It returns the field that is wrong and why, or "".
 func (l List) Usable(cfg *config.Config, r rooms.Room, on func(platform string) bool) (field, msg string) {
 	d, known := l.Get(r.Platform)
-	if !known || !on(r.Platform) {
+	switch {
+	case !known:
+		return "platform", fmt.Sprintf("unknown platform %q: one of %s", r.Platform, strings.Join(l.Names(), ", "))
+	case !on(r.Platform):
 		return "platform", "platform " + r.Platform + " is off on this server: configure it first"
 	}
 	if d.Room != nil {

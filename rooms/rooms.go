@@ -56,13 +56,13 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 // check (see package platform).
 func (r Room) Validate() error {
 	if !nameRE.MatchString(r.Name) {
-		return &FieldError{"name", fmt.Sprintf("%q is not a valid room name (letters, digits, '.', '_', '-'; up to 64)", r.Name)}
+		return &FieldError{"name", fmt.Sprintf("%q is not a valid room name (letters, digits, '.', '_', '-'; up to 64)", clip(r.Name))}
 	}
 	if r.Platform == "" {
 		return &FieldError{"platform", "required: the chat platform the room is on, such as webroom or hipchat"}
 	}
 	if !platformRE.MatchString(r.Platform) {
-		return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", r.Platform)}
+		return &FieldError{"platform", fmt.Sprintf("%q is not a platform name (lower-case letters and digits), such as webroom or hipchat", clip(r.Platform))}
 	}
 	seen := make(map[string]bool, len(r.HipChatIDs))
 	for _, id := range r.HipChatIDs {
@@ -104,4 +104,12 @@ func (r Room) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", r.Name), slog.String("platform", r.Platform),
 		slog.String("id", r.ID), slog.String("token", secret.Redact(r.Token)),
 		slog.String("notify_token", secret.Redact(r.NotifyToken)))
+}
+
+// clip cuts what a message echoes of a bad value to 64 runes.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:64]) + "…"
+	}
+	return s
 }

@@ -78,6 +78,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
+		var help helpText
+		if errors.As(err, &help) {
+			fmt.Fprint(stdout, help.text)
+			return 0
+		}
 		var usageErr usageError
 		if errors.As(err, &usageErr) {
 			fmt.Fprintln(stderr, err)
@@ -93,6 +98,11 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
+// helpText is a subcommand's --help: its flags, printed to stdout, exit 0.
+type helpText struct{ text string }
+
+func (h helpText) Error() string { return h.text }
+
 func flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -100,7 +110,16 @@ func flags(name string) *flag.FlagSet {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "usage: sitrep %s [flags]\n\nflags:\n", fs.Name())
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return helpText{b.String()}
+	}
+	if err != nil {
 		return usageError{fmt.Sprintf("%s: %v\n\n%s", fs.Name(), err, usage)}
 	}
 	return nil

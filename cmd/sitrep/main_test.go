@@ -25,6 +25,8 @@ func TestCommands(t *testing.T) {
 		noOutput []string
 	}{
 		{"version", []string{"version"}, 0, []string{"sitrep"}, nil, nil},
+		{"serve --help lists its flags", []string{"serve", "--help"}, 0, []string{"usage: sitrep serve", "-config", "-listen", "-data"}, nil, nil},
+		{"rooms -h lists its flags", []string{"rooms", "-h"}, 0, []string{"-config"}, nil, nil},
 		{"no command", nil, 2, nil, []string{"usage"}, nil},
 		{"unknown command", []string{"launch"}, 2, nil, []string{`unknown command "launch"`}, nil},
 		{"example config checks", []string{"config", "check", "--config", example}, 0, []string{"ok", "default room ops"}, nil, nil},

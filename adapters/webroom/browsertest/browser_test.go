@@ -45,6 +45,8 @@ func chromium(t *testing.T) string {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("chromium not found (set CHROMIUM_PATH); the browser test must run on CI")
 	}
+	// Said on stderr as well, so a skip shows without -v.
+	fmt.Fprintln(os.Stderr, "browsertest: SKIP: chromium not found (set CHROMIUM_PATH to run the browser test)")
 	t.Skip("chromium not found (set CHROMIUM_PATH to run the browser test)")
 	return ""
 }
