@@ -429,3 +429,40 @@ func TestHipChatChatReachesTheTimelineAndTheOtherRooms(t *testing.T) {
 		assert.NotContains(t, m.Message, "acknowledged by bob", "no echo into the HipChat room it came from")
 	}
 }
+
+// A credential is hidden by what it looks like, whatever its field is called:
+// a webhook URL in a route's set shows in no output, in no room, and a GET
+// then PUT keeps it.
+func TestSecretsByValueAreHiddenEverywhere(t *testing.T) {
+	const hook = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
+	tb := startBot(t, baseConfig(newDataPath(t), `routes:
+  - name: notify
+    matchers: ['routing_key="hook"']
+    set: {webhook_url: '`+hook+`'}
+    rooms: [ops]
+`))
+	ops := tb.join(t, "ops")
+	_, routes := tb.do(t, http.MethodGet, "/v1/routes", adminToken, nil)
+	raw, _ := json.Marshal(routes)
+	require.NotContains(t, string(raw), "XXXXsecretXXXX")
+	require.Contains(t, string(raw), "****XXXX")
+	code, out := tb.do(t, http.MethodPut, "/v1/routes", adminToken, routes)
+	require.Equal(t, http.StatusOK, code, "%v", out)
+	running := tb.Bot.router.Load().Rules()
+	assert.Equal(t, hook, running[0].Set["webhook_url"], "a GET then PUT keeps the real value")
+
+	_, explained := tb.do(t, http.MethodPost, "/v1/routes/test", adminToken, map[string]any{"routing_key": "hook", "note": "see https://x.example/hooks/abcdef123"})
+	raw, _ = json.Marshal(explained)
+	assert.NotContains(t, string(raw), "XXXXsecretXXXX")
+	assert.NotContains(t, string(raw), "abcdef123", "an alert's own secret-looking value too")
+
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "hook-1", "routing_key": "hook", "entity_display_name": "Hooked"})["incident_id"])
+	f := ops.waitFor(t, 5*time.Second, "the alert", textHas("Hooked"))
+	raw, _ = json.Marshal(f)
+	assert.NotContains(t, string(raw), "XXXXsecretXXXX", "a room never gets it")
+	raw, _ = json.Marshal(tb.incident(t, id))
+	assert.NotContains(t, string(raw), "XXXXsecretXXXX", "nor the incident view")
+	ops.say(t, "/route test routing_key=hook")
+	reply := ops.waitFor(t, 5*time.Second, "the explain reply", isType("reply"))
+	assert.NotContains(t, reply["text"], "XXXXsecretXXXX", "nor /route test in a room")
+}

@@ -107,13 +107,13 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		return o.backoff(ctx, head, now, fmt.Errorf("room %q is not known", w.room))
 	}
 	platform := ep.Chat.Platform()
-	d, card := delivery(ep, head, ref)
-	if d.Op == adapters.OpUpdate && !ep.Chat.Capabilities().Edit {
+	if head.Op == adapters.OpUpdate && !ep.Chat.Capabilities().Edit {
 		// The platform cannot edit (it was set up so after the update was
 		// queued): every event reaches the room as its own message anyway.
 		w.head = nil
 		return 0, false, o.finish(ctx, w, platform, []Entry{head}, deliveredFn(w.room, []Entry{head}, 0, ""))
 	}
+	d, card := delivery(ep, head, ref)
 	if w.bucket == nil {
 		w.bucket = newTokenBucket(ep.Limit, now)
 	} else {
@@ -242,7 +242,9 @@ func digestMessages(batch []Entry) []adapters.Message {
 // digestedFn deletes a digested batch. The card updates in it whose card the
 // room has are not lost: the newest per incident goes back to the tail of the
 // room's queue, kept out of later digests, so each card ends up showing its
-// incident's state once the storm has passed. A digest records no ref: an
+// incident's state once the storm has passed, unless a later update of the
+// same card is queued already (it shows a newer state, and must not be
+// overtaken by an older one). A digest records no ref: an
 // in-place update of a digest by one incident would overwrite the others'
 // lines, so an incident first shown in a digest gets its card on its next
 // change.
@@ -258,6 +260,11 @@ func digestedFn(room string, batch []Entry, now time.Time) func(*bolt.Tx) error 
 				latest[e.Msg.IncidentID] = i
 			}
 		}
+		if len(latest) > 0 {
+			if err := dropSuperseded(b, batch[len(batch)-1].Seq, latest); err != nil {
+				return err
+			}
+		}
 		for i, e := range batch {
 			if j, ok := latest[e.Msg.IncidentID]; !ok || i != j || e.Op != adapters.OpUpdate {
 				continue
@@ -268,4 +275,20 @@ func digestedFn(room string, batch []Entry, now time.Time) func(*bolt.Tx) error 
 		}
 		return nil
 	}
+}
+
+// dropSuperseded removes from latest every incident with a card update
+// queued in room bucket b after seq.
+func dropSuperseded(b *bolt.Bucket, seq uint64, latest map[uint64]int) error {
+	c := b.Cursor()
+	for k, v := c.Seek(storage.U64(seq + 1)); k != nil && len(latest) > 0; k, v = c.Next() {
+		var e Entry
+		if err := decodeForDigest(v, &e); err != nil {
+			return fmt.Errorf("decode entry %d: %w", storage.ParseU64(k), err)
+		}
+		if e.Op == adapters.OpUpdate {
+			delete(latest, e.Msg.IncidentID)
+		}
+	}
+	return nil
 }

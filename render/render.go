@@ -122,13 +122,13 @@ func StateColor(s timeline.State) string {
 }
 
 // ShownFields is the event's fields as rooms get them: every field but the
-// secret-looking ones (a route may set an auth_token), which never leave
-// sitrep. Without such a field it is the event's own map, which nobody
+// secret-looking ones, by name or by value (a route may set an auth_token or
+// a webhook URL), which never leave sitrep. Without such a field it is the event's own map, which nobody
 // writes to.
 func ShownFields(f map[string]string) map[string]string {
 	secrets := 0
 	for k, v := range f {
-		if v != "" && secret.LooksSecret(k) {
+		if v != "" && secret.Hides(k, v) {
 			secrets++
 		}
 	}
@@ -137,7 +137,7 @@ func ShownFields(f map[string]string) map[string]string {
 	}
 	out := make(map[string]string, len(f)-secrets)
 	for k, v := range f {
-		if !secret.LooksSecret(k) {
+		if !secret.Hides(k, v) {
 			out[k] = v
 		}
 	}

@@ -85,7 +85,7 @@ type view struct {
 
 // setShown records what to show for a field a set action wrote and returns it.
 func (v *view) setShown(key, shown, real string) string {
-	if secret.LooksSecret(key) && real != "" {
+	if secret.Hides(key, real) && real != "" {
 		shown = secret.Redact(real)
 	}
 	if v.shown == nil {

@@ -148,11 +148,15 @@ func keepRedactedSecrets(rules, current []Rule) error {
 			rules[i].Matchers[j] = stored.Matchers[j]
 		}
 		for k, v := range rules[i].Set {
-			if !secret.LooksSecret(k) || !secret.IsRedacted(v) {
+			if !secret.IsRedacted(v) {
 				continue
 			}
 			old, ok := stored.Set[k]
-			if !ok || secret.Redact(old) != v {
+			hidden := ok && secret.Hides(k, old)
+			if !hidden && !secret.LooksSecret(k) {
+				continue // a value that only looks redacted, in a field that holds no secret
+			}
+			if !hidden || secret.Redact(old) != v {
 				return &RuleError{Index: i, Rule: rules[i].Name, Field: "set." + k,
 					Err: fmt.Errorf("%q is a redacted value that matches no stored one: send the real value", v)}
 			}

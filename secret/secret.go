@@ -72,9 +72,9 @@ func IsRedacted(s string) bool {
 }
 
 // RedactField returns val as outputs show the field called name: redacted
-// when the name looks secret, as it is otherwise.
+// when the name or the value looks secret (Hides), as it is otherwise.
 func RedactField(name, val string) string {
-	if LooksSecret(name) {
+	if Hides(name, val) {
 		return Redact(val)
 	}
 	return val
@@ -103,3 +103,65 @@ func Bearer(r *http.Request) (string, bool) {
 	tok = strings.TrimSpace(tok)
 	return tok, tok != ""
 }
+
+// tokenPrefixes begin well-known credentials, whatever field holds them.
+var tokenPrefixes = [...]string{
+	"xoxb-", "xoxp-", "xoxa-", "xoxe-", "xoxs-", "xapp-", // Slack
+	"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", // GitHub
+	"glpat-",                      // GitLab
+	"sk_live_", "rk_live_", "sk-", // Stripe, OpenAI-style keys
+	"AKIA", "ASIA", // AWS access key IDs
+	"Bearer ", "Basic ", // an Authorization header value
+	"-----BEGIN", // a PEM private key
+}
+
+// webhookPaths are path shapes of incoming-webhook URLs, whose path is the credential.
+var webhookPaths = [...]string{
+	"/services/",     // Slack (hooks.slack.com/services/T…/B…/…)
+	"/api/webhooks/", // Discord
+	"/webhookb2/",    // Microsoft Teams
+	"/webhook/",      // Teams (outlook.office.com/webhook/…)
+	"/hooks/",        // Mattermost, Rocket.Chat, generic
+}
+
+// LooksSecretValue reports whether a value looks like a credential whatever
+// field holds it: a URL carrying user info, a token/key/secret/signature
+// query parameter or an incoming-webhook path, or a well-known token prefix.
+func LooksSecretValue(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 8 {
+		return false
+	}
+	for _, p := range tokenPrefixes {
+		if len(v) > len(p)+4 && strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/?#") {
+		return false
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	if strings.Contains(authority, "@") {
+		return true // user info
+	}
+	path = "/" + path
+	path, query, _ := strings.Cut(path, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for _, p := range webhookPaths {
+		if i := strings.Index(path, p); i >= 0 && len(path) > i+len(p) {
+			return true
+		}
+	}
+	for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, val, _ := strings.Cut(kv, "=")
+		if val != "" && (LooksSecret(name) || containsFold(name, "key") || containsFold(name, "sig") || containsFold(name, "auth")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Hides reports whether the field called name with value v must be redacted
+// in every output: its name or its value looks like a credential.
+func Hides(name, v string) bool { return LooksSecret(name) || LooksSecretValue(v) }

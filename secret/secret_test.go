@@ -81,3 +81,39 @@ func TestBearer(t *testing.T) {
 		assert.Equal(t, tt.ok, ok, tt.header)
 	}
 }
+
+func TestLooksSecretValue(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX", true},
+		{"https://discord.com/api/webhooks/123/abcdefgh", true},
+		{"https://acme.webhook.office.com/webhookb2/1234@5678/IncomingWebhook/abc", true},
+		{"https://chat.example.com/hooks/xyz123abc", true},
+		{"https://user:pass@db.example.com/x", true},
+		{"https://api.example.com/v1?token=abcdef123", true},
+		{"https://api.example.com/v1?api_key=abcdef123", true},
+		{"https://s3.example.com/obj?X-Amz-Signature=abcdef", true},
+		{"https://hooks.statushub.io/hooks/generic_v2?token=abc123", true},
+		{"xoxb-1234-5678-abcdefgh", true},
+		{"xapp-1-A0-123-abc", true},
+		{"ghp_abcdefghijklmnop", true},
+		{"AKIAIOSFODNN7EXAMPLE", true},
+		{"Bearer eyJhbGciOi", true},
+		{"https://wiki.example.com/runbooks/db", false},
+		{"https://grafana.example.com/d/abc?orgId=1&from=now-1h", false},
+		{"https://example.com/hooks/", false},
+		{"db-1 disk full", false},
+		{"xoxb-", false},
+		{"payments", false},
+		{"", false},
+	} {
+		t.Run(tc.v, func(t *testing.T) {
+			assert.Equal(t, tc.want, LooksSecretValue(tc.v))
+			assert.Equal(t, tc.want, Hides("url", tc.v))
+		})
+	}
+	assert.True(t, Hides("auth_token", "x"), "a secret name hides any value")
+	assert.Equal(t, "****XXXX", RedactField("webhook_url", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX"))
+}
