@@ -90,7 +90,8 @@ func (d *decoder) parseDocument(data []byte) (root *yaml.Node) {
 	}
 	root = doc.Content[0]
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		d.fail(root.Line, "", "the file is empty: it needs at least ingest_token, admin_token, default_room and rooms (see config.example.yaml)")
+		// An empty document's node may sit a line past the end ("---").
+		d.fail(min(root.Line, lineCount(data)), "", "the file is empty: it needs at least ingest_token, admin_token, default_room and rooms (see config.example.yaml)")
 		return nil
 	}
 	return root
