@@ -155,10 +155,12 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	})
 
 	ingest.New(ingest.Options{
-		Token:   cfg.IngestToken,
-		Sink:    b.tl,
-		Logger:  log.With("component", "ingest"),
-		Metrics: b.reg,
+		Token:         cfg.IngestToken,
+		MaxFields:     cfg.Ingest.MaxFields,
+		MaxAlertBytes: cfg.Ingest.MaxAlertBytes,
+		Sink:          b.tl,
+		Logger:        log.With("component", "ingest"),
+		Metrics:       b.reg,
 	}).Register(b.mux)
 	b.registerAPI()
 	b.guard = hostguard.New(b.mux, hostguard.Options{

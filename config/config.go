@@ -34,6 +34,7 @@ type Config struct {
 	Teams       []Team               `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
 	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
 	Outbox      Outbox               `yaml:"outbox"`       //
+	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
@@ -49,6 +50,12 @@ type Config struct {
 type Log struct {
 	Format string `yaml:"format"` // text or json; default text
 	Level  string `yaml:"level"`  // debug, info, warn or error; default info
+}
+
+// Ingest caps what one alert may carry; an alert beyond them gets 422.
+type Ingest struct {
+	MaxFields     int `yaml:"max_fields"`      // default 256
+	MaxAlertBytes int `yaml:"max_alert_bytes"` // bytes of field names and values; default 65536
 }
 
 // Team is one team's settings. Rooms that name the same team are linked.

@@ -191,7 +191,7 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, rate_limits, web, hipchat)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, web, hipchat)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
@@ -233,6 +233,7 @@ func TestParseErrors(t *testing.T) {
 		{"origin with a path", base + "web:\n  allowed_origins:\n    - https://ok.example.com\n    - https://x.example.com/app\n", "web.allowed_origins[1]", 10, "expected an origin"},
 		{"negative history", base + "web: {history: -1}\n", "web.history", 7, "must not be negative"},
 		{"allowed host with a path", base + "web:\n  allowed_hosts: [ok.example, 'x.example/app']\n", "web.allowed_hosts[1]", 8, "expected a host name"},
+		{"negative field cap", base + "ingest: {max_fields: -1}\n", "ingest.max_fields", 7, "must not be negative"},
 		{"unknown time zone", base + "teams:\n  - {name: payments, time_zone: Mars/Olympus}\n", "teams[0].time_zone", 8, "unknown time zone"},
 		{"duplicate team", base + "teams:\n  - {name: payments}\n  - {name: payments}\n", "teams[1].name", 9, "duplicate team"},
 		{"team without a name", base + "teams:\n  - {time_zone: UTC}\n", "teams[0].name", 8, "not a valid team name"},

@@ -77,6 +77,12 @@ func (c *Config) validate() Errors {
 	p.defaultRoom()
 	p.routes()
 	p.outbox()
+	if c.Ingest.MaxFields < 0 {
+		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")
+	}
+	if c.Ingest.MaxAlertBytes < 0 {
+		p.add("ingest.max_alert_bytes", "must not be negative (leave it out for the default, 65536)")
+	}
 	p.rateLimits()
 	return p.errs
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -45,7 +46,20 @@ type Options struct {
 	Metrics prometheus.Registerer // may be nil
 	Now     func() time.Time      // default time.Now
 	NewID   func() string         // entity IDs for alerts without one; default NewID
+	// MaxFields caps the fields (labels and annotations) one alert may
+	// carry; default DefaultMaxFields.
+	MaxFields int
+	// MaxAlertBytes caps the bytes of one alert's field names and values;
+	// default DefaultMaxAlertBytes.
+	MaxAlertBytes int
 }
+
+// Default caps on one alert: an alert beyond them is refused with 422, not
+// stored and sent whole to every room.
+const (
+	DefaultMaxFields     = 256
+	DefaultMaxAlertBytes = 64 << 10
+)
 
 // Server is the ingest HTTP handler set.
 type Server struct {
@@ -229,6 +243,9 @@ func (s *Server) alert(ctx context.Context, body []byte) reply {
 	if err != nil {
 		return decodeFailure(err)
 	}
+	if r, over := s.tooBig(a, "body"); over {
+		return r
+	}
 	results, err := s.commit(ctx, []timeline.Alert{a})
 	if err != nil {
 		return s.commitFailure(err)
@@ -248,6 +265,11 @@ func (s *Server) alertmanager(ctx context.Context, body []byte) reply {
 	if err != nil {
 		return decodeFailure(err)
 	}
+	for i, a := range alerts {
+		if r, over := s.tooBig(a, alertPath(i, "labels")); over {
+			return r
+		}
+	}
 	results, err := s.commit(ctx, alerts)
 	if err != nil {
 		return s.commitFailure(err)
@@ -258,6 +280,28 @@ func (s *Server) alertmanager(ctx context.Context, body []byte) reply {
 		out.Results[i] = replyFor(r, alerts[i].EntityID)
 	}
 	return reply{code: http.StatusAccepted, body: out}
+}
+
+// tooBig refuses an alert over the field caps, naming field.
+func (s *Server) tooBig(a timeline.Alert, field string) (reply, bool) {
+	maxFields, maxBytes := s.opts.MaxFields, s.opts.MaxAlertBytes
+	if maxFields <= 0 {
+		maxFields = DefaultMaxFields
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxAlertBytes
+	}
+	if len(a.Fields) > maxFields {
+		return fail(http.StatusUnprocessableEntity, field, fmt.Sprintf("%s: %d fields; the limit is %d an alert", field, len(a.Fields), maxFields)), true
+	}
+	n := 0
+	for k, v := range a.Fields {
+		n += len(k) + len(v)
+	}
+	if n > maxBytes {
+		return fail(http.StatusUnprocessableEntity, field, fmt.Sprintf("%s: %d bytes of fields; the limit is %d an alert", field, n, maxBytes)), true
+	}
+	return reply{}, false
 }
 
 func (s *Server) commit(ctx context.Context, alerts []timeline.Alert) ([]timeline.Result, error) {

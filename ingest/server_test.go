@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -165,6 +166,9 @@ func TestBadRequests(t *testing.T) {
 		{"entity_id too long", PathAlerts, "Bearer " + token, "application/json", `{"message_type":"CRITICAL","entity_id":"` + strings.Repeat("e", 1025) + `"}`, 400, "entity_id", "longer than 1024"},
 		{"fingerprint too long", PathAlertmanager, "Bearer " + token, "application/json", `{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"fingerprint":"` + strings.Repeat("f", 1025) + `"}]}`, 400, "alerts[0].fingerprint", "longer than 1024"},
 		{"alertmanager bad status", PathAlertmanager, "Bearer " + token, "application/json", `{"version":"4","alerts":[{"status":"on","labels":{"a":"b"}}]}`, 400, "alerts[0].status", "firing"},
+		{"a field bomb", PathAlerts, "Bearer " + token, "application/json", fieldBomb(300, 4), 422, "body", "the limit is 256"},
+		{"an alert over 64 KiB of fields", PathAlerts, "Bearer " + token, "application/json", fieldBomb(10, 8000), 422, "body", "the limit is 65536"},
+		{"an Alertmanager label bomb", PathAlertmanager, "Bearer " + token, "application/json", labelBomb(300), 422, "alerts[1].labels", "the limit is 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -246,4 +250,24 @@ func TestOddTimesAreTakenAsReceipt(t *testing.T) {
 	r := f.post(t, PathAlertmanager, "Bearer "+token, "application/json",
 		`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"9999-12-31T23:00:00-23:00","fingerprint":"odd"}]}`)
 	require.Equal(t, http.StatusAccepted, r.code, "a time too far off to be meant is no reason to refuse an alert: %v", r.body)
+}
+
+// fieldBomb is a VictorOps alert with n extra fields of size bytes each.
+func fieldBomb(n, size int) string {
+	var b strings.Builder
+	b.WriteString(`{"message_type":"CRITICAL","entity_id":"bomb"`)
+	for i := range n {
+		fmt.Fprintf(&b, `,"f%d":"%s"`, i, strings.Repeat("x", size))
+	}
+	return b.String() + "}"
+}
+
+// labelBomb is an Alertmanager notification whose second alert has n labels.
+func labelBomb(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"firing","labels":{"a":"b"`)
+	for i := range n {
+		fmt.Fprintf(&b, `,"l%d":"v"`, i)
+	}
+	return b.String() + "}}]}"
 }
