@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,9 +129,12 @@ type installBody struct {
 // most MaxInstallBody and has every field; it is for one room (roomId; a
 // global install has none); the sitrep room it is for (?room=, else the
 // default) exists; its capabilitiesUrl is on the configured HipChat server;
-// and that server's OAuth token endpoint accepts its oauthId and
-// oauthSecret. The last check is what stops a forged install: only the
-// HipChat server can have issued credentials it accepts.
+// that server's OAuth token endpoint accepts its oauthId and oauthSecret;
+// the session of the token it grants is for the HipChat room roomId names;
+// and its oauthId is not installed in another room. The last three stop a
+// forged install: only the HipChat server can have issued credentials it
+// accepts, and it says which room it issued them for, so credentials from
+// an install in one room cannot take over another room's.
 func (c *Client) serveInstalled(w http.ResponseWriter, r *http.Request, a Addon) {
 	if c.installs == nil {
 		httpjson.Error(w, http.StatusNotFound, "", "HipChat add-on installs are off")
@@ -156,13 +160,23 @@ func (c *Client) serveInstalled(w http.ResponseWriter, r *http.Request, a Addon)
 		httpjson.Error(w, http.StatusBadRequest, "capabilitiesUrl", "not on this server's HipChat ("+c.base+")")
 		return
 	}
-	if err := c.confirmInstall(r.Context(), inst); err != nil {
+	switch err := c.confirmInstall(r.Context(), inst); {
+	case errors.Is(err, errOtherRoom):
+		c.log.Warn("hipchat install refused: its credentials are for another HipChat room", "install", inst)
+		httpjson.Error(w, http.StatusBadRequest, "roomId", "HipChat issued this install's credentials for another room")
+		return
+	case err != nil:
 		c.log.Warn("hipchat install refused: HipChat does not confirm its credentials", "install", inst, "err", err)
 		httpjson.Error(w, http.StatusUnauthorized, "oauthSecret", "HipChat does not accept this install's credentials")
 		return
 	}
 	inst.InstalledAt = c.now().UTC()
-	if err := c.installs.Put(r.Context(), inst); err != nil {
+	switch err := c.installs.Put(r.Context(), inst); {
+	case errors.Is(err, ErrOtherRoom):
+		c.log.Warn("hipchat install refused: its oauthId is installed in another HipChat room", "install", inst)
+		httpjson.Error(w, http.StatusConflict, "oauthId", "already installed in another HipChat room")
+		return
+	case err != nil:
 		c.log.Error("store hipchat install", "install", inst, "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "", "internal error")
 		return
@@ -203,25 +217,103 @@ func parseInstall(raw []byte) (Install, *FieldError) {
 	return inst, nil
 }
 
+// errOtherRoom means HipChat issued an install's credentials for another
+// room than its roomId, or for no one room.
+var errOtherRoom = errors.New("HipChat issued these credentials for another room")
+
+// maxTokenBody bounds the token and session responses read.
+const maxTokenBody = 64 << 10
+
 // confirmInstall asks the HipChat server for a token with the install's
 // credentials (its OAuth 2 client credentials grant), as HipChat's install
-// flow has an add-on do; a refusal means HipChat did not issue them.
+// flow has an add-on do, then for that token's session (get_session), which
+// names the room HipChat installed the add-on in. A refused grant means
+// HipChat did not issue the credentials; a session for another room (or
+// none, a global install) is errOtherRoom: genuine credentials from one
+// room must not install sitrep in another.
 func (c *Client) confirmInstall(ctx context.Context, inst Install) error {
+	tok, err := c.installToken(ctx, inst)
+	if err != nil {
+		return err
+	}
+	room, err := c.sessionRoom(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if room != inst.RoomID {
+		return errOtherRoom
+	}
+	return nil
+}
+
+// installToken is a token granted for inst's client credentials.
+func (c *Client) installToken(ctx context.Context, inst Install) (string, error) {
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"send_notification view_messages"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v2/oauth/token", strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("token request: %w", err)
+		return "", fmt.Errorf("token request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(inst.OAuthID, inst.OAuthSecret)
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := c.getJSON(req, &out); err != nil {
+		return "", fmt.Errorf("token request: %w", err)
+	}
+	if out.AccessToken == "" {
+		return "", errors.New("token request: HipChat granted no access_token")
+	}
+	return out.AccessToken, nil
+}
+
+// sessionRoom is the number of the room HipChat's session for tok is for
+// (client.room.id), or "" when it has none.
+func (c *Client) sessionRoom(ctx context.Context, tok string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v2/oauth/token/"+url.PathEscape(tok), nil)
+	if err != nil {
+		return "", fmt.Errorf("session request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	var out struct {
+		Client struct {
+			Room *struct {
+				ID json.RawMessage `json:"id"`
+			} `json:"room"`
+		} `json:"client"`
+	}
+	if err := c.getJSON(req, &out); err != nil {
+		return "", fmt.Errorf("session request: %w", err)
+	}
+	if out.Client.Room == nil {
+		return "", nil
+	}
+	room, err := idString(out.Client.Room.ID)
+	if err != nil {
+		return "", fmt.Errorf("session request: client.room.id %w", err)
+	}
+	return room, nil
+}
+
+// getJSON does req and decodes its 200 answer into v. Its errors never
+// hold the request's credentials or the answer.
+func (c *Client) getJSON(req *http.Request, v any) error {
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("token request: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may hold a token
+		}
+		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrBody))
+	body := io.LimitReader(resp.Body, maxTokenBody)
+	defer func() { _, _ = io.Copy(io.Discard, body) }()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("token request: HipChat answered %d", resp.StatusCode)
+		return fmt.Errorf("HipChat answered %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(body).Decode(v); err != nil {
+		return errors.New("HipChat's answer is not JSON")
 	}
 	return nil
 }

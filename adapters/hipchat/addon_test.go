@@ -179,3 +179,200 @@ func FuzzVerifyWebhook(f *testing.F) {
 		}
 	})
 }
+
+func TestInstallCredentialsFromAnotherRoomCannotTakeOverARoom(t *testing.T) {
+	ctx := context.Background()
+	f := newAddon(t)
+	legit, code, err := f.hc.Install(ctx, f.srv.URL+hipchat.CapabilitiesPath, 101)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code)
+	mine, code, err := f.hc.Install(ctx, f.srv.URL+hipchat.CapabilitiesPath+"?room=pay-hc", 202)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code)
+	body, _ := json.Marshal(map[string]any{"oauthId": mine.OAuthID, "oauthSecret": mine.OAuthSecret, "roomId": 101, "groupId": 1,
+		"capabilitiesUrl": f.hc.URL() + "/v2/capabilities"})
+	resp, err := http.Post(f.srv.URL+hipchat.InstalledPath+"?room=ops", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	resp.Body.Close()
+	code, err = legit.SendMessage(ctx, "m-legit", "alice", "/ack 1")
+	require.NoError(t, err)
+	forged := mine
+	forged.RoomID = 101
+	tok := mine.Sign(mine.Claims(101, time.Now()))
+	code2, _, err := forged.Send(ctx, tok, hipchattest.RoomMessage(101, "m-forged", "alice", "/resolve 1"))
+	require.NoError(t, err)
+	for drained := false; !drained; {
+		select {
+		case in := <-f.got:
+			// the legit message may arrive; the forged one must not
+			require.NotEqual(t, "/resolve 1", in.Text, "forged chat accepted")
+		default:
+			drained = true
+		}
+	}
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "an install must be for the room HipChat issued its credentials for")
+	assert.Equal(t, "roomId", out["field"])
+	require.Equal(t, http.StatusNoContent, code, "the real room's install still works")
+	require.Equal(t, http.StatusUnauthorized, code2, "a JWT for another install's room is refused")
+
+	// The attacker's own install is untouched, still in its own room.
+	code, err = mine.SendMessage(ctx, "m-mine", "mallory", "hi")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNoContent, code)
+	assert.Equal(t, "202", (<-f.got).RoomID)
+	logs := f.logs.String()
+	assert.Contains(t, logs, "its credentials are for another HipChat room")
+	for _, s := range []string{legit.OAuthSecret, mine.OAuthSecret} {
+		assert.NotContains(t, logs, s)
+	}
+}
+
+func TestAddonReinstallInTheSameRoomReplacesTheOldInstall(t *testing.T) {
+	ctx := context.Background()
+	f := newAddon(t)
+	first, code, err := f.hc.Install(ctx, f.srv.URL+hipchat.CapabilitiesPath, 101)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code)
+	second, code, err := f.hc.Install(ctx, f.srv.URL+hipchat.CapabilitiesPath+"?room=pay-hc", 101)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code, "HipChat confirms the re-install is for room 101")
+
+	code, err = first.SendMessage(ctx, "m-1", "bob", "old install")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, code, "the re-install replaced it")
+	code, err = second.SendMessage(ctx, "m-2", "bob", "new install")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNoContent, code)
+	assert.Equal(t, "new install", (<-f.got).Text)
+}
+
+func TestInstallsRefuseAnOAuthIDStoredForAnotherRoom(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(filepath.Join(t.TempDir(), "sitrep.db"), storage.Options{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	installs, err := hipchat.OpenInstalls(db)
+	require.NoError(t, err)
+	a := hipchat.Install{OAuthID: "id-a", OAuthSecret: "secret-a", RoomID: "101", Room: "ops"}
+	b := hipchat.Install{OAuthID: "id-b", OAuthSecret: "secret-b", RoomID: "202", Room: "pay-hc"}
+	require.NoError(t, installs.Put(ctx, a))
+	require.NoError(t, installs.Put(ctx, b))
+
+	moved := b
+	moved.RoomID = "101"
+	err = installs.Put(ctx, moved)
+	require.ErrorIs(t, err, hipchat.ErrOtherRoom)
+	assert.NotContains(t, err.Error(), "secret-b")
+	got, ok := installs.Get("id-a")
+	require.True(t, ok, "room 101's install stays")
+	assert.Equal(t, "101", got.RoomID)
+	room, ok := installs.RoomOf("202")
+	require.True(t, ok)
+	assert.Equal(t, "pay-hc", room)
+	assert.Equal(t, 2, installs.Len())
+
+	// The same oauthId re-installed in its own room is an update.
+	b.Room = "ops"
+	require.NoError(t, installs.Put(ctx, b))
+	room, _ = installs.RoomOf("202")
+	assert.Equal(t, "ops", room)
+
+	// And it all holds after a reload.
+	reloaded, err := hipchat.OpenInstalls(db)
+	require.NoError(t, err)
+	assert.Equal(t, 2, reloaded.Len())
+	room, _ = reloaded.RoomOf("101")
+	assert.Equal(t, "ops", room)
+}
+
+// TestInstallWithoutARoomSessionIsRefused: a HipChat whose session for the
+// install's token names no room (a global install) or another room.
+func TestInstallWithoutARoomSessionIsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		session string
+		code    int
+		field   string
+	}{
+		{"global", `{"client":{"client_id":"id-1","room":null}}`, http.StatusBadRequest, "roomId"},
+		{"another room", `{"client":{"client_id":"id-1","room":{"id":202}}}`, http.StatusBadRequest, "roomId"},
+		{"room as a string", `{"client":{"client_id":"id-1","room":{"id":"101"}}}`, http.StatusCreated, ""},
+		{"not JSON", `nope`, http.StatusUnauthorized, "oauthSecret"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var sessionAuth string
+			hc := http.NewServeMux()
+			hc.HandleFunc("POST /v2/oauth/token", func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(`{"access_token":"granted-token-123","token_type":"bearer","expires_in":3600}`))
+			})
+			hc.HandleFunc("GET /v2/oauth/token/{token}", func(w http.ResponseWriter, r *http.Request) {
+				sessionAuth = r.PathValue("token") + " " + r.Header.Get("Authorization")
+				_, _ = w.Write([]byte(c.session))
+			})
+			hcSrv := httptest.NewServer(hc)
+			t.Cleanup(hcSrv.Close)
+			db, err := storage.Open(filepath.Join(t.TempDir(), "sitrep.db"), storage.Options{NoSync: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			installs, err := hipchat.OpenInstalls(db)
+			require.NoError(t, err)
+			logs := &logtest.Buffer{}
+			client := hipchat.New(hipchat.Options{BaseURL: hcSrv.URL, Installs: installs, Logger: logs.Logger(slog.LevelDebug)})
+			mux := http.NewServeMux()
+			client.RegisterAddon(mux, hipchat.Addon{PublicURL: "http://sitrep", Room: "ops", RoomExists: func(string) bool { return true }})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+
+			body, _ := json.Marshal(map[string]any{"oauthId": "id-1", "oauthSecret": "install-secret-0123", "roomId": 101, "groupId": 1,
+				"capabilitiesUrl": hcSrv.URL + "/v2/capabilities"})
+			resp, err := http.Post(srv.URL+hipchat.InstalledPath, "application/json", bytes.NewReader(body))
+			require.NoError(t, err)
+			var out map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+			resp.Body.Close()
+			assert.Equal(t, c.code, resp.StatusCode)
+			if c.field != "" {
+				assert.Equal(t, c.field, out["field"])
+				assert.Equal(t, 0, installs.Len())
+			}
+			assert.Equal(t, "granted-token-123 Bearer granted-token-123", sessionAuth, "the granted token's session, asked with that token")
+			for _, s := range []string{"install-secret-0123", "granted-token-123"} {
+				assert.NotContains(t, logs.String(), s)
+			}
+		})
+	}
+}
+
+func TestSignedWebhookLifetimeIsCapped(t *testing.T) {
+	ctx := context.Background()
+	f := newAddon(t)
+	inst, code, err := f.hc.Install(ctx, f.srv.URL+hipchat.CapabilitiesPath, 101)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, code)
+	now := time.Now()
+	for _, c := range []struct {
+		name     string
+		lifetime time.Duration
+		code     int
+	}{
+		{"HipChat's few minutes", 5 * time.Minute, http.StatusNoContent},
+		{"at the cap", hipchat.MaxSignedLifetime, http.StatusNoContent},
+		{"past the cap", hipchat.MaxSignedLifetime + time.Second, http.StatusUnauthorized},
+		{"a year", 365 * 24 * time.Hour, http.StatusUnauthorized},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			claims := inst.Claims(101, now)
+			claims["exp"] = now.Add(c.lifetime).Unix()
+			code, raw, err := inst.Send(ctx, inst.Sign(claims), hipchattest.RoomMessage(101, "m-"+c.name, "bob", "hi"))
+			require.NoError(t, err)
+			assert.Equal(t, c.code, code, "%s", raw)
+			if c.code == http.StatusUnauthorized {
+				assert.Contains(t, string(raw), `"field":"exp"`)
+			} else {
+				<-f.got
+			}
+		})
+	}
+}

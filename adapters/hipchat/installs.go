@@ -82,8 +82,14 @@ func OpenInstalls(db *storage.DB) (*Installs, error) {
 	return s, nil
 }
 
-// Put stores in, replacing an install with the same oauthId and any older
-// install in the same HipChat room (a re-install there).
+// ErrOtherRoom means an install's oauthId is stored for another HipChat room.
+var ErrOtherRoom = errors.New("hipchat install: oauthId installed in another HipChat room")
+
+// Put stores in, replacing an install with the same oauthId in the same
+// HipChat room and any older install in that room (a re-install there). Its
+// caller must have confirmed with HipChat that in's credentials were issued
+// for in.RoomID: Put drops the room's older install. An oauthId stored for
+// another HipChat room is refused with ErrOtherRoom.
 func (s *Installs) Put(ctx context.Context, in Install) error {
 	raw, err := json.Marshal(in)
 	if err != nil {
@@ -92,8 +98,12 @@ func (s *Installs) Put(ctx context.Context, in Install) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.mu.RLock()
+	prev, known := s.byID[in.OAuthID]
 	old, replaced := s.byRoom[in.RoomID]
 	s.mu.RUnlock()
+	if known && prev.RoomID != in.RoomID {
+		return fmt.Errorf("%w (%s)", ErrOtherRoom, prev.RoomID)
+	}
 	if err := s.db.Update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(storage.BucketHipChatAddons)
 		if replaced && old != in.OAuthID {
@@ -109,9 +119,6 @@ func (s *Installs) Put(ctx context.Context, in Install) error {
 	defer s.mu.Unlock()
 	if replaced {
 		delete(s.byID, old)
-	}
-	if prev, ok := s.byID[in.OAuthID]; ok {
-		delete(s.byRoom, prev.RoomID)
 	}
 	s.byID[in.OAuthID], s.byRoom[in.RoomID] = in, in.OAuthID
 	return nil

@@ -16,6 +16,11 @@ import (
 // Leeway is the clock skew allowed on a signed request's exp and iat.
 const Leeway = 30 * time.Second
 
+// MaxSignedLifetime is the longest a signed request may be valid for, exp
+// minus iat: it bounds how long its jti must be remembered (HipChat's are
+// valid for minutes).
+const MaxSignedLifetime = 10 * time.Minute
+
 // maxSignedRequest bounds the JWT sitrep parses.
 const maxSignedRequest = 8 << 10
 
@@ -54,7 +59,8 @@ var errUnknownIssuer = errors.New("unknown issuer")
 // VerifyWebhook checks a signed room_message webhook and decodes it: the
 // JWT is HS256, signed with the secret of the install its iss names, not
 // expired (exp required, Leeway allowed), issued (iat required, not in the
-// future), with a jti not seen before; its context.room_id is the install's
+// future), valid for at most MaxSignedLifetime (exp - iat), with a jti not
+// seen before; its context.room_id is the install's
 // HipChat room and the room the body names. A refusal is an *AuthError; a
 // body that is not a webhook, a *FieldError; a valid webhook not for
 // sitrep, an error IsIgnored reports. It needs Options.Installs.
@@ -94,6 +100,9 @@ func (c *Client) VerifyWebhook(ctx context.Context, token string, body []byte) (
 	}
 	if claims.IssuedAt == nil {
 		return adapters.Inbound{}, authError("iat", "required")
+	}
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > MaxSignedLifetime {
+		return adapters.Inbound{}, authError("exp", "more than "+MaxSignedLifetime.String()+" after iat")
 	}
 	if claims.ID == "" {
 		return adapters.Inbound{}, authError("jti", "required")

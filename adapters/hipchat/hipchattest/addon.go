@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 )
 
 // TokenPath is HipChat's OAuth 2 token endpoint, where an add-on trades an
-// install's credentials for a token.
+// install's credentials for a token; GET TokenPath/{token} is the token's
+// session (get_session), naming the client and, for a room install, its room.
 const TokenPath = "/v2/oauth/token"
 
 // Installation is an add-on installed in a room, as the fake HipChat made it.
@@ -29,46 +31,107 @@ type Installation struct {
 	WebhookURL  string // the descriptor's room_message webhook URL
 }
 
-// addonState is the fake's add-on installs: the credentials its token
-// endpoint accepts. Its zero value is ready.
-type addonState struct {
-	mu      sync.Mutex
-	secrets map[string]string // oauthId → oauthSecret
+// client is an install's OAuth client: its secret and the room HipChat
+// issued it for.
+type client struct {
+	secret string
+	room   int
 }
 
-func (a *addonState) add(id, secret string) {
+// addonState is the fake's add-on installs: the credentials its token
+// endpoint accepts, each tied to its room, and the tokens it granted. Its
+// zero value is ready.
+type addonState struct {
+	mu      sync.Mutex
+	clients map[string]client // oauthId → its client
+	tokens  map[string]string // access token → oauthId
+}
+
+func (a *addonState) add(id, secret string, room int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.secrets == nil {
-		a.secrets = map[string]string{}
+	if a.clients == nil {
+		a.clients = map[string]client{}
 	}
-	a.secrets[id] = secret
+	a.clients[id] = client{secret: secret, room: room}
 }
 
 func (a *addonState) revoke(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.secrets, id)
+	delete(a.clients, id)
+	for tok, owner := range a.tokens {
+		if owner == id {
+			delete(a.tokens, tok)
+		}
+	}
 }
 
-func (a *addonState) valid(id, secret string) bool {
+// grant returns a new token for client id if secret is its secret.
+func (a *addonState) grant(id, secret string) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	want, ok := a.secrets[id]
-	return ok && secret != "" && secret == want
+	c, ok := a.clients[id]
+	if !ok || secret == "" || secret != c.secret {
+		return "", false
+	}
+	if a.tokens == nil {
+		a.tokens = map[string]string{}
+	}
+	tok := randomHex(20)
+	a.tokens[tok] = id
+	return tok, true
+}
+
+// session returns the client token was granted to.
+func (a *addonState) session(tok string) (string, client, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id, ok := a.tokens[tok]
+	if !ok {
+		return "", client{}, false
+	}
+	c, ok := a.clients[id]
+	return id, c, ok
 }
 
 // serveToken grants a token for an install's client credentials, as
 // HipChat's token endpoint does, and refuses any others.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
-	if !ok || r.FormValue("grant_type") != "client_credentials" || !s.addon.valid(id, secret) {
+	if !ok || r.FormValue("grant_type") != "client_credentials" {
+		apiError(w, http.StatusUnauthorized, "", "Invalid OAuth client credentials")
+		return
+	}
+	tok, ok := s.addon.grant(id, secret)
+	if !ok {
 		apiError(w, http.StatusUnauthorized, "", "Invalid OAuth client credentials")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok-" + id, "expires_in": 3600, "token_type": "bearer",
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "expires_in": 3600, "token_type": "bearer",
 		"scope": r.FormValue("scope")})
+}
+
+// serveSession answers GET TokenPath/{token} as HipChat's get_session does:
+// the session of a token it granted, with the client's room, for a request
+// authenticated with that token ("Authorization: Bearer" or auth_token).
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	auth := r.URL.Query().Get("auth_token")
+	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		auth = strings.TrimSpace(h)
+	}
+	id, c, ok := s.addon.session(tok)
+	if !ok || auth != tok {
+		apiError(w, http.StatusUnauthorized, "", "Invalid OAuth session")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "expires_in": 3600, "group_id": 1,
+		"scopes": []string{"send_notification", "view_messages"},
+		"client": map[string]any{"client_id": id, "group_id": 1,
+			"room": map[string]any{"id": c.room, "name": "room " + strconv.Itoa(c.room)}}})
 }
 
 func randomHex(n int) string {
@@ -79,8 +142,8 @@ func randomHex(n int) string {
 
 // Install installs the add-on whose capabilities descriptor is at
 // descriptorURL in room, as HipChat does: it reads the descriptor, makes
-// new OAuth credentials and posts them to its installed callback. It
-// returns the install and the callback's status.
+// new OAuth credentials for room and posts them to its installed callback.
+// It returns the install and the callback's status.
 func (s *Server) Install(ctx context.Context, descriptorURL string, room int) (Installation, int, error) {
 	var d struct {
 		Capabilities struct {
@@ -101,7 +164,7 @@ func (s *Server) Install(ctx context.Context, descriptorURL string, room int) (I
 			inst.WebhookURL = h.URL
 		}
 	}
-	s.addon.add(inst.OAuthID, inst.OAuthSecret)
+	s.addon.add(inst.OAuthID, inst.OAuthSecret, room)
 	body, _ := json.Marshal(map[string]any{"oauthId": inst.OAuthID, "oauthSecret": inst.OAuthSecret, "roomId": room,
 		"groupId": 1, "capabilitiesUrl": s.URL() + "/v2/capabilities"})
 	code, err := do(ctx, http.MethodPost, inst.CallbackURL, body, "")

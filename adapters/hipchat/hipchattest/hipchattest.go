@@ -117,6 +117,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serve)
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
+	mux.HandleFunc("GET "+TokenPath+"/{token}", s.serveSession)
 	s.srv = httptest.NewServer(mux)
 	t.Cleanup(s.srv.Close)
 	return s
