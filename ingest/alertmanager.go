@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -245,7 +246,7 @@ func (d *amDecoder) alert(i int) (amAlert, error) {
 		display += " on " + inst
 	}
 
-	// Annotations fill in names no label has; of repeated names the last wins.
+	// Annotations fill in names no label has.
 	var summary, description string
 	for j := len(d.ann) - 1; j >= 0; j-- {
 		an := d.ann[j]
@@ -271,19 +272,23 @@ func (d *amDecoder) alert(i int) (amAlert, error) {
 
 // labels reads alerts[i].labels into fields.
 func (d *amDecoder) labels(i int, fields map[string]string) error {
-	return d.pairs(i, "labels", func(name, value string) { fields[name] = value })
+	return d.pairs(i, "labels", func(name string) bool { _, ok := fields[name]; return ok },
+		func(name, value string) { fields[name] = value })
 }
 
 // annotations reads alerts[i].annotations into d.ann.
 func (d *amDecoder) annotations(i int) error {
-	return d.pairs(i, "annotations", func(name, value string) {
+	return d.pairs(i, "annotations", func(name string) bool {
+		return slices.ContainsFunc(d.ann, func(a annotation) bool { return a.name == name })
+	}, func(name, value string) {
 		d.ann = append(d.ann, annotation{name, value})
 	})
 }
 
 // pairs reads the object alerts[i].<what> and hands each non-null member to put,
-// its value as DecodeAlert keeps values.
-func (d *amDecoder) pairs(i int, what string, put func(name, value string)) error {
+// its value as DecodeAlert keeps values. A name given twice (has says
+// whether it was) or a NUL in a name or value is a problem.
+func (d *amDecoder) pairs(i int, what string, has func(name string) bool, put func(name, value string)) error {
 	switch {
 	case d.s.at('{'):
 	case d.s.at('n'):
@@ -305,6 +310,9 @@ func (d *amDecoder) pairs(i int, what string, put func(name, value string)) erro
 		kind, v, err := d.s.value(4)
 		if err != nil {
 			return err
+		}
+		if fe := memberProblem(name, v, has(name), alertPath(i, what)); fe != nil {
+			d.fail(fe)
 		}
 		if kind != kindNull {
 			if len(v) > MaxFieldValue {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"math"
 	"strconv"
@@ -69,6 +70,10 @@ func DecodeAlert(body []byte, now time.Time, newID func() string) (timeline.Aler
 		kind, v, err := s.value(2)
 		if err != nil {
 			return timeline.Alert{}, err
+		}
+		_, dup := fields[name]
+		if fe := memberProblem(name, v, dup, ""); fe != nil {
+			return timeline.Alert{}, fe
 		}
 		if kind != kindNull {
 			if len(v) > MaxFieldValue {
@@ -174,6 +179,24 @@ func isNumber(s string) bool {
 
 // nameError is the error for an empty or overlong field name. prefix locates
 // the name in the body ("alerts[0].labels"); empty means a top-level field.
+// memberProblem is what is wrong with the member name: value of an object
+// at prefix: a name given twice, or a NUL in its name or value.
+func memberProblem(name string, value []byte, dup bool, prefix string) *FieldError {
+	field := truncate(strings.ToValidUTF8(strings.ReplaceAll(name, "\x00", `\u0000`), "?"), 64)
+	if prefix != "" {
+		field = prefix + "." + field
+	}
+	switch {
+	case dup:
+		return &FieldError{Field: field, Msg: "given twice: each name may appear once"}
+	case strings.IndexByte(name, 0) >= 0:
+		return &FieldError{Field: field, Msg: "the name holds a NUL character"}
+	case bytes.IndexByte(value, 0) >= 0:
+		return &FieldError{Field: field, Msg: "the value holds a NUL character"}
+	}
+	return nil
+}
+
 func nameError(name []byte, prefix string) *FieldError {
 	if len(name) == 0 {
 		return &FieldError{Field: prefix, Msg: "field names must not be empty"}
