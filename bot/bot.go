@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/sitrep/sitrep/accesslog"
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
@@ -163,7 +165,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics:       b.reg,
 	}).Register(b.mux)
 	b.registerAPI()
-	b.guard = hostguard.New(b.mux, hostguard.Options{
+	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http")), hostguard.Options{
 		Listen: cfg.Listen, PublicURL: cfg.PublicURL, PublicURLSet: cfg.PublicURLSet(), Allowed: list.Hosts(cfg),
 		Open: []string{"/healthz", "/readyz", "/metrics"}, Log: log.With("component", "http"),
 	})
@@ -287,7 +289,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 	b.ready.Store(true)
-	b.log.Info("sitrep ready", "listen", ln.Addr().String(), "data", b.db.Path(), "platforms", b.on())
+	b.log.Info("sitrep ready", "listen", ln.Addr().String(), "data", b.db.Path(), "platforms", b.on(), "rooms", b.roomURLs(20))
 
 	var err error
 	select {
@@ -321,6 +323,17 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 		err = fmt.Errorf("close storage: %w", cerr)
 	}
 	return err
+}
+
+// roomURLs lists up to n rooms' pages on sitrep's own server, for the ready line.
+func (b *Bot) roomURLs(n int) []string {
+	var out []string
+	for _, r := range b.rooms.List() {
+		if p := b.page(r.WithDefaults()); p != "" && len(out) < n {
+			out = append(out, strings.TrimRight(b.cfg.PublicURL, "/")+p)
+		}
+	}
+	return out
 }
 
 // on lists the platforms that are on.
