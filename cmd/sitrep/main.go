@@ -2,11 +2,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sitrep/sitrep/rooms"
 	"io"
 	"log/slog"
 	"net"
@@ -64,9 +66,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, "usage: sitrep route test --config FILE field=value ...\n")
 			return 2
 		}
-		err = routeTest(args[2:], stdout)
+		err = routeTest(args[2:], stdout, stderr)
 	case "rooms":
-		err = listRooms(args[1:], stdout)
+		err = listRooms(args[1:], stdout, stderr)
 	case "backup":
 		err = backup(args[1:], stdout)
 	case "version", "--version", "-v":
@@ -228,9 +230,13 @@ func configCheck(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func routeTest(args []string, stdout io.Writer) error {
+func routeTest(args []string, stdout, stderr io.Writer) error {
 	var asJSON *bool
-	fs, cfg, err := withConfig("route test", args, func(fs *flag.FlagSet) { asJSON = fs.Bool("json", false, "print JSON") })
+	var url *string
+	fs, cfg, err := withConfigOrURL("route test", args, func(fs *flag.FlagSet) {
+		asJSON = fs.Bool("json", false, "print JSON")
+		url = fs.String("url", "", "ask the running sitrep at this base URL (with SITREP_ADMIN_TOKEN) instead of reading --config")
+	}, func() string { return *url })
 	if err != nil {
 		return err
 	}
@@ -245,15 +251,24 @@ func routeTest(args []string, stdout io.Writer) error {
 	if len(fields) == 0 {
 		return usageError{"give the alert's fields as field=value, e.g. routing_key=payments"}
 	}
-	rooms := cfg.RoomsByName()
-	r, err := routing.Compile(cfg.Routes, routing.Options{
-		RoomExists:   func(n string) bool { _, ok := rooms[n]; return ok },
-		DefaultRooms: []string{cfg.DefaultRoom},
-	})
-	if err != nil {
-		return err
+	var ex routing.Explanation
+	if *url != "" {
+		fmt.Fprintf(stderr, "routes of the running server at %s\n", *url)
+		if err := admin(*url, http.MethodPost, "/v1/routes/test", fields, &ex); err != nil {
+			return fmt.Errorf("route test: %w", err)
+		}
+	} else {
+		fmt.Fprintf(stderr, "routes of the config file (the running server may have others: see --url)\n")
+		rooms := cfg.RoomsByName()
+		r, err := routing.Compile(cfg.Routes, routing.Options{
+			RoomExists:   func(n string) bool { _, ok := rooms[n]; return ok },
+			DefaultRooms: []string{cfg.DefaultRoom},
+		})
+		if err != nil {
+			return err
+		}
+		ex = r.Explain(fields, nil)
 	}
-	ex := r.Explain(fields, nil)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -263,17 +278,91 @@ func routeTest(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func listRooms(args []string, stdout io.Writer) error {
-	_, cfg, err := withConfig("rooms", args, nil)
+func listRooms(args []string, stdout, stderr io.Writer) error {
+	var url *string
+	_, cfg, err := withConfigOrURL("rooms", args, func(fs *flag.FlagSet) {
+		url = fs.String("url", "", "ask the running sitrep at this base URL (with SITREP_ADMIN_TOKEN) instead of reading --config")
+	}, func() string { return *url })
 	if err != nil {
 		return err
 	}
+	list := []rooms.Room{}
+	if *url != "" {
+		fmt.Fprintf(stderr, "rooms of the running server at %s\n", *url)
+		var out struct {
+			Rooms []rooms.Room `json:"rooms"`
+		}
+		if err := admin(*url, http.MethodGet, "/v1/rooms", nil, &out); err != nil {
+			return fmt.Errorf("rooms: %w", err)
+		}
+		list = out.Rooms
+	} else {
+		fmt.Fprintf(stderr, "rooms of the config file (the running server may have others: see --url)\n")
+		for _, r := range cfg.Rooms {
+			list = append(list, r.WithDefaults().Redacted())
+		}
+	}
 	fmt.Fprintf(stdout, "%-20s %-9s %-24s %-12s %s\n", "NAME", "PLATFORM", "ID", "TEAM", "TOKEN")
-	for _, r := range cfg.Rooms {
-		r = r.WithDefaults()
+	for _, r := range list {
 		fmt.Fprintf(stdout, "%-20s %-9s %-24s %-12s %s\n", r.Name, r.Platform, r.ID, r.Team, secret.Redact(r.Token))
 	}
 	return nil
+}
+
+// withConfigOrURL is withConfig for a subcommand that can also ask the
+// running server: with url() set after parsing, no config is read.
+func withConfigOrURL(name string, args []string, extra func(*flag.FlagSet), url func() string) (*flag.FlagSet, *config.Config, error) {
+	fs := flags(name)
+	path := fs.String("config", "", "config file")
+	extra(fs)
+	if err := parse(fs, args); err != nil {
+		return nil, nil, err
+	}
+	if url() != "" {
+		return fs, nil, nil
+	}
+	cfg, err := loadConfig(*path)
+	return fs, cfg, err
+}
+
+// admin calls the running server's admin API with SITREP_ADMIN_TOKEN,
+// sending in as JSON (if not nil) and decoding the answer into out.
+func admin(base, method, path string, in, out any) error {
+	token := os.Getenv("SITREP_ADMIN_TOKEN")
+	if token == "" {
+		return usageError{"set SITREP_ADMIN_TOKEN to the server's admin token"}
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))
+	}
+	return json.Unmarshal(raw, out)
 }
 
 func backup(args []string, stdout io.Writer) error {

@@ -2,9 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"github.com/sitrep/sitrep/bot"
+	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platforms"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +74,52 @@ func TestRefuseDemoTokensOffLoopback(t *testing.T) {
 	assert.ErrorContains(t, refuseDemoTokens(cfg), "demo")
 	cfg.IngestToken, cfg.AdminToken = "real-ingest-token-123", "real-admin-token-456"
 	assert.NoError(t, refuseDemoTokens(cfg))
+}
+
+// route test and rooms with --url ask the running server, which may have
+// routes and rooms the config file does not.
+func TestCommandsAskTheRunningServer(t *testing.T) {
+	dir := t.TempDir()
+	doc := "listen: 127.0.0.1:0\ndata: " + filepath.Join(dir, "s.db") + "\ningest_token: ingest-token-0123\nadmin_token: admin-token-0123\ndefault_room: ops\nrooms:\n  - {name: ops, platform: webroom}\n"
+	cfg, err := config.Parse([]byte(doc), "t.yaml", nil, platforms.All().Config()...)
+	require.NoError(t, err)
+	b, err := bot.New(cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	url := "http://" + ln.Addr().String()
+	t.Setenv("SITREP_ADMIN_TOKEN", "admin-token-0123")
+	require.Eventually(t, func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		return err == nil && res.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+	put := func(path, body string) {
+		req, _ := http.NewRequest(http.MethodPut, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer admin-token-0123")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+		require.Less(t, res.StatusCode, 300)
+	}
+	put("/v1/rooms/war-room", `{"platform":"webroom"}`)
+	put("/v1/routes", `{"routes":[{"name":"db","matchers":["service=\"db\""],"rooms":["war-room"]}]}`)
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"route", "test", "--url", url, "service=db"}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "war-room", "the server's routes, not the file's")
+	assert.Contains(t, errOut.String(), "running server")
+	out.Reset()
+	require.Equal(t, 0, run([]string{"rooms", "--url", url}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "war-room")
+	t.Setenv("SITREP_ADMIN_TOKEN", "wrong")
+	assert.Equal(t, 1, run([]string{"rooms", "--url", url}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "401")
 }
