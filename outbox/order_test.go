@@ -95,3 +95,21 @@ func TestNoCardUpdatesForAPlatformThatCannotEdit(t *testing.T) {
 	require.Eventually(t, func() bool { n, _ := o.Pending("ops"); return n == 0 }, wait, time.Millisecond)
 	require.Empty(t, chat.Posts(), "a platform that cannot edit gets no card update, not a fresh card")
 }
+
+// A platform that fails for a while (not only one that rate-limits) gets its
+// backlog as one digest once it answers again, not a replay one by one.
+func TestAFailingPlatformGetsItsBacklogAsADigest(t *testing.T) {
+	db := tempDB(t)
+	limit := Limit{Messages: 10, Per: time.Second} // the rate alone would never digest 4 entries
+	chat := newFakeChat(Limit{})
+	chat.failNext = 3
+	o := New(db, Options{Resolve: targets(limit, map[string]*fakeChat{"ops": chat}), DigestAfter: 300 * time.Millisecond,
+		BaseBackoff: 200 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
+	running(t, o)
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1), msg(2), msg(3), msg(4))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { n, _ := o.Pending("ops"); return n == 0 }, wait, 5*time.Millisecond)
+	require.Len(t, chat.Posts(), 1, "one digest once the platform is back")
+	require.Equal(t, adapters.KindDigest, chat.Posts()[0].Msg.Kind)
+	require.Equal(t, seq(1, 4), chat.visible())
+}

@@ -57,7 +57,8 @@
 // than the limit (one token per Per·1.05/Messages, burst Messages), so a
 // platform enforcing exactly that limit does not answer 429; replies and
 // updates take tokens like posts. When a room's backlog is larger than the
-// bucket can deliver within DigestAfter, the worker collapses the pending
+// bucket can deliver within DigestAfter, or its head has already waited
+// longer than that (429s, failures, a slow platform), the worker collapses the pending
 // entries (in order, up to MaxDigest of them, stopping before one marked
 // NoDigest) into one message of Kind adapters.KindDigest, rendered by
 // render.Digest; nothing is dropped. Card updates in a digested batch are not

@@ -199,11 +199,17 @@ func (o *Outbox) finish(ctx context.Context, w *worker, platform string, batch [
 	return nil
 }
 
-// digestDue reports whether the backlog of n entries cannot drain within
-// within and so should be collapsed.
+// digestDue reports whether the backlog of n entries should be collapsed:
+// it cannot drain within within at the room's rate, or its head has already
+// waited longer than that.
 func (w *worker) digestDue(head Entry, n int, now time.Time, within time.Duration) bool {
 	if n < 2 || head.Seq <= w.noDigestThrough || head.NoDigest || head.Op == adapters.OpUpdate || w.bucket.limit.unlimited() {
 		return false
+	}
+	if now.Sub(head.Enqueued) > within {
+		// The head has waited too long already, whatever held it up (429s,
+		// failures, a slow platform): show the room the newest state now.
+		return true
 	}
 	l := w.bucket.limit
 	drainable := math.Floor(w.bucket.available(now)) + float64(l.Messages)*float64(within)/float64(l.Per)
