@@ -497,7 +497,9 @@ func (c *Client) event(ctx context.Context, ev slackevents.EventsAPIEvent, event
 	if err := mark(ctx); err != nil {
 		return nil, err
 	}
-	send := func(ctx context.Context, r adapters.Reply) error { return c.say(ctx, m.Channel, m.User, m.ThreadTimeStamp, r) }
+	send := func(ctx context.Context, r adapters.Reply) error {
+		return c.say(ctx, m.Channel, m.User, m.ThreadTimeStamp, r)
+	}
 	reply, done, err := c.dispatch(ctx, in, send)
 	if err != nil || !done || reply.Empty() {
 		return nil, err
