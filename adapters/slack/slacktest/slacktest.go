@@ -104,6 +104,13 @@ func WithRateLimit(burst int, per time.Duration) Option {
 	return func(s *Server) { s.burst, s.per = burst, per }
 }
 
+// WithAfterPost calls fn with each message chat.postMessage posts, before
+// Slack's answer is sent: a test can kill the app between Slack posting and
+// the app hearing of it.
+func WithAfterPost(fn func(Message)) Option {
+	return func(s *Server) { s.afterPost = fn }
+}
+
 type bucket struct {
 	tokens float64
 	at     time.Time
@@ -120,8 +127,9 @@ type Server struct {
 	tb  testing.TB
 	srv *httptest.Server
 
-	burst int
-	per   time.Duration
+	burst     int
+	per       time.Duration
+	afterPost func(Message)
 
 	mu         sync.Mutex
 	channels   map[string]*channel
@@ -444,6 +452,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) {
 	m := &Message{TS: s.nextTS(), Channel: r.FormValue("channel"), Text: text, Blocks: blocks, ThreadTS: parent,
 		Broadcast: parent != "" && r.FormValue("reply_broadcast") == "true", Bot: true, At: now}
 	c.msgs = append(c.msgs, m)
+	if s.afterPost != nil {
+		s.afterPost(*m)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": m.Channel, "ts": m.TS,
 		"message": map[string]any{"text": text, "ts": m.TS, "bot_id": BotID, "type": "message"}})
 }
