@@ -143,3 +143,25 @@ func TestSlackBothWays(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.Status)
 	assert.Contains(t, string(r.Body), `"response_type":"ephemeral"`)
 }
+
+// A channel the bot is not in: the delivery is dead-lettered with
+// not_in_channel, which GET /v1/rooms/{name} shows as the room's last error.
+func TestSlackNotInChannel(t *testing.T) {
+	fake := newSlack(t)
+	fake.AddChannel("C0OUT", false)
+	cfg := strings.Replace(slackConfig(newDataPath(t), fake.URL()), "    rooms: [pay-slack, ops]", "    rooms: [out-slack]", 1)
+	cfg = strings.Replace(cfg, "slack:\n  bot_token", "  - {name: out-slack, platform: slack, id: C0OUT}\nslack:\n  bot_token", 1)
+	tb := startBot(t, cfg)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "x", "routing_key": "payments"})
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "y", "routing_key": "payments"})
+	require.Eventually(t, func() bool {
+		code, body := tb.do(t, http.MethodGet, "/v1/rooms/out-slack", adminToken, nil)
+		s, _ := body["last_error"].(string)
+		return code == http.StatusOK && strings.Contains(s, "not_in_channel")
+	}, 10*time.Second, 20*time.Millisecond)
+	code, body := tb.do(t, http.MethodGet, "/v1/rooms/out-slack", adminToken, nil)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "C0OUT", body["id"], "the room's own fields are still there")
+	require.Eventually(t, func() bool { return strings.Count(tb.logs.String(), "message dead-lettered") == 2 }, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 1, strings.Count(tb.logs.String(), "slack refused a delivery"), "the adapter says why once per channel")
+}
