@@ -438,15 +438,7 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	}
 	// Slack shows nothing of a block_actions answer's body: the reply goes
 	// through response_url, after the ack, which must not wait for it.
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := send(sctx, reply); err != nil {
-			c.log.Warn("slack: answer to a button press not delivered", "channel", channel, "err", err)
-		}
-	}()
+	c.sendAfterAck(ctx, "a button press", channel, send, reply)
 	return nil
 }
 
@@ -504,15 +496,7 @@ func (c *Client) event(ctx context.Context, ev slackevents.EventsAPIEvent, event
 	if err != nil || !done || reply.Empty() {
 		return nil, err
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := send(sctx, reply); err != nil {
-			c.log.Warn("slack: answer to a message not delivered", "channel", m.Channel, "err", err)
-		}
-	}()
+	c.sendAfterAck(ctx, "a message", m.Channel, send, reply)
 	return nil, nil
 }
 
@@ -533,4 +517,18 @@ func (c *Client) say(ctx context.Context, channel, user, thread string, r adapte
 		return fmt.Errorf("slack: answer in %s: %w", channel, err)
 	}
 	return nil
+}
+
+// sendAfterAck sends reply (the answer to what) once Slack has been
+// answered, which must not wait for it.
+func (c *Client) sendAfterAck(ctx context.Context, what, channel string, send func(context.Context, adapters.Reply) error, reply adapters.Reply) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := send(sctx, reply); err != nil {
+			c.log.Warn("slack: answer to "+what+" not delivered", "channel", channel, "err", err)
+		}
+	}()
 }
