@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/rooms"
@@ -24,7 +25,25 @@ func (a *API) getRoom(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotFound, "name", fmt.Sprintf("no room %q", r.PathValue("name")))
 		return
 	}
-	httpjson.Write(w, http.StatusOK, room.Redacted())
+	out := roomView{Room: room.Redacted()}
+	// The room's last error is its newest dead-lettered delivery's (a Slack
+	// channel the bot is not in: not_in_channel).
+	if dead, err := a.opts.Outbox.Dead(500); err == nil {
+		for _, d := range dead {
+			if d.Room == room.Name {
+				out.LastError, out.LastErrorAt = d.Error, d.DiedAt
+				break
+			}
+		}
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+// roomView is a room as GET /v1/rooms/{name} shows it.
+type roomView struct {
+	rooms.Room
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
 
 func (a *API) putRoom(w http.ResponseWriter, r *http.Request) {

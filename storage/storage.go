@@ -50,10 +50,16 @@ var (
 	BucketHipChatJTI    = []byte("hipchatjti")    // oauthId ‖ 0 ‖ signed request's jti → its exp (unix s, u64)
 )
 
+// Buckets of the Slack adapter.
+var (
+	BucketSlackMessages = []byte("slackmsgs") // channel ID ‖ 0 ‖ message ts → incident ID (u64) of a message sitrep posted
+	BucketSlackSigs     = []byte("slacksigs") // a signed request's signature → its timestamp (unix s, u64), against replays
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
-		BucketHipChatAddons, BucketHipChatJTI}
+		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs}
 }
 
 // ErrLocked means another process holds the data file.

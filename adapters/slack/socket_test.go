@@ -1,0 +1,56 @@
+package slack_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sitrep/sitrep/adapters"
+	slackadapter "github.com/sitrep/sitrep/adapters/slack"
+	"github.com/sitrep/sitrep/adapters/slack/slacktest"
+)
+
+// Socket Mode: presses and slash commands come over the socket and are
+// acked; after Slack drops the socket the adapter reconnects and the next
+// press works.
+func TestSocketMode(t *testing.T) {
+	rec := &recorder{reply: adapters.Reply{Text: "acknowledged #7: db-1 down", Private: true}}
+	f := newFixture(t, rec.handle, func(o *slackadapter.Options) { o.AppToken = slacktest.AppToken; o.SigningSecret = "" })
+	f.fake.SetApp("", "") // no Request URLs: only the socket
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.client.RunSocket(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("RunSocket did not stop")
+		}
+	})
+	require.Eventually(t, f.fake.SocketOpen, 5*time.Second, 10*time.Millisecond)
+
+	card, err := f.client.Deliver(ctxT(t), adapters.Delivery{Room: room, Msg: cardMsg(7)})
+	require.NoError(t, err)
+	_, err = f.fake.Press(ctxT(t), chanOps, "alice", card, slackadapter.ActionAck, "7")
+	require.NoError(t, err, "the press is acked")
+	require.Len(t, rec.inbounds(), 1)
+	assert.Equal(t, &adapters.Action{Verb: adapters.VerbAck, IncidentID: 7}, rec.inbounds()[0].Action)
+
+	r, err := f.fake.Command(ctxT(t), chanOps, "alice", "/sitrep", "ack 7")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"response_type":"ephemeral","text":"acknowledged #7: db-1 down"}`, string(r.Body), "the ack carries the answer")
+
+	opened := f.fake.ConnectionsOpened()
+	f.fake.DropSockets()
+	require.Eventually(t, func() bool { return f.fake.SocketOpen() && f.fake.ConnectionsOpened() > opened }, 10*time.Second, 10*time.Millisecond, "reconnected")
+	_, err = f.fake.Press(ctxT(t), chanOps, "bob", card, slackadapter.ActionResolve, "7")
+	require.NoError(t, err)
+	require.Len(t, rec.inbounds(), 3)
+	assert.Equal(t, "bob", rec.inbounds()[2].User)
+	assert.Equal(t, adapters.VerbResolve, rec.inbounds()[2].Action.Verb)
+}
