@@ -378,6 +378,11 @@ func (c *Client) respond(ctx context.Context, responseURL string, r adapters.Rep
 	}
 	msg := &slack.WebhookMessage{Text: Cut(r.Text, MaxText), ResponseType: responseType(r), ReplaceOriginal: r.Replace && !r.Private}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, c.http, msg); err != nil {
+		// A response_url is a credential for half an hour: no error shows it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("slack: post to response_url: %w", err)
 	}
 	return nil
