@@ -4,6 +4,7 @@
 package platforms
 
 import (
+	"github.com/sitrep/sitrep/adapters/discord"
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/platform"
@@ -14,5 +15,6 @@ func All() platform.List {
 	return platform.List{
 		webroom.Descriptor(),
 		hipchat.Descriptor(),
+		discord.Descriptor(),
 	}
 }

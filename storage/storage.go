@@ -50,10 +50,17 @@ var (
 	BucketHipChatJTI    = []byte("hipchatjti")    // oauthId ‖ 0 ‖ signed request's jti → its exp (unix s, u64)
 )
 
+// Buckets of Discord.
+var (
+	BucketDiscordCards = []byte("discordcards") // Discord message ID of an incident's card (its thread's ID too) → incident ID (u64)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
-		BucketHipChatAddons, BucketHipChatJTI}
+		BucketHipChatAddons, BucketHipChatJTI,
+		BucketDiscordCards,
+	}
 }
 
 // ErrLocked means another process holds the data file.
