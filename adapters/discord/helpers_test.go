@@ -127,3 +127,9 @@ func command(channel, user, name, text string) []byte {
 	})
 	return raw
 }
+
+func newHTTP(t testing.TB, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
