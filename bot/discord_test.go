@@ -138,3 +138,27 @@ func TestDiscordEndToEnd(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "a chat event on the timeline")
 	assert.Len(t, rig.fake.Messages(rig.channel), 1, "one card, edited, never a second one")
 }
+
+// sitrep stops between posting a card and its acknowledgement; once it is
+// back, a click edits the original card, and no second one is posted.
+func TestDiscordRestartThenClick(t *testing.T) {
+	data := newDataPath(t)
+	rig := newDiscordRig(t, data)
+	routes := map[string]any{"routes": []any{map[string]any{"name": "discord", "matchers": []string{`routing_key="dc"`}, "rooms": []string{"war-room"}}}}
+	tb := startBot(t, rig.yaml)
+	code, body := tb.do(t, http.MethodPut, "/v1/routes", adminToken, routes)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	id := uint64(num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "dc-2", "routing_key": "dc", "entity_display_name": "Disk full"})["incident_id"]))
+	card := rig.card(t)
+	tb.stop()
+
+	tb = startBot(t, rig.yaml)
+	code, body = rig.click(t, tb.URL, "2001", card.ID, "carol", adapters.VerbAck, id, true)
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	assert.Equal(t, "acknowledged", tb.incident(t, id)["state"])
+	require.Eventually(t, func() bool { m, _ := rig.fake.Message(card.ID); return m.Edits >= 1 }, 10*time.Second, 5*time.Millisecond, "the original card edited")
+	time.Sleep(200 * time.Millisecond)
+	assert.Len(t, rig.fake.Messages(rig.channel), 1, "no second card")
+	_, _, creates := rig.fake.Counts()
+	assert.Equal(t, 1, creates)
+}
