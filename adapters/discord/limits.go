@@ -66,22 +66,10 @@ func Route(method, rawURL string) string {
 		}
 	}
 	// Drop the API prefix ("api/v9"), wherever the request went.
-	for len(parts) > 0 && (parts[0] == "api" || strings.HasPrefix(parts[0], "v") && isDigits(parts[0][1:])) {
+	for len(parts) > 0 && (parts[0] == "api" || strings.HasPrefix(parts[0], "v") && isSnowflake(parts[0][1:])) {
 		parts = parts[1:]
 	}
 	return method + " /" + strings.Join(parts, "/")
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 var errBucketEmpty = errors.New("discord: rate limit bucket empty")

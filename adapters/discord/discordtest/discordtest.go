@@ -358,21 +358,32 @@ func (m *Message) wire() map[string]any {
 	return out
 }
 
-func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
+// begin checks the token, decodes a message body and checks the channel; on
+// success it returns with f.mu held, for the caller to unlock.
+func (f *Fake) begin(w http.ResponseWriter, r *http.Request) (*sendBody, []string, bool) {
 	if !f.authorized(w, r) {
-		return
+		return nil, nil, false
 	}
-	ch := r.PathValue("ch")
 	b, btns, ok := decodeSend(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	f.mu.Lock()
+	if _, ok := f.channels[r.PathValue("ch")]; !ok {
+		f.mu.Unlock()
+		apiError(w, http.StatusNotFound, discordgo.ErrCodeUnknownChannel, "Unknown Channel")
+		return nil, nil, false
+	}
+	return b, btns, true
+}
+
+func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
+	ch := r.PathValue("ch")
+	b, btns, ok := f.begin(w, r)
 	if !ok {
 		return
 	}
-	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.channels[ch]; !ok {
-		apiError(w, http.StatusNotFound, discordgo.ErrCodeUnknownChannel, "Unknown Channel")
-		return
-	}
 	if !f.limit(w, "POST "+ch) {
 		return
 	}
@@ -403,20 +414,12 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) edit(w http.ResponseWriter, r *http.Request) {
-	if !f.authorized(w, r) {
-		return
-	}
 	ch, id := r.PathValue("ch"), r.PathValue("id")
-	b, btns, ok := decodeSend(w, r)
+	b, btns, ok := f.begin(w, r)
 	if !ok {
 		return
 	}
-	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.channels[ch]; !ok {
-		apiError(w, http.StatusNotFound, discordgo.ErrCodeUnknownChannel, "Unknown Channel")
-		return
-	}
 	m, ok := f.msgs[id]
 	if !ok || m.ChannelID != ch || m.Author != BotID {
 		apiError(w, http.StatusNotFound, discordgo.ErrCodeUnknownMessage, "Unknown Message")
