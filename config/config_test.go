@@ -72,7 +72,7 @@ func TestParseExample(t *testing.T) {
 	assert.Equal(t, 100, web(c).History)
 	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
 	assert.False(t, hipchatOf(c).Enabled())
-	assert.Equal(t, []string{"webroom", "hipchat", "slack"}, c.Platforms())
+	assert.Equal(t, []string{"webroom", "hipchat", "slack", "discord"}, c.Platforms())
 
 	byName := c.RoomsByName()
 	require.Len(t, byName, 2)
@@ -191,7 +191,7 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, web, hipchat, slack)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, web, hipchat, slack, discord)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
@@ -209,7 +209,7 @@ func TestParseErrors(t *testing.T) {
 		{"token on a web room", base + "    token: abc\n", "rooms[0].token", 7, "takes no per-room token"},
 		{"room without platform", base + "  - name: pay\n", "rooms[1].platform", 7, "required"},
 		{"invalid room name", base + "  - name: 'no spaces'\n    platform: webroom\n", "rooms[1].name", 7, "not a valid room name"},
-		{"room on a platform this build lacks", base + "  - {name: s, platform: discord, id: \"1\"}\n", "rooms[1].platform", 7, `unknown platform "discord": one of webroom, hipchat, slack`},
+		{"room on a platform this build lacks", base + "  - {name: s, platform: telegram, id: \"1\"}\n", "rooms[1].platform", 7, `unknown platform "telegram": one of webroom, hipchat, slack, discord`},
 		{"room on a platform that is off", base + "  - {name: s, platform: slack, id: C1}\n", "rooms[1].platform", 7, "Slack is off: set slack.bot_token"},
 		{"hipchat room named, not numbered", base + "  - {name: h, platform: hipchat, id: ops, token: room-token-0123456789}\nhipchat: {base_url: https://hc.example.com}\n", "rooms[1].id", 7, "a HipChat room's id is its number"},
 		{"hipchat room while hipchat is off", base + "  - {name: h, platform: hipchat, id: '1', token: room-token-0123456789}\n", "rooms[1].platform", 7, "HipChat is off: set hipchat.base_url"},
@@ -221,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing ingest token", strings.Replace(base, "ingest_token: ingest-0123456789\n", "", 1), "ingest_token", 0, "required: set it here or in SITREP_INGEST_TOKEN"},
 		{"empty admin token", strings.Replace(base, "admin_token: admin-0123456789", "admin_token: ''", 1), "admin_token", 2, "required: set it here or in SITREP_ADMIN_TOKEN"},
 		{"same token for ingest and admin", strings.Replace(base, "admin-0123456789", "ingest-0123456789", 1), "admin_token", 2, "must differ from ingest_token"},
-		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat, slack)"},
+		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat, slack, discord)"},
 		{"rate limit of zero", base + "rate_limits:\n  hipchat: {messages: 0, per: 1s}\n", "rate_limits.hipchat.messages", 8, "must be at least 1"},
 		{"zero outbox duration", base + "outbox:\n  base_backoff: 0s\n", "outbox.base_backoff", 8, "must be longer than 0"},
 		{"negative outbox duration", base + "outbox:\n  max_backoff: -5m\n", "outbox.max_backoff", 8, "must be longer than 0"},

@@ -4,6 +4,7 @@
 package platforms
 
 import (
+	"github.com/sitrep/sitrep/adapters/discord"
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/slack"
 	"github.com/sitrep/sitrep/adapters/webroom"
@@ -16,5 +17,6 @@ func All() platform.List {
 		webroom.Descriptor(),
 		hipchat.Descriptor(),
 		slack.Descriptor(),
+		discord.Descriptor(),
 	}
 }

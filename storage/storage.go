@@ -56,10 +56,17 @@ var (
 	BucketSlackSigs     = []byte("slacksigs") // a signed request's signature → its timestamp (unix s, u64), against replays
 )
 
+// Buckets of Discord.
+var (
+	BucketDiscordCards = []byte("discordcards") // Discord message ID of an incident's card (its thread's ID too) → incident ID (u64)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
-		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs}
+		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
+		BucketDiscordCards,
+	}
 }
 
 // ErrLocked means another process holds the data file.
