@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
 	"github.com/sitrep/sitrep/outbox"
+	"github.com/sitrep/sitrep/outbox/stormtest"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -105,77 +103,29 @@ func TestFloodControlRetriedAtTheReset(t *testing.T) {
 	assert.Equal(t, "host-2 down", got[1].Message)
 }
 
-var digestHeader = regexp.MustCompile(`^(\d+) alerts: `)
-
-type hipchatStorm struct {
-	visible, posts, digests, n429 int
-	lastLag                       time.Duration
-}
-
-// runHipChatStorm enqueues alerts evenly over span into one HipChat room,
-// through the outbox paced at HipChat's own limit (the descriptor's), against
-// the fake enforcing HipChat's real limits in real time, and waits until
-// every alert is accounted for in the room: as its own notification or
-// counted in a digest's header.
-func runHipChatStorm(tb testing.TB, alerts int, span time.Duration) hipchatStorm {
-	tb.Helper()
-	hc := hipchattest.New(tb) // 30 a minute per room, 500 per 5 minutes per token
-	l := hipchat.Descriptor().Platform.Limit
-	p := newPipeline(tb, hc, outbox.Limit{Messages: l.Messages, Per: l.Per})
-
-	last := fmt.Sprintf("host-%d down", alerts)
-	start := time.Now()
-	var lastAt time.Time
-	for i := range alerts {
-		if alerts > 1 {
-			time.Sleep(time.Until(start.Add(span * time.Duration(i) / time.Duration(alerts-1))))
-		}
-		lastAt = time.Now()
-		p.enqueue(tb, alert(i+1))
-	}
-	count := func() (res hipchatStorm) {
-		for _, n := range hc.Messages(roomA) {
-			res.posts++
-			if m := digestHeader.FindStringSubmatch(n.Message); m != nil {
-				k, _ := strconv.Atoi(m[1])
-				res.visible += k
-				res.digests++
-			} else {
-				res.visible++
-			}
-			if res.lastLag == 0 && strings.Contains(n.Message, last) {
-				res.lastLag = n.At.Sub(lastAt)
-			}
-		}
-		return res
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for count().visible < alerts && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // anything more would be a duplicate
-	p.stop()
-	res := count()
-	res.n429 = hc.Count429()
-	return res
-}
-
-// BenchmarkHipChatStorm: 1,000 alerts over 5 s into one HipChat room, with the
-// platform enforcing HipChat's real limit (30 a minute per room, burst 30)
-// in real time. Run with -benchtime 1x.
+// BenchmarkHipChatStorm: 1,000 alerts over 5 s into one HipChat room,
+// through the outbox paced at HipChat's own limit (the descriptor's), with
+// the fake enforcing HipChat's real limits (30 a minute per room, burst 30;
+// 500 per 5 minutes per token) in real time. Run with -benchtime 1x.
 func BenchmarkHipChatStorm(b *testing.B) {
-	var res hipchatStorm
+	var res stormtest.Result
 	for range b.N {
-		res = runHipChatStorm(b, 1000, 5*time.Second)
+		hc := hipchattest.New(b)
+		hc.AddRoom(roomA, tokA)
+		db, err := storage.Open(filepath.Join(b.TempDir(), "sitrep.db"), storage.Options{NoSync: true})
+		require.NoError(b, err)
+		b.Cleanup(func() { _ = db.Close() })
+		l := hipchat.Descriptor().Platform.Limit
+		ep := outbox.Endpoint{Room: adapters.Room{Name: stormRoom, ID: roomA, Token: tokA}, Chat: hipchat.New(hipchat.Options{BaseURL: hc.URL()}),
+			Limit: outbox.Limit{Messages: l.Messages, Per: l.Per}}
+		res = stormtest.Run(b, db, ep, 1000, 5*time.Second, func() []stormtest.Shown {
+			var out []stormtest.Shown
+			for _, n := range hc.Messages(roomA) {
+				out = append(out, stormtest.Shown{Text: n.Message, At: n.At})
+			}
+			return out
+		}, hc.Count429)
 	}
-	b.ReportMetric(float64(res.visible), "visible")
-	b.ReportMetric(float64(res.n429), "429s")
-	b.ReportMetric(float64(res.posts), "posts")
-	b.ReportMetric(float64(res.digests), "digests")
-	b.ReportMetric(res.lastLag.Seconds(), "last_lag_s")
-	require.Equal(b, 1000, res.visible)
-	require.Zero(b, res.n429)
-	require.NotZero(b, res.lastLag, "the last alert is shown")
 	// One token every 2.1 s (HipChat's 2 s, less the outbox's 5% margin).
-	require.Less(b, res.lastLag, 2100*time.Millisecond+500*time.Millisecond)
+	stormtest.Report(b, res, 1000, 2100*time.Millisecond+500*time.Millisecond)
 }
