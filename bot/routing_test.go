@@ -265,7 +265,6 @@ func shownAlerts(ns []hipchattest.Notification) int {
 	return total
 }
 
-
 func TestDeleteRoomInUseIsRefused(t *testing.T) {
 	hc := newHipChat(t)
 	tb := startBot(t, hipchatConfig(newDataPath(t), hc.URL()))
