@@ -114,16 +114,26 @@ func (b *Inbox) Put(tx *bolt.Tx, in adapters.Inbound) (Ticket, error) {
 	return Ticket(seq), nil
 }
 
-// Receive stores in, hands it to the Handler and clears it: an
-// adapters.Handler for platforms that have no commit of their own to share.
-// A platform's retry of an Inbound already received gets an empty Reply.
-func (b *Inbox) Receive(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+// Store stores in in its own commit and returns its ticket for Handle: for a
+// platform that must answer its request quickly, it stores before it answers
+// (so an acknowledged request is never lost) and hands the Inbound over
+// after, racing its own deadline. ErrDuplicate means a platform retry of an
+// Inbound already received.
+func (b *Inbox) Store(ctx context.Context, in adapters.Inbound) (Ticket, error) {
 	var t Ticket
 	err := b.db.Update(ctx, func(tx *bolt.Tx) error {
 		var err error
 		t, err = b.Put(tx, in)
 		return err
 	})
+	return t, err
+}
+
+// Receive stores in, hands it to the Handler and clears it: an
+// adapters.Handler for platforms that have no commit of their own to share.
+// A platform's retry of an Inbound already received gets an empty Reply.
+func (b *Inbox) Receive(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+	t, err := b.Store(ctx, in)
 	if errors.Is(err, ErrDuplicate) {
 		b.log.Info("inbound already received; a platform retry is dropped", "platform", in.Platform, "room", in.RoomID, "key", in.Key)
 		return adapters.Reply{}, nil
