@@ -2,9 +2,11 @@ package outbox
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
@@ -112,4 +114,29 @@ func TestAFailingPlatformGetsItsBacklogAsADigest(t *testing.T) {
 	require.Len(t, chat.Posts(), 1, "one digest once the platform is back")
 	require.Equal(t, adapters.KindDigest, chat.Posts()[0].Msg.Kind)
 	require.Equal(t, seq(1, 4), chat.visible())
+}
+
+// A digest's idempotency key is its own, never its head entry's: a platform
+// that keys creates on it (Discord's nonce) would otherwise hand back the
+// head's lone post, made just before a crash, for the whole digest, and the
+// rest of the batch would never be shown.
+func TestADigestHasItsOwnKey(t *testing.T) {
+	db := tempDB(t)
+	limit := Limit{Messages: 10, Per: time.Second}
+	chat := newFakeChat(Limit{})
+	chat.failNext = 3
+	o := New(db, Options{Resolve: targets(limit, map[string]*fakeChat{"ops": chat}), DigestAfter: 300 * time.Millisecond,
+		BaseBackoff: 200 * time.Millisecond, MaxBackoff: 400 * time.Millisecond})
+	running(t, o)
+	enqueueMsgs(t, db, "ops", time.Now(), msg(1), msg(2), msg(3), msg(4))
+	o.Notify("ops")
+	require.Eventually(t, func() bool { n, _ := o.Pending("ops"); return n == 0 }, wait, 5*time.Millisecond)
+	posts := chat.Posts()
+	require.Len(t, posts, 1)
+	require.Equal(t, adapters.KindDigest, posts[0].Msg.Kind)
+	assert.NotEmpty(t, posts[0].Key)
+	for s := 1; s <= 4; s++ {
+		assert.NotEqual(t, "ops:"+strconv.Itoa(s), posts[0].Key, "the digest of entries 1–4 is keyed apart from entry %d", s)
+	}
+	assert.Equal(t, digestKey("ops", []Entry{{Seq: 1}, {Seq: 4}}), posts[0].Key, "keyed by its first and last entry: a retry of the same batch has the same key")
 }

@@ -130,7 +130,7 @@ func (o *Outbox) step(ctx context.Context, w *worker) (wait time.Duration, idle 
 		}
 	}
 	if len(batch) > 1 {
-		d = adapters.Delivery{Room: ep.Room, Op: adapters.OpPost, Msg: render.Digest(digestMessages(batch)), Key: d.Key}
+		d = adapters.Delivery{Room: ep.Room, Op: adapters.OpPost, Msg: render.Digest(digestMessages(batch)), Key: digestKey(w.room, batch)}
 		card = false
 	}
 	w.bucket.take(now)
@@ -182,6 +182,14 @@ func delivery(ep Endpoint, e Entry, ref string) (d adapters.Delivery, card bool)
 		return d, e.Card
 	}
 	return d, false
+}
+
+// digestKey is the idempotency key of a digest of batch: the same for the
+// same batch, and never that of one entry, so a platform that dedupes
+// creates on it (Discord's nonce) never answers a digest with a lone entry's
+// post, made before a crash, and never shows the rest of the batch.
+func digestKey(room string, batch []Entry) string {
+	return room + ":" + strconv.FormatUint(batch[0].Seq, 10) + "-" + strconv.FormatUint(batch[len(batch)-1].Seq, 10)
 }
 
 // finish commits a delivery (save) and counts it; a commit that fails is

@@ -97,8 +97,11 @@ type Options struct {
 	Known func(channelID string) bool
 	// IncidentURL, if set, is the link a card's title carries.
 	IncidentURL func(id uint64) string
-	Logger      *slog.Logger
-	Now         func() time.Time
+	// AnswerWithin is how long an interaction waits for Handler before it
+	// is deferred and completed later; default 2 s (Discord allows 3).
+	AnswerWithin time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Client is Discord as an adapters.Chat.
@@ -119,6 +122,9 @@ type Client struct {
 func New(opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.AnswerWithin <= 0 {
+		opts.AnswerWithin = answerWithin
 	}
 	log := opts.Logger
 	if log == nil {

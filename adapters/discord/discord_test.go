@@ -27,6 +27,8 @@ func TestNonceRetryPostsOnce(t *testing.T) {
 	f := newFixture(t, nil, nil)
 	room := adapters.Room{Name: "ops", ID: f.fake.AddChannel()}
 	d := adapters.Delivery{Room: room, Op: adapters.OpPost, Msg: triggered("@everyone db down"), Key: "ops:7"}
+	var made atomic.Int32
+	f.fake.AfterCreate(func(discordtest.Message) { made.Add(1) })
 	first, err := f.c.Deliver(context.Background(), d)
 	require.NoError(t, err)
 	again, err := f.c.Deliver(context.Background(), d)
@@ -34,7 +36,10 @@ func TestNonceRetryPostsOnce(t *testing.T) {
 	assert.Equal(t, first, again, "a retry of the same outbox entry gets the message already posted")
 	msgs := f.fake.Messages(room.ID)
 	require.Len(t, msgs, 1)
+	assert.Equal(t, Nonce("ops:7"), msgs[0].Nonce)
 	assert.LessOrEqual(t, len(msgs[0].Nonce), MaxNonce)
+	assert.Equal(t, 2, f.fake.NonceUses(msgs[0].Nonce), "both creates carried the nonce")
+	assert.Equal(t, int32(1), made.Load(), "the second create made no message")
 	assert.JSONEq(t, `{"parse":[],"replied_user":false}`, string(msgs[0].Mentions), "an alert saying @everyone pings no one")
 	assert.Equal(t, []string{CustomID(adapters.VerbAck, 42), CustomID(adapters.VerbResolve, 42)}, msgs[0].Buttons)
 	card, ok := f.c.opts.Cards.Get(first)

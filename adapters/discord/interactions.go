@@ -33,7 +33,8 @@ const (
 	// commandOption is its one option.
 	commandOption = "text"
 	// answerWithin is how long an interaction waits for sitrep before it is
-	// deferred (Discord allows 3 seconds for the first answer).
+	// deferred, unless Options.AnswerWithin says otherwise (Discord allows 3
+	// seconds for the first answer).
 	answerWithin = 2 * time.Second
 	// followUpTimeout bounds completing a deferred interaction.
 	followUpTimeout = 15 * time.Minute
@@ -257,7 +258,7 @@ func (c *Client) answer(w http.ResponseWriter, r *http.Request, i *discordgo.Int
 	// Not cut short if Discord hangs up: the inbox has stored the Inbound.
 	ctx := context.WithoutCancel(r.Context())
 	go func() { done <- c.handle(ctx, in) }()
-	t := time.NewTimer(answerWithin)
+	t := time.NewTimer(c.opts.AnswerWithin)
 	defer t.Stop()
 	select {
 	case res := <-done:

@@ -3,15 +3,19 @@ package discord
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/adapters/discord/discordtest"
 )
 
 // answering is a handler that answers presses the way sitrep's commands do.
@@ -173,4 +177,79 @@ func FuzzParseInteraction(f *testing.F) {
 			_ = rerender(i.Message, 1, "acknowledged")
 		}
 	})
+}
+
+// A press sitrep is slow to answer is deferred (type 6) within
+// Options.AnswerWithin, then completed through the interaction's webhook: an
+// edit of the card when the press took effect, else a private follow-up.
+func TestSlowPress(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan adapters.Inbound, 10)
+	slow := func(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return adapters.Reply{}, ctx.Err()
+		}
+		return answering(got)(ctx, in)
+	}
+	failing := func(context.Context, adapters.Inbound) (adapters.Reply, error) {
+		<-release
+		return adapters.Reply{}, errors.New("store unavailable")
+	}
+	for _, tc := range []struct {
+		name    string
+		handler adapters.Handler
+		verb    adapters.Verb
+		id      uint64
+		check   func(t *testing.T, w discordtest.Webhook, token string)
+	}{
+		{"took effect: the card is edited", slow, adapters.VerbAck, 42, func(t *testing.T, w discordtest.Webhook, token string) {
+			assert.Equal(t, http.MethodPatch, w.Method)
+			assert.Equal(t, "/webhooks/800000000000000001/"+token+"/messages/@original", w.Path)
+			embeds, _ := w.Body["embeds"].([]any)
+			require.Len(t, embeds, 1, "%v", w.Body)
+			assert.Equal(t, float64(colorYellow), embeds[0].(map[string]any)["color"])
+			assert.Equal(t, "sitrep · acknowledged", embeds[0].(map[string]any)["footer"].(map[string]any)["text"])
+			rows, _ := w.Body["components"].([]any)
+			require.Len(t, rows, 1, "%v", w.Body)
+			buttons := rows[0].(map[string]any)["components"].([]any)
+			require.Len(t, buttons, 1, "only Resolve after an ack")
+			assert.Equal(t, CustomID(adapters.VerbResolve, 42), buttons[0].(map[string]any)["custom_id"])
+		}},
+		{"answered: a private follow-up", slow, adapters.VerbResolve, 9, func(t *testing.T, w discordtest.Webhook, token string) {
+			assert.Equal(t, http.MethodPost, w.Method)
+			assert.Equal(t, "/webhooks/800000000000000001/"+token, w.Path)
+			assert.Equal(t, "incident #9 is already resolved", w.Body["content"])
+			assert.Equal(t, float64(discordgo.MessageFlagsEphemeral), w.Body["flags"])
+		}},
+		{"failed: a private follow-up", failing, adapters.VerbAck, 42, func(t *testing.T, w discordtest.Webhook, token string) {
+			assert.Equal(t, http.MethodPost, w.Method)
+			assert.Equal(t, "/webhooks/800000000000000001/"+token, w.Path)
+			assert.Contains(t, w.Body["content"], "could not do that")
+			assert.Equal(t, float64(discordgo.MessageFlagsEphemeral), w.Body["flags"])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.handler, func(o *Options) { o.AnswerWithin = 20 * time.Millisecond })
+			ch := f.fake.AddChannel()
+			body := press(ch, "555", "alice", CustomID(tc.verb, tc.id))
+			var i struct {
+				Token string `json:"token"`
+			}
+			require.NoError(t, json.Unmarshal(body, &i))
+
+			code, resp := f.post(t, body, true)
+			require.Equal(t, http.StatusOK, code)
+			assert.Equal(t, float64(discordgo.InteractionResponseDeferredMessageUpdate), resp["type"], "deferred: %v", resp)
+			assert.Nil(t, resp["data"])
+			assert.Empty(t, f.fake.Webhooks(), "nothing follows before sitrep answers")
+
+			release <- struct{}{}
+			require.Eventually(t, func() bool { return len(f.fake.Webhooks()) == 1 }, 5*time.Second, 5*time.Millisecond, "the follow-up")
+			tc.check(t, f.fake.Webhooks()[0], i.Token)
+			time.Sleep(50 * time.Millisecond)
+			assert.Len(t, f.fake.Webhooks(), 1, "one follow-up")
+		})
+	}
 }

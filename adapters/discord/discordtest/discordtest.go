@@ -58,24 +58,26 @@ type Fake struct {
 	Limit int
 	Per   time.Duration
 
-	mu         sync.Mutex
-	next       uint64
-	channels   map[string]string // channel ID → parent channel ID ("" for a channel); threads and DMs too
-	dms        map[string]string // DM channel ID → user ID
-	msgs       map[string]*Message
-	order      []string
-	nonces     map[string]string // channel ‖ nonce → message ID
-	windows    map[string]*window
-	requests   int
-	limited    int // 429s served
-	creates    int
-	commands   map[string][]map[string]any // "app/guild" → commands
-	webhooks   []Webhook
-	conns      map[*websocket.Conn]*sync.Mutex
-	seq        int
-	identify   int
-	resumes    int
-	heartbeats int
+	mu          sync.Mutex
+	next        uint64
+	channels    map[string]string // channel ID → parent channel ID ("" for a channel); threads and DMs too
+	dms         map[string]string // DM channel ID → user ID
+	msgs        map[string]*Message
+	order       []string
+	nonces      map[string]string // channel ‖ nonce → message ID
+	windows     map[string]*window
+	requests    int
+	limited     int // 429s served
+	creates     int
+	nonceUses   map[string]int // nonce → create requests that carried it
+	afterCreate func(Message)
+	commands    map[string][]map[string]any // "app/guild" → commands
+	webhooks    []Webhook
+	conns       map[*websocket.Conn]*sync.Mutex
+	seq         int
+	identify    int
+	resumes     int
+	heartbeats  int
 }
 
 type window struct {
@@ -86,7 +88,7 @@ type window struct {
 // New starts a fake that takes token.
 func New(token string) *Fake {
 	f := &Fake{Token: token, Limit: 5, Per: 5 * time.Second, next: 1000000000000000000,
-		channels: map[string]string{}, dms: map[string]string{}, msgs: map[string]*Message{}, nonces: map[string]string{},
+		channels: map[string]string{}, dms: map[string]string{}, msgs: map[string]*Message{}, nonces: map[string]string{}, nonceUses: map[string]int{},
 		windows: map[string]*window{}, commands: map[string][]map[string]any{}, conns: map[*websocket.Conn]*sync.Mutex{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v9/gateway", f.gateway)
@@ -181,6 +183,23 @@ func (f *Fake) Counts() (requests, limited, creates int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.requests, f.limited, f.creates
+}
+
+// NonceUses reports how many message creates carried nonce, whether they
+// made a message or got the one it already made back.
+func (f *Fake) NonceUses(nonce string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nonceUses[nonce]
+}
+
+// AfterCreate sets fn to run once a create has made its message and before
+// the fake answers it (nil: nothing). A create answered with the message its
+// nonce already made does not run it.
+func (f *Fake) AfterCreate(fn func(Message)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.afterCreate = fn
 }
 
 // Commands returns the application commands registered for app (in guild, if set).
@@ -383,19 +402,35 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer f.mu.Unlock()
-	if !f.limit(w, "POST "+ch) {
+	m, after, ok := f.newMessage(w, ch, b, btns)
+	f.mu.Unlock()
+	if !ok {
 		return
+	}
+	if after != nil {
+		after(m)
+	}
+	writeJSON(w, http.StatusOK, m.wire())
+}
+
+// newMessage makes the message a create asks for, or finds the one its
+// nonce already made; f.mu is held. It returns a copy of the message and,
+// for a new one, the hook to run; having answered an error, ok is false.
+func (f *Fake) newMessage(w http.ResponseWriter, ch string, b *sendBody, btns []string) (_ Message, after func(Message), ok bool) {
+	if !f.limit(w, "POST "+ch) {
+		return Message{}, nil, false
+	}
+	if b.Nonce != nil {
+		f.nonceUses[*b.Nonce]++
 	}
 	if b.Nonce != nil && b.EnforceNonce {
 		if id, ok := f.nonces[ch+"\x00"+*b.Nonce]; ok {
-			writeJSON(w, http.StatusOK, f.msgs[id].wire())
-			return
+			return *f.msgs[id], nil, true
 		}
 	}
 	if (b.Content == nil || *b.Content == "") && len(b.Embeds) == 0 {
 		apiError(w, http.StatusBadRequest, 50006, "Cannot send an empty message")
-		return
+		return Message{}, nil, false
 	}
 	m := &Message{ID: f.id(), ChannelID: ch, Embeds: b.Embeds, Buttons: btns, Mentions: b.AllowedMentions, Author: BotID}
 	if b.Content != nil {
@@ -410,7 +445,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request) {
 	f.msgs[m.ID] = m
 	f.order = append(f.order, m.ID)
 	f.creates++
-	writeJSON(w, http.StatusOK, m.wire())
+	return *m, f.afterCreate, true
 }
 
 func (f *Fake) edit(w http.ResponseWriter, r *http.Request) {
