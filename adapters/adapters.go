@@ -10,6 +10,7 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -51,6 +52,10 @@ type Message struct {
 	Fields     map[string]string `json:"fields,omitempty"`
 	Actions    []Verb            `json:"actions,omitempty"` // buttons to offer, for platforms with Capabilities.Buttons
 	Digest     []Message         `json:"digest,omitempty"`  // for KindDigest: the messages it collapses, oldest first
+	// Payload is a request body rendered when the event was recorded, for a
+	// destination that takes one verbatim (a status page's hook): compact
+	// JSON, as json.Marshal makes it. Chat platforms ignore it.
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
 // Op is what a Delivery asks of the platform.

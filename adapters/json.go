@@ -76,5 +76,9 @@ func (m *Message) AppendJSONFields(dst []byte) []byte {
 		}
 		dst = append(dst, ']')
 	}
+	if len(m.Payload) > 0 {
+		dst = append(dst, `,"payload":`...)
+		dst = append(dst, m.Payload...)
+	}
 	return dst
 }

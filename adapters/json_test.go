@@ -32,6 +32,7 @@ func TestAppendMessage(t *testing.T) {
 		full,
 		{Fields: map[string]string{}},
 		{Digest: []Message{}},
+		{Kind: "note", Text: "page", Payload: []byte(`{"id":"sitrep-1","state":"investigating","title":"a \u003cb\u003e"}`)},
 		{Kind: "digest", Title: "2 alerts", Text: "x", Digest: []Message{full, {Text: "y"}, {Digest: []Message{full}}}},
 	}
 	for _, s := range jsontest.Tricky() {

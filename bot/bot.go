@@ -110,7 +110,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		}
 	}
 	if b.router, err = routing.OpenStore(ctx, db, cfg.Routes, routing.Options{
-		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom},
+		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom}, StatusPage: cfg.PageCheck(),
 	}); err != nil {
 		return nil, err
 	}

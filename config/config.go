@@ -36,6 +36,7 @@ type Config struct {
 	Outbox      Outbox               `yaml:"outbox"`       //
 	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
+	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -246,6 +247,7 @@ func (c *Config) applyEnv(env func(string) string) {
 			}
 		})
 	}
+	c.applyPageEnv(set)
 }
 
 // PublicURLSet reports whether public_url was configured rather than derived from listen.
@@ -365,6 +367,7 @@ func (c *Config) Redacted() Config {
 		}
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
+	r.StatusPages = redactedPages(c.StatusPages)
 	return r
 }
 
@@ -374,6 +377,7 @@ func (c *Config) secrets() []string {
 	for _, r := range c.Rooms {
 		s = append(s, r.Token, r.NotifyToken)
 	}
+	s = append(s, c.pageSecrets()...)
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
 			if tag.Get("secret") == "true" {

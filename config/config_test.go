@@ -72,7 +72,7 @@ func TestParseExample(t *testing.T) {
 	assert.Equal(t, 100, web(c).History)
 	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
 	assert.False(t, hipchatOf(c).Enabled())
-	assert.Equal(t, []string{"webroom", "hipchat", "slack", "discord"}, c.Platforms())
+	assert.Equal(t, []string{"webroom", "hipchat", "slack", "discord", "statushub", "statuscast"}, c.Platforms())
 
 	byName := c.RoomsByName()
 	require.Len(t, byName, 2)
@@ -191,11 +191,11 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, web, hipchat, slack, discord)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, web, hipchat, slack, discord)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
-		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue)"},
+		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue, status_page)"},
 		{"string where a number goes", base + "web:\n  history: lots\n", "web.history", 8, `expected a whole number, got "lots"`},
 		{"mapping where a string goes", base + "listen:\n  host: x\n", "listen", 7, "expected a string, got a mapping"},
 		{"value where a list goes", base + "routes: everything\n", "routes", 7, "expected a list, got a value"},
@@ -221,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing ingest token", strings.Replace(base, "ingest_token: ingest-0123456789\n", "", 1), "ingest_token", 0, "required: set it here or in SITREP_INGEST_TOKEN"},
 		{"empty admin token", strings.Replace(base, "admin_token: admin-0123456789", "admin_token: ''", 1), "admin_token", 2, "required: set it here or in SITREP_ADMIN_TOKEN"},
 		{"same token for ingest and admin", strings.Replace(base, "admin-0123456789", "ingest-0123456789", 1), "admin_token", 2, "must differ from ingest_token"},
-		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat, slack, discord)"},
+		{"unknown rate-limit platform", base + "rate_limits:\n  telegram: {messages: 1, per: 1s}\n", "rate_limits.telegram", 8, "unknown platform (known: webroom, hipchat, slack, discord, statushub, statuscast)"},
 		{"rate limit of zero", base + "rate_limits:\n  hipchat: {messages: 0, per: 1s}\n", "rate_limits.hipchat.messages", 8, "must be at least 1"},
 		{"zero outbox duration", base + "outbox:\n  base_backoff: 0s\n", "outbox.base_backoff", 8, "must be longer than 0"},
 		{"negative outbox duration", base + "outbox:\n  max_backoff: -5m\n", "outbox.max_backoff", 8, "must be longer than 0"},

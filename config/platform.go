@@ -36,6 +36,9 @@ type Platform struct {
 	// Room checks what the platform asks of a room beyond its own fields,
 	// given the block: the field that is wrong and why, or "".
 	Room func(block any, r rooms.Room) (field, msg string)
+	// PageKind, if set, makes the platform a status page kind: status_pages
+	// entries name it, rooms do not.
+	PageKind *PageKind
 }
 
 // Problems is how a Platform's Check reports what is wrong with its block.

@@ -75,6 +75,7 @@ func (c *Config) validate() Errors {
 	p.rooms()
 	p.teams()
 	p.defaultRoom()
+	p.statusPages()
 	p.routes()
 	p.outbox()
 	if c.Ingest.MaxFields < 0 {
@@ -158,6 +159,8 @@ func (p *problems) rooms() {
 		// A config made in code with no platforms checks no platform rules.
 		if r.Platform != "" && len(c.platforms) > 0 && !slices.Contains(c.Platforms(), r.Platform) {
 			p.add(prefix+".platform", "unknown platform %q: one of %s", r.Platform, strings.Join(c.Platforms(), ", "))
+		} else if pl, ok := c.platform(r.Platform); ok && pl.PageKind != nil {
+			p.add(prefix+".platform", "%s is a status page kind, not a chat platform: list the page under status_pages", r.Platform)
 		} else if err := r.Validate(); err != nil {
 			var fe *rooms.FieldError
 			if errors.As(err, &fe) {
@@ -251,7 +254,7 @@ func (c *Config) roomNames() []string {
 func (p *problems) routes() {
 	c := p.c
 	// default_room is checked on its own (with its line), so not again here.
-	_, err := routing.Compile(c.Routes, routing.Options{RoomExists: c.roomExists})
+	_, err := routing.Compile(c.Routes, routing.Options{RoomExists: c.roomExists, StatusPage: c.pageCheck})
 	if err == nil {
 		return
 	}

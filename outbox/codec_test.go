@@ -21,6 +21,7 @@ func codecEntries() []Entry {
 		{Seq: 1, Room: "ops", Msg: msg(1), Enqueued: now},
 		{Seq: 1 << 60, Room: "ops \xfe", Msg: full, Enqueued: now.In(time.FixedZone("x", 5*3600+1800)), Attempts: 3, NextAt: now.Add(time.Second), LastError: "503 <bad>"},
 		{Seq: 2, Room: "r", Msg: adapters.Message{Kind: adapters.KindDigest, Text: "d", Digest: []adapters.Message{full, msg(3)}}, Enqueued: now},
+		{Seq: 4, Room: "statuspage:public/api", NoDigest: true, Msg: adapters.Message{Kind: "note", Text: "page", Payload: []byte(`{"id":"sitrep-1-api","state":"investigating"}`)}, Enqueued: now},
 		{Seq: 3, Msg: adapters.Message{Text: "far future"}, Enqueued: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	}
 }

@@ -1,5 +1,5 @@
 // Package platforms is the one list of the chat platforms sitrep is built
-// with. Adding a platform is a new package under adapters/ with a
+// with, chat platforms and status page kinds. Adding a platform is a new package under adapters/ with a
 // Descriptor, and one line here.
 package platforms
 
@@ -7,6 +7,8 @@ import (
 	"github.com/sitrep/sitrep/adapters/discord"
 	"github.com/sitrep/sitrep/adapters/hipchat"
 	"github.com/sitrep/sitrep/adapters/slack"
+	"github.com/sitrep/sitrep/adapters/statuscast"
+	"github.com/sitrep/sitrep/adapters/statushub"
 	"github.com/sitrep/sitrep/adapters/webroom"
 	"github.com/sitrep/sitrep/platform"
 )
@@ -18,5 +20,7 @@ func All() platform.List {
 		hipchat.Descriptor(),
 		slack.Descriptor(),
 		discord.Descriptor(),
+		statushub.Descriptor(),
+		statuscast.Descriptor(),
 	}
 }

@@ -12,6 +12,7 @@ import (
 type Options struct {
 	RoomExists   func(name string) bool // nil: any room name accepted
 	DefaultRooms []string               // rooms for an alert no rule delivers to (the default route)
+	StatusPage   PageCheck              // nil: any status page accepted
 }
 
 // Destination is one room an alert goes to.
@@ -26,6 +27,7 @@ type Decision struct {
 	Fields       map[string]string // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
 	Destinations []Destination     // rooms in order, each room at most once (first rule wins)
 	Default      bool              // true when no rule delivered anywhere and DefaultRooms were used
+	StatusPages  []PageTarget      // status pages in rule order, from the matched rules' status_page blocks
 }
 
 // DefaultRule is the Rule name of targets chosen by the default route.
@@ -71,6 +73,7 @@ type compiledRule struct {
 	rooms    []string
 	msg      template
 	cont     bool
+	page     *compiledPage
 	setsKey  bool // some set action writes a field the index is keyed on
 }
 
@@ -101,9 +104,10 @@ func Compile(rules []Rule, opts Options) (*Router, error) {
 			}
 			c.matchers = append(c.matchers, m)
 		}
-		if len(rule.Rooms) == 0 && len(rule.Set) == 0 {
-			fail(i, "rooms", errors.New("a rule must deliver to rooms or set fields"))
+		if len(rule.Rooms) == 0 && len(rule.Set) == 0 && rule.StatusPage == nil {
+			fail(i, "rooms", errors.New("a rule must deliver to rooms, publish on a status page or set fields"))
 		}
+		c.page = compilePage(rule.StatusPage, opts.StatusPage, func(field string, err error) { fail(i, field, err) })
 		seen := make(map[string]int, len(rule.Rooms))
 		for j, room := range rule.Rooms {
 			field := fmt.Sprintf("rooms[%d]", j)
@@ -231,6 +235,7 @@ func cloneRules(rules []Rule) []Rule {
 		out[i].Matchers = slices.Clone(r.Matchers)
 		out[i].Rooms = slices.Clone(r.Rooms)
 		out[i].Set = maps.Clone(r.Set)
+		out[i].StatusPage = r.Redacted().StatusPage
 	}
 	return out
 }
@@ -370,6 +375,9 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 		}
 		if len(c.rooms) > 0 {
 			r.deliver(c, &d, fields, incident, tr, v)
+		}
+		if c.page != nil {
+			d.StatusPages = append(d.StatusPages, c.page.target(c.name, fields, incident))
 		}
 		if tr != nil {
 			tr.Continue = c.cont

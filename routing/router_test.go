@@ -54,7 +54,7 @@ func TestCompileErrors(t *testing.T) {
 		{"duplicate name", []Rule{ok, ok}, opts(), []want{{1, "ok", "name", "already used by routes[0]"}}},
 		{"bad matcher", []Rule{{Name: "x", Matchers: []string{`a="b"`, `a=~"("`}, Rooms: []string{"ops"}}}, opts(), []want{{0, "x", "matchers[1]", "("}}},
 		{"bad label name", []Rule{{Name: "x", Matchers: []string{`9a="b"`}, Rooms: []string{"ops"}}}, opts(), []want{{0, "x", "matchers[0]", "field name"}}},
-		{"no rooms no set", []Rule{{Name: "x", Matchers: []string{`a="b"`}}}, opts(), []want{{0, "x", "rooms", "must deliver to rooms or set fields"}}},
+		{"no rooms no set", []Rule{{Name: "x", Matchers: []string{`a="b"`}}}, opts(), []want{{0, "x", "rooms", "must deliver to rooms, publish on a status page or set fields"}}},
 		{"message without rooms", []Rule{{Name: "x", Set: map[string]string{"a": "b"}, Message: "hi"}}, opts(), []want{{0, "x", "message", "needs rooms"}}},
 		{"unknown room", []Rule{{Name: "x", Rooms: []string{"ops", "nowhere"}}}, opts(), []want{{0, "x", "rooms[1]", `unknown room "nowhere"`}}},
 		{"duplicate room", []Rule{{Name: "x", Rooms: []string{"ops", "ops"}}}, opts(), []want{{0, "x", "rooms[1]", "already listed"}}},

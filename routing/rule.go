@@ -16,6 +16,8 @@ type Rule struct {
 	Set      map[string]string `json:"set,omitempty" yaml:"set,omitempty"`
 	Message  string            `json:"message,omitempty" yaml:"message,omitempty"`
 	Continue bool              `json:"continue,omitempty" yaml:"continue,omitempty"`
+	// StatusPage, if set, publishes the alerts the rule matches on a status page.
+	StatusPage *StatusPage `json:"status_page,omitempty" yaml:"status_page,omitempty"`
 }
 
 // RuleError names the rule (by position and name) and the field that is wrong.
@@ -46,6 +48,11 @@ func (r Rule) Redacted() Rule {
 	}
 	if r.Rooms != nil {
 		out.Rooms = append([]string(nil), r.Rooms...)
+	}
+	if r.StatusPage != nil {
+		sp := *r.StatusPage
+		sp.Services = append([]string(nil), sp.Services...)
+		out.StatusPage = &sp
 	}
 	return out
 }

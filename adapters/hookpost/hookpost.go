@@ -1,0 +1,97 @@
+// Package hookpost posts a JSON body to a hook URL whose token is part of the
+// URL (a status page's generic hook), and turns the answer into the errors
+// the outbox acts on: 429 waits for Retry-After, another 4xx is permanent
+// with the page's reason, 5xx and network failures are retried. No error it
+// returns shows the URL's query or path beyond its host.
+package hookpost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sitrep/sitrep/adapters"
+)
+
+// maxReason is how much of an error body is kept as the reason.
+const maxReason = 200
+
+// DefaultRetryAfter is the wait after a 429 without a usable Retry-After.
+const DefaultRetryAfter = 5 * time.Second
+
+// Post sends body to rawURL as application/json with client.
+func Post(ctx context.Context, client *http.Client, rawURL string, body []byte) error {
+	if len(body) == 0 {
+		return adapters.Permanent(errors.New("no payload to post"))
+	}
+	shown := Shown(rawURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return adapters.Permanent(fmt.Errorf("hook %s: bad URL", shown))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL, token and all
+		}
+		return fmt.Errorf("post to %s: %w", shown, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusTooManyRequests:
+		return &adapters.RetryAfterError{After: retryAfter(resp.Header.Get("Retry-After")), Err: fmt.Errorf("%s answered 429", shown)}
+	case code >= 400 && code < 500:
+		return adapters.Permanent(fmt.Errorf("%s answered %d: %s", shown, code, Reason(raw)))
+	default:
+		return fmt.Errorf("%s answered %d: %s", shown, code, Reason(raw))
+	}
+}
+
+// Shown is the URL as errors and logs show it: scheme and host only.
+func Shown(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "the hook URL"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// Reason is an error body cut to one line of at most maxReason bytes.
+func Reason(raw []byte) string {
+	s := strings.Join(strings.Fields(string(raw)), " ")
+	if len(s) > maxReason {
+		s = s[:maxReason]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+		s += "…"
+	}
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+func retryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return DefaultRetryAfter
+}

@@ -1,0 +1,72 @@
+// Package statuscast delivers to a StatusCast page's VictorOps webhook
+// (https://yourapp.statuscast.com/webhook/victorops): on an incident
+// triggered and on its resolution, a JSON body {"monitorName", "state"},
+// where monitorName names a StatusCast monitor template and state is the
+// alert's entity_state (CRITICAL, WARNING, INFO, OK). Payloads are rendered
+// when the event is recorded (Render); Chat only posts them.
+package statuscast
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/adapters/hookpost"
+)
+
+// Kind is the status_pages kind of a StatusCast page.
+const Kind = "statuscast"
+
+// Update is the webhook's body. Both properties are required.
+type Update struct {
+	MonitorName string `json:"monitorName"`
+	State       string `json:"state"`
+}
+
+// Render checks u and returns its JSON body.
+func Render(u Update) (json.RawMessage, error) {
+	var errs []error
+	if u.MonitorName == "" {
+		errs = append(errs, errors.New("monitorName: required"))
+	}
+	if u.State == "" {
+		errs = append(errs, errors.New("state: required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("statuscast update: %w", err)
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return nil, fmt.Errorf("statuscast update: %w", err)
+	}
+	return b, nil
+}
+
+// Chat posts rendered updates to the webhook URL in the delivery's Room.ID.
+type Chat struct{ client *http.Client }
+
+// New returns a Chat that posts with client (one with a 30 s timeout if nil).
+func New(client *http.Client) *Chat {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Chat{client: client}
+}
+
+// Platform is Kind.
+func (c *Chat) Platform() string { return Kind }
+
+// Capabilities: a webhook neither edits, threads nor shows buttons.
+func (c *Chat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
+
+// Deliver posts d.Msg.Payload to the page's webhook URL.
+func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	if err := hookpost.Post(ctx, c.client, d.Room.ID, d.Msg.Payload); err != nil {
+		return "", fmt.Errorf("statuscast %s: %w", d.Room.Name, err)
+	}
+	return "", nil
+}
