@@ -169,6 +169,10 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Listen: cfg.Listen, PublicURL: cfg.PublicURL, PublicURLSet: cfg.PublicURLSet(), Allowed: list.Hosts(cfg),
 		Open: []string{"/healthz", "/readyz", "/metrics"}, Log: log.With("component", "http"),
 	})
+	if n := pagesInUse(cfg); n > 0 {
+		log.Warn("status pages are configured, but this version does not publish to them yet: nothing is sent to any page",
+			"pages_and_route_blocks", n)
+	}
 	if !b.guard.Checks() {
 		log.Warn("sitrep listens beyond loopback and checks no Host header: a DNS-rebinding page could reach it",
 			"fix", "set public_url (and web.allowed_hosts for other names it is reached by)")
@@ -334,6 +338,17 @@ func (b *Bot) roomURLs(n int) []string {
 		}
 	}
 	return out
+}
+
+// pagesInUse counts the status pages and the routes' status_page blocks in cfg.
+func pagesInUse(cfg *config.Config) int {
+	n := len(cfg.StatusPages)
+	for _, r := range cfg.Routes {
+		if r.StatusPage != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // on lists the platforms that are on.
