@@ -102,11 +102,13 @@ func (c *Client) socketEvent(ctx context.Context, sm *socketmode.Client, ev sock
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
+		// Bad input: acked, so Slack does not send it again.
 		c.log.Warn("slack socket request refused", "type", ev.Type, "field", ref.Field, "reason", ref.Msg)
 		payload = nil
 	case err != nil:
-		c.log.Error("slack socket request failed", "type", ev.Type, "err", err)
-		payload = nil
+		// Not taken: no ack, so Slack sends it again (the inbox dedupes).
+		c.log.Error("slack socket request failed; not acked, Slack will retry", "type", ev.Type, "err", err)
+		return
 	}
 	if ev.Request == nil {
 		return

@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -53,4 +54,29 @@ func TestSocketMode(t *testing.T) {
 	require.Len(t, rec.inbounds(), 3)
 	assert.Equal(t, "bob", rec.inbounds()[2].User)
 	assert.Equal(t, adapters.VerbResolve, rec.inbounds()[2].Action.Verb)
+}
+
+// runSocket runs the adapter's Socket Mode until the test ends, once the
+// fake sees the connection open.
+func runSocket(t *testing.T, f *fixture) {
+	t.Helper()
+	f.fake.SetApp("", "") // no Request URLs: only the socket
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.client.RunSocket(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, f.fake.SocketOpen, 5*time.Second, 10*time.Millisecond)
+}
+
+func socketOptions(o *slackadapter.Options) { o.AppToken = slacktest.AppToken; o.SigningSecret = "" }
+
+// A request sitrep failed to take is not acked, so Slack sends it again.
+func TestSocketDoesNotAckFailedEvent(t *testing.T) {
+	failing := func(context.Context, adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{}, errors.New("inbox: store: database timeout")
+	}
+	f := newFixture(t, failing, socketOptions)
+	runSocket(t, f)
+	_, r, err := f.fake.Say(ctxT(t), chanOps, "alice", "db-1 is back", "")
+	assert.Error(t, err, "a failed event must not be acked (got ack %d %s)", r.Status, r.Body)
 }
