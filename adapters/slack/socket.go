@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -47,7 +48,16 @@ func (c *Client) RunSocket(ctx context.Context) error {
 	}
 }
 
+// maxSocketInFlight bounds the envelopes handled at once over Socket Mode.
+const maxSocketInFlight = 16
+
+// socketEvents handles each envelope in its own goroutine (at most
+// maxSocketInFlight at once), which acks it: one slow request must not hold
+// back the acks of those behind it past Slack's 3 s.
 func (c *Client) socketEvents(ctx context.Context, sm *socketmode.Client) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxSocketInFlight)
 	for {
 		select {
 		case <-ctx.Done():
@@ -56,7 +66,15 @@ func (c *Client) socketEvents(ctx context.Context, sm *socketmode.Client) {
 			if !ok {
 				return
 			}
-			c.socketEvent(ctx, sm, ev)
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				c.socketEvent(ctx, sm, ev)
+			})
 		}
 	}
 }

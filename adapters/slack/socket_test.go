@@ -3,6 +3,8 @@ package slack_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,4 +81,24 @@ func TestSocketDoesNotAckFailedEvent(t *testing.T) {
 	runSocket(t, f)
 	_, r, err := f.fake.Say(ctxT(t), chanOps, "alice", "db-1 is back", "")
 	assert.Error(t, err, "a failed event must not be acked (got ack %d %s)", r.Status, r.Body)
+}
+
+// Envelopes are handled side by side: three messages at once, each taking
+// 1.5 s to handle, are all acked within Slack's 3 s.
+func TestSocketHandlesEnvelopesConcurrently(t *testing.T) {
+	rec := &recorder{delay: 1500 * time.Millisecond}
+	f := newFixture(t, rec.handle, socketOptions)
+	runSocket(t, f)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			_, _, errs[i] = f.fake.Say(ctxT(t), chanOps, "alice", fmt.Sprintf("message %d", i), "")
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "message %d acked within 3 s", i)
+	}
+	assert.Len(t, rec.inbounds(), 3)
 }
