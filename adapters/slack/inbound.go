@@ -124,7 +124,9 @@ func (c *Client) verify(w http.ResponseWriter, r *http.Request) (request, error)
 	if err := sv.Ensure(); err != nil {
 		return request{}, refuse(http.StatusUnauthorized, "x-slack-signature", "does not match the body and the signing secret")
 	}
-	sig := r.Header.Get("X-Slack-Signature")
+	// Keyed on the lower-cased hex: Slack's verifier decodes either case, so
+	// an upper-cased copy of a used signature is the same signature.
+	sig := strings.ToLower(r.Header.Get("X-Slack-Signature"))
 	if c.seen(sig) {
 		return request{}, refuse(http.StatusUnauthorized, "x-slack-signature", "this request was seen before (replayed)")
 	}

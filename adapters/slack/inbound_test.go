@@ -242,3 +242,24 @@ func TestPressAnswers(t *testing.T) {
 		return len(rs) == 2 && rs[0].ResponseType == "ephemeral" && rs[0].User == slacktest.UserID("alice")
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// A replay is refused however the signature's hex is spelled: Slack's
+// verifier takes upper-case hex as the same signature.
+func TestReplayWithUpperCaseSignature(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, rec.handle, nil)
+	ctx := ctxT(t)
+	now := time.Now()
+	body := form(url.Values{"command": {"/sitrep"}, "text": {"ack 1"}, "channel_id": {chanOps}, "user_id": {slacktest.UserID("alice")}, "trigger_id": {"t-upper"}})
+	r, err := slacktest.Post(ctx, f.srv.URL+slackadapter.CommandsPath, "application/x-www-form-urlencoded", secret, now, body, nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+
+	sig := slacktest.Sign(secret, now, body).Get("X-Slack-Signature")
+	upper := http.Header{"X-Slack-Signature": {"v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0="))}}
+	r, err = slacktest.Post(ctx, f.srv.URL+slackadapter.CommandsPath, "application/x-www-form-urlencoded", secret, now, body, upper)
+	require.NoError(t, err)
+	assert.Equal(t, 401, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "replayed")
+	assert.Len(t, rec.inbounds(), 1, "applied once")
+}
