@@ -326,7 +326,7 @@ func (c *Client) command(ctx context.Context, cmd slack.SlashCommand, mark func(
 	if err != nil || !done || reply.Empty() {
 		return nil, err
 	}
-	return commandAnswer{ResponseType: responseType(reply), Text: Cut(reply.Text, MaxText)}, nil
+	return commandAnswer{ResponseType: responseType(reply), Text: cutEscaped(reply.Text, MaxText)}, nil
 }
 
 // dispatch hands in to the Handler. If it answers within AckWithin, its
@@ -378,7 +378,7 @@ func (c *Client) respond(ctx context.Context, responseURL string, r adapters.Rep
 	if responseURL == "" || r.Empty() {
 		return nil
 	}
-	msg := &slack.WebhookMessage{Text: Cut(r.Text, MaxText), ResponseType: responseType(r), ReplaceOriginal: r.Replace && !r.Private}
+	msg := &slack.WebhookMessage{Text: cutEscaped(r.Text, MaxText), ResponseType: responseType(r), ReplaceOriginal: r.Replace && !r.Private}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, c.http, msg); err != nil {
 		// A response_url is a credential for half an hour: no error shows it.
 		var ue *url.Error
@@ -510,7 +510,7 @@ func (c *Client) event(ctx context.Context, ev slackevents.EventsAPIEvent, event
 // say answers a typed line: privately (chat.postEphemeral) or in the
 // channel, under thread if the line was in one.
 func (c *Client) say(ctx context.Context, channel, user, thread string, r adapters.Reply) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(Cut(r.Text, MaxText), false)}
+	opts := []slack.MsgOption{slack.MsgOptionText(cutEscaped(r.Text, MaxText), false)}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
