@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
 )
 
@@ -329,21 +330,33 @@ func (c *Client) command(ctx context.Context, cmd slack.SlashCommand, mark func(
 	return commandAnswer{ResponseType: responseType(reply), Text: cutEscaped(reply.Text, MaxText)}, nil
 }
 
-// dispatch hands in to the Handler. If it answers within AckWithin, its
-// Reply is returned (done); else later is called with it once it comes.
+// dispatch stores in in the inbox, then hands it over. The store comes
+// first, with no deadline: Slack is answered only once in is stored (an error
+// storing it is returned, so Slack is not acked and sends it again; a retry
+// of one already stored is done with no Reply). If the handling answers
+// within AckWithin, its Reply is returned (done); else later is called with
+// it once it comes.
 func (c *Client) dispatch(ctx context.Context, in adapters.Inbound, later func(context.Context, adapters.Reply) error) (adapters.Reply, bool, error) {
+	ticket, err := c.opts.Inbox.Store(ctx, in)
+	if errors.Is(err, inbox.ErrDuplicate) {
+		c.log.Info("slack: a retry of a request already received is dropped", "channel", in.RoomID, "key", in.Key)
+		return adapters.Reply{}, true, nil
+	}
+	if err != nil {
+		return adapters.Reply{}, false, fmt.Errorf("slack: store inbound: %w", err)
+	}
 	type result struct {
 		r   adapters.Reply
 		err error
 	}
 	ch := make(chan result, 1)
-	// Not cut short if Slack hangs up: the inbox stores the Inbound before
-	// handling it, and bounds the call.
+	// Not cut short if Slack hangs up: in is stored, and the inbox bounds
+	// the call.
 	hctx := context.WithoutCancel(ctx)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		r, err := c.opts.Handler(hctx, in)
+		r, err := c.opts.Inbox.Handle(hctx, ticket, in)
 		ch <- result{r, err}
 	}()
 	t := time.NewTimer(c.opts.AckWithin)

@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,11 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
 	slackadapter "github.com/sitrep/sitrep/adapters/slack"
 	"github.com/sitrep/sitrep/adapters/slack/slacktest"
 	"github.com/sitrep/sitrep/inbox"
+	"github.com/sitrep/sitrep/storage"
 )
 
 // recorder is a Handler that keeps what it got and answers with reply.
@@ -262,4 +265,45 @@ func TestReplayWithUpperCaseSignature(t *testing.T) {
 	assert.Equal(t, 401, r.Status, "%s", r.Body)
 	assert.Contains(t, string(r.Body), "replayed")
 	assert.Len(t, rec.inbounds(), 1, "applied once")
+}
+
+// failingInbox cannot store anything.
+type failingInbox struct{}
+
+func (failingInbox) Store(context.Context, adapters.Inbound) (inbox.Ticket, error) {
+	return 0, errors.New("inbox: store: database timeout")
+}
+
+func (failingInbox) Handle(context.Context, inbox.Ticket, adapters.Inbound) (adapters.Reply, error) {
+	return adapters.Reply{}, errors.New("nothing was stored")
+}
+
+// Slack is answered only once the Inbound is stored, however long the store
+// takes (no 2 s timer races it); a store that fails is a 500, so Slack
+// sends it again; a retry already stored is a 200 with nothing handled.
+func TestAnsweredOnlyOnceStored(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, nil, func(o *slackadapter.Options) { o.Inbox = inbox.New(o.DB, rec.handle, inbox.Options{}) })
+	go func() {
+		_ = f.db.Update(context.Background(), func(*bolt.Tx) error { time.Sleep(3 * time.Second); return nil })
+	}()
+	time.Sleep(20 * time.Millisecond)
+	body, _ := f.fake.Event(slacktest.MessageEvent{Type: "message", Channel: chanOps, User: slacktest.UserID("alice"), Text: "db-1 is back", TS: "9.000001"})
+	r, err := f.fake.SendEvent(ctxT(t), body, nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	stored := 0
+	_ = f.db.View(func(tx *bolt.Tx) error { stored = tx.Bucket(storage.BucketInboxSeen).Stats().KeyN; return nil })
+	assert.NotZero(t, stored, "Slack got 200 while the event was not yet in the inbox")
+
+	time.Sleep(1100 * time.Millisecond) // a retry is signed anew, at a later second
+	r, err = f.fake.SendEvent(ctxT(t), body, http.Header{"X-Slack-Retry-Num": {"1"}})
+	require.NoError(t, err)
+	assert.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.Len(t, rec.inbounds(), 1, "the retry is not handled again")
+
+	g := newFixture(t, nil, func(o *slackadapter.Options) { o.Inbox = failingInbox{} })
+	_, r, err = g.fake.Say(ctxT(t), chanOps, "alice", "db-1 is back", "")
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status, "not stored: Slack must send it again")
 }
