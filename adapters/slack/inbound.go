@@ -438,6 +438,15 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	if ts == "" {
 		ts = cb.Message.Timestamp
 	}
+	send := func(ctx context.Context, r adapters.Reply) error { return c.respond(ctx, cb.ResponseURL, r) }
+	if card, ok := c.incidentOf(channel, ts); ok && card != id {
+		// A button's value names another incident than the card it is on:
+		// not what the responder saw, so nothing is done.
+		c.log.Warn("slack: button press refused: its incident is not the card's", "channel", channel, "ts", ts, "card", card, "value", id)
+		c.sendAfterAck(ctx, "a refused button press", channel, send, adapters.Reply{Private: true,
+			Text: "That button does not belong to the card it is on (incident #" + strconv.FormatUint(card, 10) + "): nothing was done."})
+		return nil
+	}
 	in := adapters.Inbound{
 		Platform: Platform, RoomID: channel, Action: &adapters.Action{Verb: verb, IncidentID: id}, MessageID: ts,
 		User: c.users.name(ctx, cb.User.ID, cb.User.Name), Time: c.opts.Now().UTC(),
@@ -451,7 +460,6 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	if err := mark(ctx); err != nil {
 		return err
 	}
-	send := func(ctx context.Context, r adapters.Reply) error { return c.respond(ctx, cb.ResponseURL, r) }
 	reply, done, err := c.dispatch(ctx, in, send)
 	if err != nil || !done || reply.Empty() {
 		return err

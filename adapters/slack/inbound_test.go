@@ -307,3 +307,25 @@ func TestAnsweredOnlyOnceStored(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 500, r.Status, "not stored: Slack must send it again")
 }
+
+// A button whose value names another incident than the card it is on is
+// refused, privately, and nothing reaches sitrep.
+func TestPressOnAnotherIncidentsCard(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, rec.handle, nil)
+	ctx := ctxT(t)
+	card, err := f.client.Deliver(ctx, adapters.Delivery{Room: room, Msg: cardMsg(7)})
+	require.NoError(t, err)
+	r, err := f.fake.Press(ctx, chanOps, "alice", card, slackadapter.ActionResolve, "8")
+	require.NoError(t, err)
+	assert.Equal(t, 200, r.Status, "%s", r.Body)
+	require.Eventually(t, func() bool {
+		rs := f.fake.Responses()
+		return len(rs) == 1 && rs[0].ResponseType == "ephemeral" && rs[0].User == slacktest.UserID("alice") && strings.Contains(rs[0].Text, "#7")
+	}, 5*time.Second, 10*time.Millisecond, "refused privately: %v", f.fake.Responses())
+	assert.Empty(t, rec.inbounds(), "nothing was handed over")
+
+	_, err = f.fake.Press(ctx, chanOps, "alice", card, slackadapter.ActionResolve, "7")
+	require.NoError(t, err)
+	assert.Len(t, rec.inbounds(), 1, "the card's own button works")
+}
