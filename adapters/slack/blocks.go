@@ -103,13 +103,15 @@ func Render(msg adapters.Message, link string) ([]slack.Block, string) {
 	if text == "" {
 		text = "sitrep"
 	}
-	text = Cut(text, MaxText)
+	raw := text
+	text = cutEscaped(raw, MaxText)
 	var blocks []slack.Block
 	if t := strings.TrimSpace(msg.Title); t != "" && (msg.Kind == timeline.KindTriggered || msg.Kind == adapters.KindDigest) {
 		blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Cut(t, MaxHeader), false, false)))
 	}
 	cue := stateCue(msg)
-	body := Cut(cue+"  "+escape(text), MaxSectionText)
+	lead := cue + "  "
+	body := lead + cutEscaped(raw, MaxSectionText-utf8.RuneCountInString(lead))
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil))
 	if msg.Kind != adapters.KindDigest {
 		if fields := fieldObjects(msg.Fields); len(fields) > 0 {
@@ -129,9 +131,43 @@ func Render(msg adapters.Message, link string) ([]slack.Block, string) {
 	return blocks, text
 }
 
-// escape keeps Slack's control characters literal in mrkdwn.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escape keeps Slack's control characters literal in mrkdwn and in a
+// message's text (so "<!channel>" in an alert is not a mention).
+func escape(s string) string { return escaper.Replace(s) }
+
+// escapedLen is how many runes r takes once escaped.
+func escapedLen(r rune) int {
+	switch r {
+	case '&':
+		return len("&amp;")
+	case '<', '>':
+		return len("&lt;")
+	}
+	return 1
+}
+
+// cutEscaped returns s escaped, cut (with "…") so that it is at most n
+// runes: the raw text is cut, never an escape sequence.
+func cutEscaped(s string, n int) string {
+	total := 0
+	for _, r := range s {
+		total += escapedLen(r)
+	}
+	if total <= n {
+		return escape(s)
+	}
+	budget := n - utf8.RuneCountInString(cutMarker)
+	used, end := 0, 0
+	for i, r := range s {
+		if used+escapedLen(r) > budget {
+			break
+		}
+		used += escapedLen(r)
+		end = i + utf8.RuneLen(r)
+	}
+	return escape(strings.TrimRightFunc(s[:end], func(r rune) bool { return r == ' ' || r == '\n' })) + cutMarker
 }
 
 func fieldObjects(f map[string]string) []*slack.TextBlockObject {
@@ -158,7 +194,8 @@ func fieldObjects(f map[string]string) []*slack.TextBlockObject {
 		if rank(k) == len(shownFieldOrder) || len(out) == maxShownFields {
 			break // key fields only: the rest are on the incident's page
 		}
-		out = append(out, slack.NewTextBlockObject(slack.MarkdownType, Cut("*"+escape(k)+"*\n"+escape(f[k]), MaxFieldText), false, false))
+		name := "*" + escape(k) + "*\n"
+		out = append(out, slack.NewTextBlockObject(slack.MarkdownType, name+cutEscaped(f[k], MaxFieldText-utf8.RuneCountInString(name)), false, false))
 	}
 	return out
 }

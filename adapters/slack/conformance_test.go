@@ -38,7 +38,7 @@ func TestConformance(t *testing.T) {
 			Seen: func(context.Context) ([]conformance.Seen, error) {
 				var out []conformance.Seen
 				for _, m := range f.fake.Messages(chanOps) {
-					out = append(out, conformance.Seen{ID: m.TS, Text: m.Text, Parent: m.ThreadTS, Actions: verbsOf(m)})
+					out = append(out, conformance.Seen{ID: m.TS, Text: slacktest.Shown(m.Text), Parent: m.ThreadTS, Actions: verbsOf(m)})
 				}
 				return out, nil
 			},
@@ -71,12 +71,12 @@ func TestConformance(t *testing.T) {
 				var out []string
 				for _, r := range f.fake.Responses() {
 					if r.User == slacktest.UserID(user) || r.ResponseType == "in_channel" {
-						out = append(out, r.Text)
+						out = append(out, slacktest.Shown(r.Text))
 					}
 				}
 				for _, m := range f.fake.Messages(chanOps) {
 					if m.Bot {
-						out = append(out, m.Text)
+						out = append(out, slacktest.Shown(m.Text))
 					}
 				}
 				return out, nil

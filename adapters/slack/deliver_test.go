@@ -187,3 +187,61 @@ func TestPostsAreRemembered(t *testing.T) {
 	}))
 	assert.Equal(t, uint64(9), got)
 }
+
+// brokenEntity reports whether s has an "&" that does not start one of the
+// three escapes Slack knows.
+func brokenEntity(s string) bool {
+	for i := range len(s) {
+		if s[i] == '&' && !strings.HasPrefix(s[i:], "&amp;") && !strings.HasPrefix(s[i:], "&lt;") && !strings.HasPrefix(s[i:], "&gt;") {
+			return true
+		}
+	}
+	return false
+}
+
+// Text is cut before it is escaped, so no cut falls inside "&amp;"; the
+// top-level text is escaped too, so an alert's "<!channel>" is no mention.
+func TestRenderEscapes(t *testing.T) {
+	for pad := range 8 {
+		text := strings.Repeat("x", slackadapter.MaxSectionText-20+pad) + strings.Repeat("&", 40)
+		msg := adapters.Message{IncidentID: 1, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Text: text,
+			Fields: map[string]string{"host": strings.Repeat("y", slackadapter.MaxFieldText-20+pad) + strings.Repeat("<", 40)}}
+		blocks, top := slackadapter.Render(msg, "")
+		require.NoError(t, slacktest.CheckBlocks(blocks))
+		body := blocks[0].(*slack.SectionBlock).Text.Text
+		assert.LessOrEqual(t, utf8.RuneCountInString(body), slackadapter.MaxSectionText)
+		assert.True(t, strings.HasSuffix(body, "…"))
+		assert.False(t, brokenEntity(body), "pad %d: the cut falls inside an escape: %q", pad, body[len(body)-12:])
+		field := blocks[1].(*slack.SectionBlock).Fields[0].Text
+		assert.LessOrEqual(t, utf8.RuneCountInString(field), slackadapter.MaxFieldText)
+		assert.False(t, brokenEntity(field), "pad %d: field cut inside an escape: %q", pad, field[len(field)-12:])
+		assert.LessOrEqual(t, utf8.RuneCountInString(top), slackadapter.MaxText)
+		assert.False(t, brokenEntity(top), "pad %d: top-level text cut inside an escape", pad)
+	}
+
+	_, top := slackadapter.Render(adapters.Message{IncidentID: 1, Kind: timeline.KindTriggered, Text: "<!channel> db & cache > 90%"}, "")
+	assert.Equal(t, "&lt;!channel&gt; db &amp; cache &gt; 90%", top, "the notification text carries no live mention")
+}
+
+// Answers to typed lines and slash commands are escaped: a reply quoting
+// "<!channel>" mentions no one.
+func TestAnswersAreEscaped(t *testing.T) {
+	rec := &recorder{reply: adapters.Reply{Text: "noted: <!channel> & <@U1>"}}
+	f := newFixture(t, rec.handle, nil)
+	ctx := ctxT(t)
+	_, _, err := f.fake.Say(ctx, chanOps, "alice", "hello", "")
+	require.NoError(t, err)
+	const want = "noted: &lt;!channel&gt; &amp; &lt;@U1&gt;"
+	require.Eventually(t, func() bool {
+		for _, m := range f.fake.Messages(chanOps) {
+			if m.Bot && m.Text == want {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "the channel answer is escaped: %v", f.fake.Messages(chanOps))
+
+	r, err := f.fake.Command(ctx, chanOps, "alice", "/sitrep", "help")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"response_type":"in_channel","text":"`+want+`"}`, string(r.Body))
+}

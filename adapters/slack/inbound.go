@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
 )
 
@@ -124,7 +125,9 @@ func (c *Client) verify(w http.ResponseWriter, r *http.Request) (request, error)
 	if err := sv.Ensure(); err != nil {
 		return request{}, refuse(http.StatusUnauthorized, "x-slack-signature", "does not match the body and the signing secret")
 	}
-	sig := r.Header.Get("X-Slack-Signature")
+	// Keyed on the lower-cased hex: Slack's verifier decodes either case, so
+	// an upper-cased copy of a used signature is the same signature.
+	sig := strings.ToLower(r.Header.Get("X-Slack-Signature"))
 	if c.seen(sig) {
 		return request{}, refuse(http.StatusUnauthorized, "x-slack-signature", "this request was seen before (replayed)")
 	}
@@ -324,24 +327,36 @@ func (c *Client) command(ctx context.Context, cmd slack.SlashCommand, mark func(
 	if err != nil || !done || reply.Empty() {
 		return nil, err
 	}
-	return commandAnswer{ResponseType: responseType(reply), Text: Cut(reply.Text, MaxText)}, nil
+	return commandAnswer{ResponseType: responseType(reply), Text: cutEscaped(reply.Text, MaxText)}, nil
 }
 
-// dispatch hands in to the Handler. If it answers within AckWithin, its
-// Reply is returned (done); else later is called with it once it comes.
+// dispatch stores in in the inbox, then hands it over. The store comes
+// first, with no deadline: Slack is answered only once in is stored (an error
+// storing it is returned, so Slack is not acked and sends it again; a retry
+// of one already stored is done with no Reply). If the handling answers
+// within AckWithin, its Reply is returned (done); else later is called with
+// it once it comes.
 func (c *Client) dispatch(ctx context.Context, in adapters.Inbound, later func(context.Context, adapters.Reply) error) (adapters.Reply, bool, error) {
+	ticket, err := c.opts.Inbox.Store(ctx, in)
+	if errors.Is(err, inbox.ErrDuplicate) {
+		c.log.Info("slack: a retry of a request already received is dropped", "channel", in.RoomID, "key", in.Key)
+		return adapters.Reply{}, true, nil
+	}
+	if err != nil {
+		return adapters.Reply{}, false, fmt.Errorf("slack: store inbound: %w", err)
+	}
 	type result struct {
 		r   adapters.Reply
 		err error
 	}
 	ch := make(chan result, 1)
-	// Not cut short if Slack hangs up: the inbox stores the Inbound before
-	// handling it, and bounds the call.
+	// Not cut short if Slack hangs up: in is stored, and the inbox bounds
+	// the call.
 	hctx := context.WithoutCancel(ctx)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		r, err := c.opts.Handler(hctx, in)
+		r, err := c.opts.Inbox.Handle(hctx, ticket, in)
 		ch <- result{r, err}
 	}()
 	t := time.NewTimer(c.opts.AckWithin)
@@ -376,7 +391,7 @@ func (c *Client) respond(ctx context.Context, responseURL string, r adapters.Rep
 	if responseURL == "" || r.Empty() {
 		return nil
 	}
-	msg := &slack.WebhookMessage{Text: Cut(r.Text, MaxText), ResponseType: responseType(r), ReplaceOriginal: r.Replace && !r.Private}
+	msg := &slack.WebhookMessage{Text: cutEscaped(r.Text, MaxText), ResponseType: responseType(r), ReplaceOriginal: r.Replace && !r.Private}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, c.http, msg); err != nil {
 		// A response_url is a credential for half an hour: no error shows it.
 		var ue *url.Error
@@ -423,6 +438,15 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	if ts == "" {
 		ts = cb.Message.Timestamp
 	}
+	send := func(ctx context.Context, r adapters.Reply) error { return c.respond(ctx, cb.ResponseURL, r) }
+	if card, ok := c.incidentOf(channel, ts); ok && card != id {
+		// A button's value names another incident than the card it is on:
+		// not what the responder saw, so nothing is done.
+		c.log.Warn("slack: button press refused: its incident is not the card's", "channel", channel, "ts", ts, "card", card, "value", id)
+		c.sendAfterAck(ctx, "a refused button press", channel, send, adapters.Reply{Private: true,
+			Text: "That button does not belong to the card it is on (incident #" + strconv.FormatUint(card, 10) + "): nothing was done."})
+		return nil
+	}
 	in := adapters.Inbound{
 		Platform: Platform, RoomID: channel, Action: &adapters.Action{Verb: verb, IncidentID: id}, MessageID: ts,
 		User: c.users.name(ctx, cb.User.ID, cb.User.Name), Time: c.opts.Now().UTC(),
@@ -436,7 +460,6 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	if err := mark(ctx); err != nil {
 		return err
 	}
-	send := func(ctx context.Context, r adapters.Reply) error { return c.respond(ctx, cb.ResponseURL, r) }
 	reply, done, err := c.dispatch(ctx, in, send)
 	if err != nil || !done || reply.Empty() {
 		return err
@@ -508,7 +531,7 @@ func (c *Client) event(ctx context.Context, ev slackevents.EventsAPIEvent, event
 // say answers a typed line: privately (chat.postEphemeral) or in the
 // channel, under thread if the line was in one.
 func (c *Client) say(ctx context.Context, channel, user, thread string, r adapters.Reply) error {
-	opts := []slack.MsgOption{slack.MsgOptionText(Cut(r.Text, MaxText), false)}
+	opts := []slack.MsgOption{slack.MsgOptionText(cutEscaped(r.Text, MaxText), false)}
 	if thread != "" {
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}

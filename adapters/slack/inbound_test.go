@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,11 +13,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
 	slackadapter "github.com/sitrep/sitrep/adapters/slack"
 	"github.com/sitrep/sitrep/adapters/slack/slacktest"
 	"github.com/sitrep/sitrep/inbox"
+	"github.com/sitrep/sitrep/storage"
 )
 
 // recorder is a Handler that keeps what it got and answers with reply.
@@ -241,4 +244,88 @@ func TestPressAnswers(t *testing.T) {
 		rs := f.fake.Responses()
 		return len(rs) == 2 && rs[0].ResponseType == "ephemeral" && rs[0].User == slacktest.UserID("alice")
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// A replay is refused however the signature's hex is spelled: Slack's
+// verifier takes upper-case hex as the same signature.
+func TestReplayWithUpperCaseSignature(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, rec.handle, nil)
+	ctx := ctxT(t)
+	now := time.Now()
+	body := form(url.Values{"command": {"/sitrep"}, "text": {"ack 1"}, "channel_id": {chanOps}, "user_id": {slacktest.UserID("alice")}, "trigger_id": {"t-upper"}})
+	r, err := slacktest.Post(ctx, f.srv.URL+slackadapter.CommandsPath, "application/x-www-form-urlencoded", secret, now, body, nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+
+	sig := slacktest.Sign(secret, now, body).Get("X-Slack-Signature")
+	upper := http.Header{"X-Slack-Signature": {"v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0="))}}
+	r, err = slacktest.Post(ctx, f.srv.URL+slackadapter.CommandsPath, "application/x-www-form-urlencoded", secret, now, body, upper)
+	require.NoError(t, err)
+	assert.Equal(t, 401, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "replayed")
+	assert.Len(t, rec.inbounds(), 1, "applied once")
+}
+
+// failingInbox cannot store anything.
+type failingInbox struct{}
+
+func (failingInbox) Store(context.Context, adapters.Inbound) (inbox.Ticket, error) {
+	return 0, errors.New("inbox: store: database timeout")
+}
+
+func (failingInbox) Handle(context.Context, inbox.Ticket, adapters.Inbound) (adapters.Reply, error) {
+	return adapters.Reply{}, errors.New("nothing was stored")
+}
+
+// Slack is answered only once the Inbound is stored, however long the store
+// takes (no 2 s timer races it); a store that fails is a 500, so Slack
+// sends it again; a retry already stored is a 200 with nothing handled.
+func TestAnsweredOnlyOnceStored(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, nil, func(o *slackadapter.Options) { o.Inbox = inbox.New(o.DB, rec.handle, inbox.Options{}) })
+	go func() {
+		_ = f.db.Update(context.Background(), func(*bolt.Tx) error { time.Sleep(3 * time.Second); return nil })
+	}()
+	time.Sleep(20 * time.Millisecond)
+	body, _ := f.fake.Event(slacktest.MessageEvent{Type: "message", Channel: chanOps, User: slacktest.UserID("alice"), Text: "db-1 is back", TS: "9.000001"})
+	r, err := f.fake.SendEvent(ctxT(t), body, nil)
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	stored := 0
+	_ = f.db.View(func(tx *bolt.Tx) error { stored = tx.Bucket(storage.BucketInboxSeen).Stats().KeyN; return nil })
+	assert.NotZero(t, stored, "Slack got 200 while the event was not yet in the inbox")
+
+	time.Sleep(1100 * time.Millisecond) // a retry is signed anew, at a later second
+	r, err = f.fake.SendEvent(ctxT(t), body, http.Header{"X-Slack-Retry-Num": {"1"}})
+	require.NoError(t, err)
+	assert.Equal(t, 200, r.Status, "%s", r.Body)
+	assert.Len(t, rec.inbounds(), 1, "the retry is not handled again")
+
+	g := newFixture(t, nil, func(o *slackadapter.Options) { o.Inbox = failingInbox{} })
+	_, r, err = g.fake.Say(ctxT(t), chanOps, "alice", "db-1 is back", "")
+	require.NoError(t, err)
+	assert.Equal(t, 500, r.Status, "not stored: Slack must send it again")
+}
+
+// A button whose value names another incident than the card it is on is
+// refused, privately, and nothing reaches sitrep.
+func TestPressOnAnotherIncidentsCard(t *testing.T) {
+	rec := &recorder{}
+	f := newFixture(t, rec.handle, nil)
+	ctx := ctxT(t)
+	card, err := f.client.Deliver(ctx, adapters.Delivery{Room: room, Msg: cardMsg(7)})
+	require.NoError(t, err)
+	r, err := f.fake.Press(ctx, chanOps, "alice", card, slackadapter.ActionResolve, "8")
+	require.NoError(t, err)
+	assert.Equal(t, 200, r.Status, "%s", r.Body)
+	require.Eventually(t, func() bool {
+		rs := f.fake.Responses()
+		return len(rs) == 1 && rs[0].ResponseType == "ephemeral" && rs[0].User == slacktest.UserID("alice") && strings.Contains(rs[0].Text, "#7")
+	}, 5*time.Second, 10*time.Millisecond, "refused privately: %v", f.fake.Responses())
+	assert.Empty(t, rec.inbounds(), "nothing was handed over")
+
+	_, err = f.fake.Press(ctx, chanOps, "alice", card, slackadapter.ActionResolve, "7")
+	require.NoError(t, err)
+	assert.Len(t, rec.inbounds(), 1, "the card's own button works")
 }

@@ -22,6 +22,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -41,7 +42,11 @@ type Options struct {
 	PublicURL     string // sitrep's public URL, for links to incidents
 	Command       string // the slash command, default DefaultCommand
 	DB            *storage.DB
-	Handler       adapters.Handler
+	// Inbox stores each Inbound before Slack is answered and then hands it
+	// over. Without one, Handler takes Inbounds as they come, nothing
+	// stored first.
+	Inbox   Inbox
+	Handler adapters.Handler
 	// Known reports whether a channel ID is a sitrep room's.
 	Known      func(id string) bool
 	Logger     *slog.Logger
@@ -51,6 +56,26 @@ type Options struct {
 	// Slack is answered and the result follows via response_url; default 2 s
 	// (Slack allows 3).
 	AckWithin time.Duration
+}
+
+// Inbox is where Inbounds wait until handled (an *inbox.Inbox): Store
+// commits one (inbox.ErrDuplicate for a retry of one already stored),
+// Handle hands it over.
+type Inbox interface {
+	Store(ctx context.Context, in adapters.Inbound) (inbox.Ticket, error)
+	Handle(ctx context.Context, t inbox.Ticket, in adapters.Inbound) (adapters.Reply, error)
+}
+
+// handlerOnly is an Inbox that stores nothing: Handle calls the Handler.
+type handlerOnly struct{ h adapters.Handler }
+
+func (handlerOnly) Store(context.Context, adapters.Inbound) (inbox.Ticket, error) { return 0, nil }
+
+func (o handlerOnly) Handle(ctx context.Context, _ inbox.Ticket, in adapters.Inbound) (adapters.Reply, error) {
+	if o.h == nil {
+		return adapters.Reply{}, nil
+	}
+	return o.h(ctx, in)
 }
 
 // Client is the Slack adapter: an adapters.Chat and the inbound handlers.
@@ -74,6 +99,9 @@ func New(o Options) *Client {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Inbox == nil {
+		o.Inbox = handlerOnly{o.Handler}
 	}
 	if o.AckWithin <= 0 {
 		o.AckWithin = 2 * time.Second

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -47,7 +48,16 @@ func (c *Client) RunSocket(ctx context.Context) error {
 	}
 }
 
+// maxSocketInFlight bounds the envelopes handled at once over Socket Mode.
+const maxSocketInFlight = 16
+
+// socketEvents handles each envelope in its own goroutine (at most
+// maxSocketInFlight at once), which acks it: one slow request must not hold
+// back the acks of those behind it past Slack's 3 s.
 func (c *Client) socketEvents(ctx context.Context, sm *socketmode.Client) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxSocketInFlight)
 	for {
 		select {
 		case <-ctx.Done():
@@ -56,7 +66,15 @@ func (c *Client) socketEvents(ctx context.Context, sm *socketmode.Client) {
 			if !ok {
 				return
 			}
-			c.socketEvent(ctx, sm, ev)
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				c.socketEvent(ctx, sm, ev)
+			})
 		}
 	}
 }
@@ -102,11 +120,13 @@ func (c *Client) socketEvent(ctx context.Context, sm *socketmode.Client, ev sock
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
+		// Bad input: acked, so Slack does not send it again.
 		c.log.Warn("slack socket request refused", "type", ev.Type, "field", ref.Field, "reason", ref.Msg)
 		payload = nil
 	case err != nil:
-		c.log.Error("slack socket request failed", "type", ev.Type, "err", err)
-		payload = nil
+		// Not taken: no ack, so Slack sends it again (the inbox dedupes).
+		c.log.Error("slack socket request failed; not acked, Slack will retry", "type", ev.Type, "err", err)
+		return
 	}
 	if ev.Request == nil {
 		return

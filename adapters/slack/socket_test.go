@@ -2,6 +2,9 @@ package slack_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,4 +56,49 @@ func TestSocketMode(t *testing.T) {
 	require.Len(t, rec.inbounds(), 3)
 	assert.Equal(t, "bob", rec.inbounds()[2].User)
 	assert.Equal(t, adapters.VerbResolve, rec.inbounds()[2].Action.Verb)
+}
+
+// runSocket runs the adapter's Socket Mode until the test ends, once the
+// fake sees the connection open.
+func runSocket(t *testing.T, f *fixture) {
+	t.Helper()
+	f.fake.SetApp("", "") // no Request URLs: only the socket
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.client.RunSocket(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, f.fake.SocketOpen, 5*time.Second, 10*time.Millisecond)
+}
+
+func socketOptions(o *slackadapter.Options) { o.AppToken = slacktest.AppToken; o.SigningSecret = "" }
+
+// A request sitrep failed to take is not acked, so Slack sends it again.
+func TestSocketDoesNotAckFailedEvent(t *testing.T) {
+	failing := func(context.Context, adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{}, errors.New("inbox: store: database timeout")
+	}
+	f := newFixture(t, failing, socketOptions)
+	runSocket(t, f)
+	_, r, err := f.fake.Say(ctxT(t), chanOps, "alice", "db-1 is back", "")
+	assert.Error(t, err, "a failed event must not be acked (got ack %d %s)", r.Status, r.Body)
+}
+
+// Envelopes are handled side by side: three messages at once, each taking
+// 1.5 s to handle, are all acked within Slack's 3 s.
+func TestSocketHandlesEnvelopesConcurrently(t *testing.T) {
+	rec := &recorder{delay: 1500 * time.Millisecond}
+	f := newFixture(t, rec.handle, socketOptions)
+	runSocket(t, f)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			_, _, errs[i] = f.fake.Say(ctxT(t), chanOps, "alice", fmt.Sprintf("message %d", i), "")
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		assert.NoError(t, err, "message %d acked within 3 s", i)
+	}
+	assert.Len(t, rec.inbounds(), 3)
 }

@@ -618,3 +618,9 @@ func (m Message) ButtonValue(actionID string) string {
 	}
 	return ""
 }
+
+var unescaper = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// Shown is a message text as Slack shows it: its escapes (&amp; &lt; &gt;)
+// read back as the characters they stand for.
+func Shown(text string) string { return unescaper.Replace(text) }
