@@ -473,7 +473,7 @@ func classify(ctx context.Context, what string, err error) error {
 	}
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
-		return &adapters.RetryAfterError{After: max(rl.RetryAfter, 0), Err: fmt.Errorf("discord: %s: %w", what, err)}
+		return &adapters.RetryAfterError{After: max(rl.RetryAfter, 0), Err: fmt.Errorf("discord: %s: %w", what, scrub(err))}
 	}
 	var re *discordgo.RESTError
 	if errors.As(err, &re) {
@@ -493,7 +493,36 @@ func classify(ctx context.Context, what string, err error) error {
 		}
 		return wrapped
 	}
-	return fmt.Errorf("discord: %s: %w", what, err)
+	return fmt.Errorf("discord: %s: %w", what, scrub(err))
+}
+
+// scrub is err without the request's URL, which for an interaction's
+// webhook holds the interaction's token: a transport failure's *url.Error
+// gives way to its cause, a rate limit to a summary, a REST error to its
+// status and Discord's message.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		if rl.RateLimit != nil && rl.TooManyRequests != nil {
+			return fmt.Errorf("rate limited, retry after %s", rl.RetryAfter)
+		}
+		return errors.New("rate limited")
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) {
+		return errors.New(restSummary(re))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Err == nil {
+			return errors.New("request failed")
+		}
+		return scrub(ue.Err)
+	}
+	return err
 }
 
 // restSummary is a REST error's status and Discord's message, without the

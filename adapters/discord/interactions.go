@@ -274,7 +274,7 @@ func (c *Client) answer(w http.ResponseWriter, r *http.Request, i *discordgo.Int
 			fctx, cancel := context.WithTimeout(ctx, followUpTimeout)
 			defer cancel()
 			if err := c.followUp(fctx, i, c.response(i, in, res)); err != nil {
-				c.log.Warn("discord interaction follow-up failed", "interaction", i.ID, "err", err)
+				c.log.Warn("discord interaction follow-up failed", "interaction", i.ID, "err", scrub(err))
 			}
 		}()
 	}
