@@ -187,12 +187,30 @@ func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in, err := Inbound(i, room)
+	if err == nil {
+		err = c.onItsCard(in)
+	}
 	if errors.As(err, &ie) {
 		writeResponse(w, private("sitrep cannot take that: "+ie.Msg+". Nothing was changed."))
 		return
 	}
 	in.Time = c.opts.Now().UTC()
 	c.answer(w, r, i, in)
+}
+
+// onItsCard checks that a press names the incident of the card it sits on,
+// when sitrep knows that card: a button's custom_id is the client's to send,
+// and a press on #42's card must not act on another incident.
+func (c *Client) onItsCard(in adapters.Inbound) error {
+	if in.Action == nil || in.MessageID == "" || c.opts.Cards == nil {
+		return nil
+	}
+	if card, ok := c.opts.Cards.Get(in.MessageID); ok && card.Incident != in.Action.IncidentID {
+		c.log.Warn("discord press names another incident than its card's", "message", in.MessageID,
+			"card", card.Incident, "custom_id", in.Action.IncidentID)
+		return &InteractionError{Field: "data.custom_id", Msg: "that button is not this card's"}
+	}
+	return nil
 }
 
 // verify checks r's signature, timestamp and freshness; it returns the
