@@ -45,6 +45,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
 
@@ -91,6 +92,9 @@ type Options struct {
 	GuildID       string
 	// Cards maps a card's message (and thread) to its incident; nil keeps no map.
 	Cards *Cards
+	// DB keeps the signatures of interactions taken, against replays, across
+	// restarts; nil keeps them in memory.
+	DB *storage.DB
 	// Handler takes what responders send (sitrep's inbox).
 	Handler adapters.Handler
 	// Known reports whether a channel is a sitrep room; nil: every channel is.
@@ -139,7 +143,7 @@ func New(opts Options) (*Client, error) {
 		}
 		next = &redirect{base: base, next: next}
 	}
-	c := &Client{s: s, opts: opts, log: log, limits: newLimiter(opts.Now), replay: &replays{seen: map[string]time.Time{}}, threads: map[string]bool{}}
+	c := &Client{s: s, opts: opts, log: log, limits: newLimiter(opts.Now), replay: &replays{db: opts.DB, seen: map[string]time.Time{}}, threads: map[string]bool{}}
 	c.selfID.Store("")
 	s.Client = &http.Client{Transport: &observer{limits: c.limits, next: next}, Timeout: 20 * time.Second}
 	// sitrep's outbox paces and retries: discordgo must do neither.

@@ -3,6 +3,8 @@ package discord
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,7 +168,13 @@ func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "", "could not read body")
 		return
 	}
-	if field, msg := c.verify(r, body); field != "" {
+	field, msg, err := c.verify(r, body)
+	if err != nil {
+		c.log.Error("discord interaction: could not check it against replays", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "could not take the interaction just now")
+		return
+	}
+	if field != "" {
 		c.log.Warn("discord interaction refused", "field", field, "reason", msg, "remote", r.RemoteAddr)
 		httpjson.Error(w, http.StatusUnauthorized, field, msg)
 		return
@@ -214,27 +222,43 @@ func (c *Client) onItsCard(in adapters.Inbound) error {
 }
 
 // verify checks r's signature, timestamp and freshness; it returns the
-// field at fault and why, or "".
-func (c *Client) verify(r *http.Request, body []byte) (field, msg string) {
+// field at fault and why, or "" (and an error if freshness could not be
+// checked).
+func (c *Client) verify(r *http.Request, body []byte) (field, msg string, err error) {
 	if c.opts.PublicKey == nil {
-		return "X-Signature-Ed25519", "no public key configured"
+		return "X-Signature-Ed25519", "no public key configured", nil
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !discordgo.VerifyInteraction(r, c.opts.PublicKey) {
-		return "X-Signature-Ed25519", "missing or bad signature"
+		return "X-Signature-Ed25519", "missing or bad signature", nil
 	}
 	ts, err := strconv.ParseInt(r.Header.Get("X-Signature-Timestamp"), 10, 64)
 	if err != nil {
-		return "X-Signature-Timestamp", "not a Unix time"
+		return "X-Signature-Timestamp", "not a Unix time", nil
 	}
 	at, now := time.Unix(ts, 0), c.opts.Now()
 	if at.Before(now.Add(-MaxSkew)) || at.After(now.Add(MaxSkew)) {
-		return "X-Signature-Timestamp", "more than 5 minutes from now"
+		return "X-Signature-Timestamp", "more than 5 minutes from now", nil
 	}
-	if !c.replay.first(r.Header.Get("X-Signature-Ed25519"), at.Add(MaxSkew), now) {
-		return "X-Signature-Ed25519", "request seen before"
+	// The bytes signed, not their spelling: hex in upper case is the same signature.
+	sig, err := hex.DecodeString(r.Header.Get("X-Signature-Ed25519"))
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return "X-Signature-Ed25519", "missing or bad signature", nil
 	}
-	return "", ""
+	fresh, err := c.replay.first(r.Context(), sig, at.Add(MaxSkew), now)
+	if err != nil {
+		return "", "", err
+	}
+	if !fresh {
+		return "X-Signature-Ed25519", "request seen before", nil
+	}
+	return "", "", nil
+}
+
+// PruneSignatures forgets the signatures of interactions too old to pass
+// again anyway, and returns how many.
+func (c *Client) PruneSignatures(ctx context.Context) (int, error) {
+	return c.replay.prune(ctx, c.opts.Now())
 }
 
 // roomOf maps a channel to the sitrep channel it speaks for: itself, or the
