@@ -92,6 +92,9 @@ func build(env platform.Env) (platform.Built, error) {
 		Token: cfg.BotToken, APIURL: cfg.APIURL, ApplicationID: cfg.ApplicationID, GuildID: cfg.GuildID,
 		Cards: NewCards(env.DB), DB: env.DB, Handler: env.Inbox.Receive, Known: env.RoomExists, Logger: env.Log,
 	}
+	if env.Inbox != nil {
+		opts.Inbox = env.Inbox
+	}
 	if base := strings.TrimRight(env.Config.PublicURL, "/"); base != "" {
 		opts.IncidentURL = func(id uint64) string { return base + "/v1/incidents/" + strconv.FormatUint(id, 10) }
 	}

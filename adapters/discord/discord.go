@@ -45,6 +45,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -95,14 +96,34 @@ type Options struct {
 	// DB keeps the signatures of interactions taken, against replays, across
 	// restarts; nil keeps them in memory.
 	DB *storage.DB
-	// Handler takes what responders send (sitrep's inbox).
+	// Handler takes what responders type (sitrep's inbox).
 	Handler adapters.Handler
+	// Inbox takes interactions: each is stored before Discord is answered,
+	// even with a deferral, and handled after. Nil: Handler takes them,
+	// with nothing stored first.
+	Inbox Inbox
 	// Known reports whether a channel is a sitrep room; nil: every channel is.
 	Known func(channelID string) bool
 	// IncidentURL, if set, is the link a card's title carries.
 	IncidentURL func(id uint64) string
 	Logger      *slog.Logger
 	Now         func() time.Time
+}
+
+// Inbox stores an Inbound in its own commit and hands it over after, as
+// *inbox.Inbox does.
+type Inbox interface {
+	Store(ctx context.Context, in adapters.Inbound) (inbox.Ticket, error)
+	Handle(ctx context.Context, t inbox.Ticket, in adapters.Inbound) (adapters.Reply, error)
+}
+
+// handlerInbox is a plain Handler as an Inbox that stores nothing.
+type handlerInbox struct{ h adapters.Handler }
+
+func (h handlerInbox) Store(context.Context, adapters.Inbound) (inbox.Ticket, error) { return 0, nil }
+
+func (h handlerInbox) Handle(ctx context.Context, _ inbox.Ticket, in adapters.Inbound) (adapters.Reply, error) {
+	return h.h(ctx, in)
 }
 
 // Client is Discord as an adapters.Chat.
@@ -144,6 +165,9 @@ func New(opts Options) (*Client, error) {
 		next = &redirect{base: base, next: next}
 	}
 	c := &Client{s: s, opts: opts, log: log, limits: newLimiter(opts.Now), replay: &replays{db: opts.DB, seen: map[string]time.Time{}}, threads: map[string]bool{}}
+	if c.opts.Inbox == nil && c.opts.Handler != nil {
+		c.opts.Inbox = handlerInbox{c.opts.Handler}
+	}
 	c.selfID.Store("")
 	s.Client = &http.Client{Transport: &observer{limits: c.limits, next: next}, Timeout: 20 * time.Second}
 	// sitrep's outbox paces and retries: discordgo must do neither.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/render"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -158,6 +159,7 @@ func Inbound(i *discordgo.Interaction, room string) (adapters.Inbound, error) {
 // signature is checked (401 if bad or missing), with a timestamp within
 // MaxSkew of now and a signature not seen before.
 func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInteractionBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -203,7 +205,7 @@ func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Time = c.opts.Now().UTC()
-	c.answer(w, r, i, in)
+	c.answer(w, r, received, i, in)
 }
 
 // onItsCard checks that a press names the incident of the card it sits on,
@@ -284,22 +286,41 @@ type result struct {
 	err   error
 }
 
-func (c *Client) handle(ctx context.Context, in adapters.Inbound) result {
-	if c.opts.Handler == nil {
-		return result{}
-	}
-	reply, err := c.opts.Handler(ctx, in)
+func (c *Client) handle(ctx context.Context, t inbox.Ticket, in adapters.Inbound) result {
+	reply, err := c.opts.Inbox.Handle(ctx, t, in)
 	return result{reply, err}
 }
 
-// answer hands in to sitrep and answers Discord within its 3 seconds:
-// directly when sitrep is quick, else deferred and completed by a follow-up.
-func (c *Client) answer(w http.ResponseWriter, r *http.Request, i *discordgo.Interaction, in adapters.Inbound) {
+// answer stores in, then hands it to sitrep and answers Discord within its
+// 3 seconds of received: directly when sitrep is quick, else deferred and
+// completed by a follow-up. Nothing is answered, deferral included, before
+// in is stored: a press Discord shows as taken survives a crash.
+func (c *Client) answer(w http.ResponseWriter, r *http.Request, received time.Time, i *discordgo.Interaction, in adapters.Inbound) {
+	if c.opts.Inbox == nil {
+		writeResponse(w, c.response(i, in, result{}))
+		return
+	}
+	ticket, err := c.opts.Inbox.Store(r.Context(), in)
+	switch {
+	case errors.Is(err, inbox.ErrDuplicate):
+		c.log.Info("discord interaction already received; dropped", "interaction", i.ID)
+		if in.Action != nil {
+			writeResponse(w, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+		} else {
+			writeResponse(w, private("sitrep already received that; nothing more was done."))
+		}
+		return
+	case err != nil:
+		c.log.Error("discord interaction: could not store it", "interaction", i.ID, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "sitrep could not take the interaction just now")
+		return
+	}
 	done := make(chan result, 1)
 	// Not cut short if Discord hangs up: the inbox has stored the Inbound.
 	ctx := context.WithoutCancel(r.Context())
-	go func() { done <- c.handle(ctx, in) }()
-	t := time.NewTimer(answerWithin)
+	go func() { done <- c.handle(ctx, ticket, in) }()
+	// Only the handling races Discord's clock, from when the request came in.
+	t := time.NewTimer(max(time.Until(received.Add(answerWithin)), 0))
 	defer t.Stop()
 	select {
 	case res := <-done:
