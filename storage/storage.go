@@ -59,13 +59,14 @@ var (
 // Buckets of Discord.
 var (
 	BucketDiscordCards = []byte("discordcards") // Discord message ID of an incident's card (its thread's ID too) → incident ID (u64)
+	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
-		BucketDiscordCards,
+		BucketDiscordCards, BucketDiscordSigs,
 	}
 }
 

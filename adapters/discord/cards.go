@@ -1,8 +1,10 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -53,26 +55,85 @@ func (c *Cards) Get(id string) (Card, bool) {
 }
 
 // replays remembers the signatures of interactions taken, until their
-// timestamps are too old to pass again.
+// timestamps are too old to pass again: in storage.BucketDiscordSigs when
+// it has a db (so a restart forgets none), else in memory. A signature is
+// kept as its 64 decoded bytes, however its hex was written.
 type replays struct {
+	db   *storage.DB
 	mu   sync.Mutex
 	seen map[string]time.Time // signature → when it stops being acceptable
 }
 
 // first reports whether sig is new, and remembers it until until.
-func (r *replays) first(sig string, until, now time.Time) bool {
+func (r *replays) first(ctx context.Context, sig []byte, until, now time.Time) (bool, error) {
+	if r.db != nil {
+		fresh := false
+		err := r.db.Update(ctx, func(tx *bolt.Tx) error {
+			b := tx.Bucket(storage.BucketDiscordSigs)
+			if v := b.Get(sig); len(v) == 8 && time.Unix(int64(storage.ParseU64(v)), 0).After(now) {
+				return nil
+			}
+			fresh = true
+			return b.Put(sig, storage.U64(uint64(until.Unix())))
+		})
+		if err != nil {
+			return false, fmt.Errorf("discord: remember an interaction's signature: %w", err)
+		}
+		return fresh, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if exp, ok := r.seen[sig]; ok && exp.After(now) {
-		return false
+	if exp, ok := r.seen[string(sig)]; ok && exp.After(now) {
+		return false, nil
 	}
 	if len(r.seen) > 1024 {
-		for k, exp := range r.seen {
-			if !exp.After(now) {
-				delete(r.seen, k)
-			}
+		r.pruneMemory(now)
+	}
+	r.seen[string(sig)] = until
+	return true, nil
+}
+
+func (r *replays) pruneMemory(now time.Time) int {
+	n := 0
+	for k, exp := range r.seen {
+		if !exp.After(now) {
+			delete(r.seen, k)
+			n++
 		}
 	}
-	r.seen[sig] = until
-	return true
+	return n
+}
+
+// prune forgets the signatures that could not pass again anyway, and
+// returns how many.
+func (r *replays) prune(ctx context.Context, now time.Time) (int, error) {
+	if r.db == nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.pruneMemory(now), nil
+	}
+	n := 0
+	err := r.db.Update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(storage.BucketDiscordSigs)
+		var old [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			if len(v) != 8 || !time.Unix(int64(storage.ParseU64(v)), 0).After(now) {
+				old = append(old, bytes.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("discord: prune signatures: %w", err)
+	}
+	return n, nil
 }

@@ -1,10 +1,12 @@
 package discord
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sitrep/sitrep/config"
@@ -88,7 +90,10 @@ func build(env platform.Env) (platform.Built, error) {
 	}
 	opts := Options{
 		Token: cfg.BotToken, APIURL: cfg.APIURL, ApplicationID: cfg.ApplicationID, GuildID: cfg.GuildID,
-		Cards: NewCards(env.DB), Handler: env.Inbox.Receive, Known: env.RoomExists, Logger: env.Log,
+		Cards: NewCards(env.DB), DB: env.DB, Handler: env.Inbox.Receive, Known: env.RoomExists, Logger: env.Log,
+	}
+	if env.Inbox != nil {
+		opts.Inbox = env.Inbox
 	}
 	if base := strings.TrimRight(env.Config.PublicURL, "/"); base != "" {
 		opts.IncidentURL = func(id uint64) string { return base + "/v1/incidents/" + strconv.FormatUint(id, 10) }
@@ -110,5 +115,29 @@ func build(env platform.Env) (platform.Built, error) {
 		env.Log.Warn("discord buttons and /sitrep are off: set discord.public_key (or SITREP_DISCORD_PUBLIC_KEY) and point the application's Interactions Endpoint URL at " +
 			strings.TrimRight(env.Config.PublicURL, "/") + InteractionsPath)
 	}
-	return platform.Built{Chat: c, Run: c.Run}, nil
+	run := func(ctx context.Context) error {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { pruneLoop(ctx, c) })
+		return c.Run(ctx)
+	}
+	return platform.Built{Chat: c, Run: run}, nil
+}
+
+// pruneEvery is how often the signatures of old interactions are forgotten.
+const pruneEvery = 10 * time.Minute
+
+func pruneLoop(ctx context.Context, c *Client) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := c.PruneSignatures(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("prune discord interaction signatures", "err", err)
+			}
+		}
+	}
 }

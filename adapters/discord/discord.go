@@ -45,6 +45,8 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/inbox"
+	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
 
@@ -91,8 +93,15 @@ type Options struct {
 	GuildID       string
 	// Cards maps a card's message (and thread) to its incident; nil keeps no map.
 	Cards *Cards
-	// Handler takes what responders send (sitrep's inbox).
+	// DB keeps the signatures of interactions taken, against replays, across
+	// restarts; nil keeps them in memory.
+	DB *storage.DB
+	// Handler takes what responders type (sitrep's inbox).
 	Handler adapters.Handler
+	// Inbox takes interactions: each is stored before Discord is answered,
+	// even with a deferral, and handled after. Nil: Handler takes them,
+	// with nothing stored first.
+	Inbox Inbox
 	// Known reports whether a channel is a sitrep room; nil: every channel is.
 	Known func(channelID string) bool
 	// IncidentURL, if set, is the link a card's title carries.
@@ -102,6 +111,22 @@ type Options struct {
 	AnswerWithin time.Duration
 	Logger       *slog.Logger
 	Now          func() time.Time
+}
+
+// Inbox stores an Inbound in its own commit and hands it over after, as
+// *inbox.Inbox does.
+type Inbox interface {
+	Store(ctx context.Context, in adapters.Inbound) (inbox.Ticket, error)
+	Handle(ctx context.Context, t inbox.Ticket, in adapters.Inbound) (adapters.Reply, error)
+}
+
+// handlerInbox is a plain Handler as an Inbox that stores nothing.
+type handlerInbox struct{ h adapters.Handler }
+
+func (h handlerInbox) Store(context.Context, adapters.Inbound) (inbox.Ticket, error) { return 0, nil }
+
+func (h handlerInbox) Handle(ctx context.Context, _ inbox.Ticket, in adapters.Inbound) (adapters.Reply, error) {
+	return h.h(ctx, in)
 }
 
 // Client is Discord as an adapters.Chat.
@@ -145,7 +170,10 @@ func New(opts Options) (*Client, error) {
 		}
 		next = &redirect{base: base, next: next}
 	}
-	c := &Client{s: s, opts: opts, log: log, limits: newLimiter(opts.Now), replay: &replays{seen: map[string]time.Time{}}, threads: map[string]bool{}}
+	c := &Client{s: s, opts: opts, log: log, limits: newLimiter(opts.Now), replay: &replays{db: opts.DB, seen: map[string]time.Time{}}, threads: map[string]bool{}}
+	if c.opts.Inbox == nil && c.opts.Handler != nil {
+		c.opts.Inbox = handlerInbox{c.opts.Handler}
+	}
 	c.selfID.Store("")
 	s.Client = &http.Client{Transport: &observer{limits: c.limits, next: next}, Timeout: 20 * time.Second}
 	// sitrep's outbox paces and retries: discordgo must do neither.
@@ -479,7 +507,7 @@ func classify(ctx context.Context, what string, err error) error {
 	}
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) && rl.RateLimit != nil && rl.TooManyRequests != nil {
-		return &adapters.RetryAfterError{After: max(rl.RetryAfter, 0), Err: fmt.Errorf("discord: %s: %w", what, err)}
+		return &adapters.RetryAfterError{After: max(rl.RetryAfter, 0), Err: fmt.Errorf("discord: %s: %w", what, scrub(err))}
 	}
 	var re *discordgo.RESTError
 	if errors.As(err, &re) {
@@ -499,7 +527,36 @@ func classify(ctx context.Context, what string, err error) error {
 		}
 		return wrapped
 	}
-	return fmt.Errorf("discord: %s: %w", what, err)
+	return fmt.Errorf("discord: %s: %w", what, scrub(err))
+}
+
+// scrub is err without the request's URL, which for an interaction's
+// webhook holds the interaction's token: a transport failure's *url.Error
+// gives way to its cause, a rate limit to a summary, a REST error to its
+// status and Discord's message.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) {
+		if rl.RateLimit != nil && rl.TooManyRequests != nil {
+			return fmt.Errorf("rate limited, retry after %s", rl.RetryAfter)
+		}
+		return errors.New("rate limited")
+	}
+	var re *discordgo.RESTError
+	if errors.As(err, &re) {
+		return errors.New(restSummary(re))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Err == nil {
+			return errors.New("request failed")
+		}
+		return scrub(ue.Err)
+	}
+	return err
 }
 
 // restSummary is a REST error's status and Discord's message, without the

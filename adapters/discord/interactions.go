@@ -3,6 +3,8 @@ package discord
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/httpjson"
+	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/render"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -157,6 +160,7 @@ func Inbound(i *discordgo.Interaction, room string) (adapters.Inbound, error) {
 // signature is checked (401 if bad or missing), with a timestamp within
 // MaxSkew of now and a signature not seen before.
 func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
+	received := time.Now()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInteractionBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -167,7 +171,13 @@ func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "", "could not read body")
 		return
 	}
-	if field, msg := c.verify(r, body); field != "" {
+	field, msg, err := c.verify(r, body)
+	if err != nil {
+		c.log.Error("discord interaction: could not check it against replays", "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "could not take the interaction just now")
+		return
+	}
+	if field != "" {
 		c.log.Warn("discord interaction refused", "field", field, "reason", msg, "remote", r.RemoteAddr)
 		httpjson.Error(w, http.StatusUnauthorized, field, msg)
 		return
@@ -188,36 +198,70 @@ func (c *Client) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in, err := Inbound(i, room)
+	if err == nil {
+		err = c.onItsCard(in)
+	}
 	if errors.As(err, &ie) {
 		writeResponse(w, private("sitrep cannot take that: "+ie.Msg+". Nothing was changed."))
 		return
 	}
 	in.Time = c.opts.Now().UTC()
-	c.answer(w, r, i, in)
+	c.answer(w, r, received, i, in)
+}
+
+// onItsCard checks that a press names the incident of the card it sits on,
+// when sitrep knows that card: a button's custom_id is the client's to send,
+// and a press on #42's card must not act on another incident.
+func (c *Client) onItsCard(in adapters.Inbound) error {
+	if in.Action == nil || in.MessageID == "" || c.opts.Cards == nil {
+		return nil
+	}
+	if card, ok := c.opts.Cards.Get(in.MessageID); ok && card.Incident != in.Action.IncidentID {
+		c.log.Warn("discord press names another incident than its card's", "message", in.MessageID,
+			"card", card.Incident, "custom_id", in.Action.IncidentID)
+		return &InteractionError{Field: "data.custom_id", Msg: "that button is not this card's"}
+	}
+	return nil
 }
 
 // verify checks r's signature, timestamp and freshness; it returns the
-// field at fault and why, or "".
-func (c *Client) verify(r *http.Request, body []byte) (field, msg string) {
+// field at fault and why, or "" (and an error if freshness could not be
+// checked).
+func (c *Client) verify(r *http.Request, body []byte) (field, msg string, err error) {
 	if c.opts.PublicKey == nil {
-		return "X-Signature-Ed25519", "no public key configured"
+		return "X-Signature-Ed25519", "no public key configured", nil
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !discordgo.VerifyInteraction(r, c.opts.PublicKey) {
-		return "X-Signature-Ed25519", "missing or bad signature"
+		return "X-Signature-Ed25519", "missing or bad signature", nil
 	}
 	ts, err := strconv.ParseInt(r.Header.Get("X-Signature-Timestamp"), 10, 64)
 	if err != nil {
-		return "X-Signature-Timestamp", "not a Unix time"
+		return "X-Signature-Timestamp", "not a Unix time", nil
 	}
 	at, now := time.Unix(ts, 0), c.opts.Now()
 	if at.Before(now.Add(-MaxSkew)) || at.After(now.Add(MaxSkew)) {
-		return "X-Signature-Timestamp", "more than 5 minutes from now"
+		return "X-Signature-Timestamp", "more than 5 minutes from now", nil
 	}
-	if !c.replay.first(r.Header.Get("X-Signature-Ed25519"), at.Add(MaxSkew), now) {
-		return "X-Signature-Ed25519", "request seen before"
+	// The bytes signed, not their spelling: hex in upper case is the same signature.
+	sig, err := hex.DecodeString(r.Header.Get("X-Signature-Ed25519"))
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return "X-Signature-Ed25519", "missing or bad signature", nil
 	}
-	return "", ""
+	fresh, err := c.replay.first(r.Context(), sig, at.Add(MaxSkew), now)
+	if err != nil {
+		return "", "", err
+	}
+	if !fresh {
+		return "X-Signature-Ed25519", "request seen before", nil
+	}
+	return "", "", nil
+}
+
+// PruneSignatures forgets the signatures of interactions too old to pass
+// again anyway, and returns how many.
+func (c *Client) PruneSignatures(ctx context.Context) (int, error) {
+	return c.replay.prune(ctx, c.opts.Now())
 }
 
 // roomOf maps a channel to the sitrep channel it speaks for: itself, or the
@@ -243,22 +287,41 @@ type result struct {
 	err   error
 }
 
-func (c *Client) handle(ctx context.Context, in adapters.Inbound) result {
-	if c.opts.Handler == nil {
-		return result{}
-	}
-	reply, err := c.opts.Handler(ctx, in)
+func (c *Client) handle(ctx context.Context, t inbox.Ticket, in adapters.Inbound) result {
+	reply, err := c.opts.Inbox.Handle(ctx, t, in)
 	return result{reply, err}
 }
 
-// answer hands in to sitrep and answers Discord within its 3 seconds:
-// directly when sitrep is quick, else deferred and completed by a follow-up.
-func (c *Client) answer(w http.ResponseWriter, r *http.Request, i *discordgo.Interaction, in adapters.Inbound) {
+// answer stores in, then hands it to sitrep and answers Discord within its
+// 3 seconds of received: directly when sitrep is quick, else deferred and
+// completed by a follow-up. Nothing is answered, deferral included, before
+// in is stored: a press Discord shows as taken survives a crash.
+func (c *Client) answer(w http.ResponseWriter, r *http.Request, received time.Time, i *discordgo.Interaction, in adapters.Inbound) {
+	if c.opts.Inbox == nil {
+		writeResponse(w, c.response(i, in, result{}))
+		return
+	}
+	ticket, err := c.opts.Inbox.Store(r.Context(), in)
+	switch {
+	case errors.Is(err, inbox.ErrDuplicate):
+		c.log.Info("discord interaction already received; dropped", "interaction", i.ID)
+		if in.Action != nil {
+			writeResponse(w, &discordgo.InteractionResponse{Type: discordgo.InteractionResponseDeferredMessageUpdate})
+		} else {
+			writeResponse(w, private("sitrep already received that; nothing more was done."))
+		}
+		return
+	case err != nil:
+		c.log.Error("discord interaction: could not store it", "interaction", i.ID, "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "", "sitrep could not take the interaction just now")
+		return
+	}
 	done := make(chan result, 1)
 	// Not cut short if Discord hangs up: the inbox has stored the Inbound.
 	ctx := context.WithoutCancel(r.Context())
-	go func() { done <- c.handle(ctx, in) }()
-	t := time.NewTimer(c.opts.AnswerWithin)
+	go func() { done <- c.handle(ctx, ticket, in) }()
+	// Only the handling races Discord's clock, from when the request came in.
+	t := time.NewTimer(max(time.Until(received.Add(c.opts.AnswerWithin)), 0))
 	defer t.Stop()
 	select {
 	case res := <-done:
@@ -275,7 +338,7 @@ func (c *Client) answer(w http.ResponseWriter, r *http.Request, i *discordgo.Int
 			fctx, cancel := context.WithTimeout(ctx, followUpTimeout)
 			defer cancel()
 			if err := c.followUp(fctx, i, c.response(i, in, res)); err != nil {
-				c.log.Warn("discord interaction follow-up failed", "interaction", i.ID, "err", err)
+				c.log.Warn("discord interaction follow-up failed", "interaction", i.ID, "err", scrub(err))
 			}
 		}()
 	}
