@@ -1,8 +1,8 @@
 // Package accesslog writes one log line per HTTP request: method, path (never
 // its query, which may hold a token), status, bytes, duration and remote
-// address. Refusals (4xx, 5xx) and changes (any method but GET, HEAD and
-// OPTIONS) are logged at info, everything else at debug, so an accepted
-// alert costs nothing unless debug logging is on.
+// address. Refusals (4xx, 5xx) and changes (what the caller's Change says,
+// e.g. the admin API's writes) are logged at info, everything else at
+// debug, so an accepted alert costs nothing unless debug logging is on.
 package accesslog
 
 import (
@@ -15,8 +15,15 @@ import (
 	"time"
 )
 
-// Handler wraps next.
-func Handler(next http.Handler, log *slog.Logger) http.Handler {
+// Handler wraps next. change reports whether an accepted request changed
+// something worth an info line; nil counts every method but GET, HEAD and
+// OPTIONS.
+func Handler(next http.Handler, log *slog.Logger, change func(*http.Request) bool) http.Handler {
+	if change == nil {
+		change = func(r *http.Request) bool {
+			return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -26,7 +33,7 @@ func Handler(next http.Handler, log *slog.Logger) http.Handler {
 			status = http.StatusOK
 		}
 		level := slog.LevelDebug
-		if status >= 400 || (r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions) {
+		if status >= 400 || change(r) {
 			level = slog.LevelInfo
 		}
 		if !log.Enabled(r.Context(), level) {

@@ -33,7 +33,7 @@ func TestAccessLog(t *testing.T) {
 			if tc.debug {
 				level = buf.Logger(-4)
 			}
-			h := Handler(mux, level)
+			h := Handler(mux, level, nil)
 			r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(""))
 			h.ServeHTTP(httptest.NewRecorder(), r)
 			for _, s := range tc.want {

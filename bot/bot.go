@@ -165,7 +165,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics:       b.reg,
 	}).Register(b.mux)
 	b.registerAPI()
-	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http")), hostguard.Options{
+	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http"), adminWrite), hostguard.Options{
 		Listen: cfg.Listen, PublicURL: cfg.PublicURL, PublicURLSet: cfg.PublicURLSet(), Allowed: list.Hosts(cfg),
 		Open: []string{"/healthz", "/readyz", "/metrics"}, Log: log.With("component", "http"),
 	})
@@ -340,6 +340,13 @@ func (b *Bot) roomURLs(n int) []string {
 	return out
 }
 
+// adminWrite reports whether r is a write to the admin API (logged at info);
+// alerts and platforms' inbound traffic are logged at debug when accepted.
+func adminWrite(r *http.Request) bool {
+	p := r.URL.Path
+	return r.Method != http.MethodGet && strings.HasPrefix(p, "/v1/") && !ingest.IsPath(p)
+}
+
 // pagesInUse counts the status pages and the routes' status_page blocks in cfg.
 func pagesInUse(cfg *config.Config) int {
 	n := len(cfg.StatusPages)
@@ -351,11 +358,11 @@ func pagesInUse(cfg *config.Config) int {
 	return n
 }
 
-// on lists the platforms that are on.
+// on lists the chat platforms that are on.
 func (b *Bot) on() []string {
 	var names []string
 	for _, d := range b.platforms {
-		if _, on := b.chats[d.Name]; on {
+		if _, on := b.chats[d.Name]; on && d.PageKind == nil {
 			names = append(names, d.Name)
 		}
 	}

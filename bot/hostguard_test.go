@@ -51,3 +51,28 @@ func TestDNSRebindingIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, res.StatusCode)
 	assert.Contains(t, tb.logs.String(), "evil.example")
 }
+
+// The access log: refusals and admin writes at info, accepted alerts at debug.
+func TestAccessLogLevels(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), ""))
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "acc-1"})
+	code, _ := tb.do(t, http.MethodPost, "/v1/alerts", "wrong-token", map[string]any{"message_type": "CRITICAL"})
+	require.Equal(t, http.StatusUnauthorized, code)
+	code, _ = tb.do(t, http.MethodPut, "/v1/routes", adminToken, map[string]any{"routes": []any{}})
+	require.Equal(t, http.StatusOK, code)
+	var accepted, refused, admin string
+	for _, line := range strings.Split(tb.logs.String(), "\n") {
+		switch {
+		case strings.Contains(line, "msg=http") && strings.Contains(line, "path=/v1/alerts") && strings.Contains(line, "status=202"):
+			accepted = line
+		case strings.Contains(line, "msg=http") && strings.Contains(line, "path=/v1/alerts") && strings.Contains(line, "status=401"):
+			refused = line
+		case strings.Contains(line, "msg=http") && strings.Contains(line, "method=PUT path=/v1/routes"):
+			admin = line
+		}
+	}
+	assert.Contains(t, accepted, "level=DEBUG")
+	assert.Contains(t, refused, "level=INFO")
+	assert.Contains(t, admin, "level=INFO")
+	assert.NotContains(t, tb.logs.String(), "wrong-token")
+}

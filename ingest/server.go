@@ -38,6 +38,9 @@ type Sink interface {
 	Ingest(ctx context.Context, alerts []timeline.Alert) ([]timeline.Result, error)
 }
 
+// IsPath reports whether path is one of the ingest endpoints.
+func IsPath(path string) bool { return path == PathAlerts || path == PathAlertmanager }
+
 // Options configure a Server.
 type Options struct {
 	Token   string                // required on every request, as a Bearer token or ?token=
