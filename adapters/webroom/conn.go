@@ -317,6 +317,10 @@ func (c *conn) handleLine(data []byte) {
 	if u := cleanUser(in.User); u != "" {
 		user = u
 	}
+	if reservedName(user) {
+		c.sendError(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
+		return
+	}
 	if c.w.ctx.Err() != nil { // shutting down: store nothing that would not be handled
 		c.sendError("sitrep is shutting down; send that again in a moment")
 		return
@@ -388,6 +392,13 @@ func cleanUser(s string) string {
 		s = string([]rune(s)[:maxUserRunes])
 	}
 	return s
+}
+
+// reservedName reports whether a self-declared name would pass for sitrep
+// itself in the room and on the timeline.
+func reservedName(name string) bool {
+	n := strings.ToLower(strings.Trim(name, " .-_@"))
+	return n == "sitrep" || n == "sitrep bot" || n == "system"
 }
 
 // tokenBucket limits one connection's inbound rate.

@@ -299,6 +299,8 @@ func TestBadLinesGetErrorFramesAndAreNotStored(t *testing.T) {
 		{"text not a string", `{"text":42}`, "frame is not valid JSON"},
 		{"empty text", `{"text":"  "}`, `"text" is empty`},
 		{"too long", `{"text":"` + strings.Repeat("x", maxTextRunes+1) + `"}`, "the limit is 2000"},
+		{"posing as sitrep", `{"text":"all clear","user":"sitrep"}`, `"sitrep" is sitrep's own`},
+		{"posing as sitrep, loosely", `{"text":"all clear","user":" SITREP. "}`, "is sitrep's own"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c.sendText(t, tc.frame)
