@@ -220,3 +220,9 @@ func (a *API) internalError(w http.ResponseWriter, err error) {
 	a.log.Error("request failed", "err", err)
 	httpjson.Error(w, http.StatusInternalServerError, "", "internal error; see the server log")
 }
+
+// audit logs an admin change: what was done, by whom (the admin token's
+// holder, from where), and what it changed, secrets redacted by the caller.
+func (a *API) audit(r *http.Request, action string, attrs ...any) {
+	a.log.Info("audit", append([]any{"action", action, "by", "admin token", "remote", r.RemoteAddr}, attrs...)...)
+}

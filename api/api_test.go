@@ -267,3 +267,24 @@ func asJSON(t *testing.T, v any) map[string]any {
 	require.NoError(t, json.Unmarshal(raw, &out))
 	return out
 }
+
+// Every admin change leaves an audit line: what, by whom, before and after,
+// with no secret in it.
+func TestAdminChangesAreAudited(t *testing.T) {
+	f := newFixture(t, true)
+	for _, rq := range []request{
+		{http.MethodPut, "/v1/rooms/hc", adminToken, "application/json", `{"platform":"hipchat","id":"7","display_name":"HipChat ops"}`},
+		{http.MethodPut, "/v1/rooms/new-room", adminToken, "application/json", `{"platform":"webroom"}`},
+		{http.MethodDelete, "/v1/rooms/new-room", adminToken, "", ""},
+		{http.MethodPut, "/v1/routes", adminToken, "application/json", `{"routes":[{"name":"pay2","matchers":["team=\"payments\""],"rooms":["payments"]}]}`},
+	} {
+		res, out := f.do(t, rq)
+		require.Less(t, res.StatusCode, 300, "%s %s: %v", rq.method, rq.path, out)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{`action=room.put by="admin token"`, "room=hc before.name=hc", "room=new-room after.name=new-room", "action=room.delete", "action=routes.put", "before=[pay] after=[pay2]"} {
+		assert.Contains(t, logs, want)
+	}
+	assert.NotContains(t, logs, "a-room-token-1234", "secrets never reach the audit log")
+	assert.NotContains(t, logs, "a-notify-token-5678")
+}

@@ -121,6 +121,7 @@ func (a *API) postIncidentEvent(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		a.internalError(w, err)
 	default:
+		a.audit(r, "incident.event", "incident", res.Incident.ID, "kind", res.Event.Kind, "user", res.Event.Origin.User)
 		httpjson.Write(w, http.StatusCreated, map[string]any{"incident": viewOf(res.Incident, nil).Incident, "event": res.Event})
 	}
 }

@@ -84,6 +84,9 @@ func (a *API) putRoom(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusCreated
 	if existed {
 		code = http.StatusOK
+		a.audit(r, "room.put", "room", name, "before", old.Redacted(), "after", saved.Redacted())
+	} else {
+		a.audit(r, "room.put", "room", name, "after", saved.Redacted())
 	}
 	httpjson.Write(w, code, saved.Redacted())
 }
@@ -112,6 +115,7 @@ func (a *API) deleteRoom(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, err)
 		return
 	}
+	a.audit(r, "room.delete", "room", name)
 	w.WriteHeader(http.StatusNoContent)
 }
 

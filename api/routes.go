@@ -31,6 +31,7 @@ func (a *API) putRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.adminMu.Lock()
+	before := ruleNames(a.opts.Routes.Load().Rules())
 	err := a.opts.Routes.Replace(r.Context(), body.Routes)
 	a.adminMu.Unlock()
 	if err != nil {
@@ -44,7 +45,17 @@ func (a *API) putRoutes(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, err)
 		return
 	}
+	a.audit(r, "routes.put", "before", before, "after", ruleNames(body.Routes))
 	a.getRoutes(w, r)
+}
+
+// ruleNames are the rules' names, in order, as the audit log shows a route list.
+func ruleNames(rules []routing.Rule) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.Name
+	}
+	return out
 }
 
 // ruleErrors lists each *routing.RuleError in err as {"field", "error"}.
