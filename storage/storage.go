@@ -5,6 +5,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -359,4 +360,25 @@ func ParseU64(b []byte) uint64 {
 func Exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// DeleteBefore deletes every key of b whose value is a time (a u64, in the
+// unit the caller stores) before cutoff, or is not a u64 at all, and returns
+// how many: the pruning of the stores of replay guards and dedupe keys.
+func DeleteBefore(b *bolt.Bucket, cutoff uint64) (int, error) {
+	var old [][]byte
+	if err := b.ForEach(func(k, v []byte) error {
+		if len(v) != 8 || ParseU64(v) < cutoff {
+			old = append(old, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(old), nil
 }

@@ -198,3 +198,23 @@ func TestManyFailuresInABatchStayLinear(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestDeleteBefore(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketInboxSeen)
+		for k, v := range map[string][]byte{"old": U64(10), "edge": U64(20), "new": U64(30), "bad": []byte("x")} {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		n, err := DeleteBefore(b, 20)
+		require.Equal(t, 2, n, "the old one and the one that is no time")
+		for k, want := range map[string]bool{"old": false, "bad": false, "edge": true, "new": true} {
+			assert.Equal(t, want, b.Get([]byte(k)) != nil, k)
+		}
+		return err
+	}))
+}

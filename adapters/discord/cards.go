@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -114,23 +113,10 @@ func (r *replays) prune(ctx context.Context, now time.Time) (int, error) {
 	}
 	n := 0
 	err := r.db.Update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(storage.BucketDiscordSigs)
-		var old [][]byte
-		if err := b.ForEach(func(k, v []byte) error {
-			if len(v) != 8 || !time.Unix(int64(storage.ParseU64(v)), 0).After(now) {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		return nil
+		var err error
+		// Kept while now is not after a signature's expiry: gone once it is.
+		n, err = storage.DeleteBefore(tx.Bucket(storage.BucketDiscordSigs), uint64(now.Unix())+1)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("discord: prune signatures: %w", err)

@@ -1,7 +1,6 @@
 package hipchat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -196,28 +195,14 @@ func (s *Installs) Seen(ctx context.Context, iss, jti string, until, now time.Ti
 
 // Prune forgets the jti's no longer acceptable at cutoff and returns how many.
 func (s *Installs) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	var old [][]byte
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(storage.BucketHipChatJTI).ForEach(func(k, v []byte) error {
-			if len(v) != 8 || int64(storage.ParseU64(v)) < cutoff.Unix() {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		})
+	n := 0
+	err := s.db.Update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		n, err = storage.DeleteBefore(tx.Bucket(storage.BucketHipChatJTI), uint64(max(cutoff.Unix(), 0)))
+		return err
 	})
-	if err != nil || len(old) == 0 {
-		return 0, err
-	}
-	if err := s.db.Update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(storage.BucketHipChatJTI)
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("prune signed request ids: %w", err)
 	}
-	return len(old), nil
+	return n, nil
 }

@@ -95,3 +95,34 @@ func retryAfter(v string) time.Duration {
 	}
 	return DefaultRetryAfter
 }
+
+// Chat is an adapters.Chat that posts each delivery's rendered payload
+// (Message.Payload) to the URL in its Room.ID: a status page service or a
+// webhook. It neither edits, threads nor shows buttons.
+type Chat struct {
+	kind   string
+	client *http.Client
+}
+
+// NewChat returns a Chat for the platform kind that posts with client (one
+// with a 30 s timeout if nil).
+func NewChat(kind string, client *http.Client) *Chat {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Chat{kind: kind, client: client}
+}
+
+// Platform is the kind NewChat was given.
+func (c *Chat) Platform() string { return c.kind }
+
+// Capabilities: a hook neither edits, threads nor shows buttons.
+func (c *Chat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
+
+// Deliver posts d.Msg.Payload to the hook URL in d.Room.ID.
+func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
+	if err := Post(ctx, c.client, d.Room.ID, d.Msg.Payload); err != nil {
+		return "", fmt.Errorf("%s %s: %w", c.kind, d.Room.Name, err)
+	}
+	return "", nil
+}

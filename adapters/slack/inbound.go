@@ -176,23 +176,9 @@ func (c *Client) PruneSignatures(ctx context.Context) (int, error) {
 	cutoff := c.opts.Now().Add(-2 * MaxSkew).Unix()
 	n := 0
 	err := c.opts.DB.Update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(storage.BucketSlackSigs)
-		var old [][]byte
-		if err := b.ForEach(func(k, v []byte) error {
-			if len(v) != 8 || int64(storage.ParseU64(v)) < cutoff {
-				old = append(old, bytes.Clone(k))
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		return nil
+		var err error
+		n, err = storage.DeleteBefore(tx.Bucket(storage.BucketSlackSigs), uint64(max(cutoff, 0)))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("slack: prune signatures: %w", err)

@@ -7,14 +7,11 @@
 package statuscast
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
-	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/hookpost"
 )
 
@@ -46,27 +43,6 @@ func Render(u Update) (json.RawMessage, error) {
 	return b, nil
 }
 
-// Chat posts rendered updates to the webhook URL in the delivery's Room.ID.
-type Chat struct{ client *http.Client }
-
-// New returns a Chat that posts with client (one with a 30 s timeout if nil).
-func New(client *http.Client) *Chat {
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &Chat{client: client}
-}
-
-// Platform is Kind.
-func (c *Chat) Platform() string { return Kind }
-
-// Capabilities: a webhook neither edits, threads nor shows buttons.
-func (c *Chat) Capabilities() adapters.Capabilities { return adapters.Capabilities{} }
-
-// Deliver posts d.Msg.Payload to the page's webhook URL.
-func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error) {
-	if err := hookpost.Post(ctx, c.client, d.Room.ID, d.Msg.Payload); err != nil {
-		return "", fmt.Errorf("statuscast %s: %w", d.Room.Name, err)
-	}
-	return "", nil
-}
+// New returns the kind's Chat: it posts rendered updates to the hook URL in
+// each delivery's Room.ID, with client (one with a 30 s timeout if nil).
+func New(client *http.Client) *hookpost.Chat { return hookpost.NewChat(Kind, client) }
