@@ -116,7 +116,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	}
 
 	b.teams = teams.New(teams.Options{
-		DB: db, Rooms: b.rooms.List, Team: b.team, Now: b.now,
+		DB: db, Rooms: b.rooms.List, Room: b.rooms.Get, Team: b.team, Now: b.now,
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
 	})
 	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})

@@ -63,6 +63,9 @@ type Options struct {
 	DB *storage.DB
 	// Rooms lists sitrep's rooms (a room's Team links it).
 	Rooms func() []rooms.Room
+	// Room looks one room up by name; fan-out asks it for every new and
+	// resolved incident's rooms, so it must not list them all.
+	Room func(name string) (rooms.Room, bool)
 	// Team returns a team's settings; false for a team no config names (it
 	// bridges chat and uses UTC).
 	Team func(name string) (Team, bool)
@@ -84,6 +87,9 @@ func New(opts Options) *Teams {
 	}
 	if opts.Rooms == nil {
 		opts.Rooms = func() []rooms.Room { return nil }
+	}
+	if opts.Room == nil {
+		opts.Room = func(string) (rooms.Room, bool) { return rooms.Room{}, false }
 	}
 	return &Teams{opts: opts}
 }
@@ -111,12 +117,8 @@ func (t *Teams) roomsOf(team string) []string {
 
 // TeamOf returns the team of the room named name ("" for none).
 func (t *Teams) TeamOf(name string) string {
-	for _, r := range t.opts.Rooms() {
-		if r.Name == name {
-			return r.Team
-		}
-	}
-	return ""
+	r, _ := t.opts.Room(name)
+	return r.Team
 }
 
 // Log appends e to team's timeline inside tx and returns it with its ID.

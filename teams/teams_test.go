@@ -31,6 +31,14 @@ func newTeams(t *testing.T, bridge bool) (*Teams, *storage.DB, *[]string) {
 	tm := New(Options{
 		DB:    db,
 		Rooms: func() []rooms.Room { return all },
+		Room: func(name string) (rooms.Room, bool) {
+			for _, r := range all {
+				if r.Name == name {
+					return r, true
+				}
+			}
+			return rooms.Room{}, false
+		},
 		Team: func(name string) (Team, bool) {
 			return Team{Name: name, TimeZone: time.UTC, BridgeChat: bridge}, name == "payments"
 		},
