@@ -19,6 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platform"
 )
 
 // maxReason is how much of an error body is kept as the reason.
@@ -125,4 +127,19 @@ func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error)
 		return "", fmt.Errorf("%s %s: %w", c.kind, d.Room.Name, err)
 	}
 	return "", nil
+}
+
+// PageDescriptor is a status page kind for the platform list: pages of this
+// kind are listed under status_pages (each with its own hook URL per service
+// when services is set), and the outbox delivers to them through a Chat that
+// posts each rendered update, like to any room.
+func PageDescriptor(kind string, services bool) platform.Descriptor {
+	return platform.Descriptor{
+		Platform: config.Platform{
+			Name:     kind,
+			Limit:    config.RateLimit{Messages: 30, Per: time.Minute},
+			PageKind: &config.PageKind{Services: services},
+		},
+		Build: func(platform.Env) (platform.Built, error) { return platform.Built{Chat: NewChat(kind, nil)}, nil },
+	}
 }

@@ -1,22 +1,9 @@
 package statuscast
 
 import (
-	"time"
-
-	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/adapters/hookpost"
 	"github.com/sitrep/sitrep/platform"
 )
 
-// Descriptor is the statuscast status page kind, for the platform list: pages
-// of this kind are listed under status_pages, and the outbox delivers to
-// them through Chat like to any room.
-func Descriptor() platform.Descriptor {
-	return platform.Descriptor{
-		Platform: config.Platform{
-			Name:     Kind,
-			Limit:    config.RateLimit{Messages: 30, Per: time.Minute},
-			PageKind: &config.PageKind{Services: false},
-		},
-		Build: func(platform.Env) (platform.Built, error) { return platform.Built{Chat: New(nil)}, nil },
-	}
-}
+// Descriptor is the statuscast status page kind, for the platform list.
+func Descriptor() platform.Descriptor { return hookpost.PageDescriptor(Kind, false) }
