@@ -241,29 +241,14 @@ func (b *Inbox) Run(ctx context.Context) error {
 // Prune forgets dedupe keys older than Keep and returns how many.
 func (b *Inbox) Prune(ctx context.Context) (int, error) {
 	cutoff := b.opts.Now().Add(-b.opts.Keep).UnixNano()
-	var old [][]byte
-	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(storage.BucketInboxSeen).ForEach(func(k, v []byte) error {
-			if len(v) != 8 || int64(storage.ParseU64(v)) < cutoff {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-	})
-	if err != nil || len(old) == 0 {
-		return 0, err
-	}
-	err = b.db.Update(ctx, func(tx *bolt.Tx) error {
-		seen := tx.Bucket(storage.BucketInboxSeen)
-		for _, k := range old {
-			if err := seen.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+	n := 0
+	err := b.db.Update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		n, err = storage.DeleteBefore(tx.Bucket(storage.BucketInboxSeen), uint64(max(cutoff, 0)))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("inbox prune: %w", err)
 	}
-	return len(old), nil
+	return n, nil
 }
