@@ -181,8 +181,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 }
 
 // dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
-func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
-	return b.fan.Dispatch(txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}, inc, ev)
+func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
+	var d timeline.Dispatched
+	return d, b.fan.Dispatch(txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}, inc, ev)
 }
 
 // txWriter is fan-out's Writer over one transaction.
@@ -208,7 +209,11 @@ func (b *Bot) team(name string) (teams.Team, bool) {
 // afterCommit runs once an event is durable: wake the outbox for its rooms.
 func (b *Bot) afterCommit(r timeline.Result) {
 	b.events.WithLabelValues(string(r.Event.Kind)).Inc()
+	for _, f := range r.Follow {
+		b.events.WithLabelValues(string(f.Kind)).Inc()
+	}
 	b.outbox.Notify(r.Incident.Rooms...)
+	b.outbox.Notify(r.Wake...)
 }
 
 // roomOf maps a platform's room ID to its sitrep room: the room with that
