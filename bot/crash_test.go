@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -84,27 +83,7 @@ func startChild(t testing.TB, cfgPath string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServe$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				addr <- a
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case a := <-addr:
-		return &child{cmd: cmd, testBot: &testBot{URL: "http://" + a}}
-	case <-time.After(30 * time.Second):
-		t.Fatal("child sitrep did not start")
-		return nil
-	}
+	return &child{cmd: cmd, testBot: &testBot{URL: "http://" + startListening(t, cmd)}}
 }
 
 // kill9 kills the child without letting it clean up.
