@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -175,6 +176,98 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 		inc := restarted.incident(t, a.id)
 		require.Equal(t, a.entity, inc["entity_id"], "incident #%d", a.id)
 		assert.Equal(t, "triggered", inc["state"])
+	}
+}
+
+// A kill -9 during a burst of alerts for the same few entities (single
+// alerts and Alertmanager batches naming one fingerprint several times, firing
+// and resolving, many in each group commit) leaves no entity with two open
+// incidents, and the restarted server finds each entity's incident again.
+func TestKill9DuringABurstForFewEntitiesOpensNoSecondIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfgPath := writeConfig(t, baseConfig(newDataPath(t), ""))
+	srv := startChild(t, cfgPath)
+	keys := newKeyShapes()
+	entities := make([]string, 5)
+	for i := range entities {
+		entities[i] = keys.fingerprint(int64(i))
+	}
+	var (
+		accepted atomic.Int64
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+	)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := entities[(w+i)%len(entities)]
+				var code int
+				var err error
+				if w%2 == 0 {
+					mt := "CRITICAL"
+					if i%7 == 6 {
+						mt = "RECOVERY"
+					}
+					code, _, err = srv.request("POST", "/v1/alerts", ingestToken, map[string]any{"message_type": mt, "entity_id": e})
+				} else { // the same fingerprint three times in one request, beside the others
+					alerts := []any{}
+					for _, f := range []string{e, entities[(w+i+1)%len(entities)], e, e} {
+						alerts = append(alerts, map[string]any{"status": "firing", "fingerprint": f, "labels": map[string]string{"alertname": "Burst", "instance": f}})
+					}
+					code, _, err = srv.request("POST", "/v1/hooks/alertmanager", ingestToken, map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+				}
+				if err != nil {
+					return // the server is gone
+				}
+				if code == http.StatusAccepted {
+					accepted.Add(1)
+				}
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return accepted.Load() >= 300 }, 30*time.Second, 5*time.Millisecond)
+	srv.kill9(t)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests got a 202 before kill -9", accepted.Load())
+
+	restarted := startChild(t, cfgPath)
+	openOf := func() map[string][]uint64 {
+		code, out := restarted.do(t, http.MethodGet, "/v1/incidents?limit=10000", adminToken, nil)
+		require.Equal(t, http.StatusOK, code)
+		open := map[string][]uint64{}
+		list, _ := out["incidents"].([]any)
+		require.NotEmpty(t, list)
+		for _, v := range list {
+			inc, _ := v.(map[string]any)
+			if inc["state"] != "resolved" {
+				e, _ := inc["entity_id"].(string)
+				open[e] = append(open[e], num(inc["id"]))
+			}
+		}
+		return open
+	}
+	before := openOf()
+	for e, ids := range before {
+		assert.Len(t, ids, 1, "open incidents of %s", e)
+	}
+	for _, e := range entities {
+		out := restarted.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": e})
+		if ids := before[e]; len(ids) == 1 {
+			assert.Equal(t, ids[0], num(out["incident_id"]), "%s's open incident", e)
+		}
+	}
+	for e, ids := range openOf() {
+		assert.Len(t, ids, 1, "open incidents of %s", e)
 	}
 }
 

@@ -6,6 +6,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +25,13 @@ import (
 
 // SchemaVersion is the bucket layout this build writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 1
+//
+//   - 1: the first layout.
+//   - 2: the entity index BucketEntities (entity_id → latest incident, a put
+//     at a random key for every new incident) gives way to
+//     BucketIncidentEntities (incident ID → entity_id, appended in ID order),
+//     from which the timeline rebuilds the index in memory on open.
+const SchemaVersion = 2
 
 // Bucket names. Every package that persists state names its bucket here, so the
 // schema is visible in one place and created (or migrated) in one transaction.
@@ -31,7 +39,7 @@ var (
 	BucketMeta       = []byte("meta")
 	BucketIncidents  = []byte("incidents") // incident ID (u64) → incident JSON
 	BucketEvents     = []byte("events")    // incident ID (u64) ‖ event ID (u64) → event JSON
-	BucketEntities   = []byte("entities")  // entity_id → its latest incident ID (u64)
+	BucketEntities   = []byte("entities")  // schema 1 only (see BucketIncidentEntities)
 	BucketRooms      = []byte("rooms")     // room name → room JSON
 	BucketRoutes     = []byte("routes")    // "current" → route list JSON
 	BucketOutbox     = []byte("outbox")    // room name → nested bucket of entry ID (u64) → entry JSON
@@ -44,6 +52,14 @@ var (
 	BucketTeams      = []byte("teams")     // team name → nested bucket of entry ID (u64) → team timeline entry JSON
 	keySchemaVersion = []byte("schema_version")
 )
+
+// BucketIncidentEntities holds incident ID (u64) → its entity_id, written once
+// when the incident opens; keys only ever grow, so puts append. The timeline
+// keeps the entity → latest incident index in memory and rebuilds it from this
+// bucket on open. Schema 1 kept that index on disk instead, in BucketEntities
+// (entity_id → latest incident ID), a put at a random key for every new
+// incident; the migration to schema 2 moves it here and drops it.
+var BucketIncidentEntities = []byte("incentities")
 
 // Buckets of HipChat's add-on installs.
 var (
@@ -64,7 +80,7 @@ var (
 )
 
 func allBuckets() [][]byte {
-	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
+	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketIncidentEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs,
@@ -160,9 +176,53 @@ func migrate(tx *bolt.Tx) error {
 	if have > SchemaVersion {
 		return fmt.Errorf("data file has schema version %d, this build knows only up to %d", have, SchemaVersion)
 	}
-	// Migrations from have to SchemaVersion go here, one step per version.
+	// Migrations from have to SchemaVersion, one step per version.
+	if have < 2 {
+		if err := migrateEntityIndex(tx); err != nil {
+			return fmt.Errorf("migrate to schema 2: %w", err)
+		}
+	}
 	return meta.Put(keySchemaVersion, U64(SchemaVersion))
 }
+
+// migrateEntityIndex turns schema 1's entity_id → incident index into
+// schema 2's incident → entity_id, written in incident order, and drops the
+// old bucket. Only each entity's latest incident was indexed; that is all the
+// timeline needs.
+func migrateEntityIndex(tx *bolt.Tx) error {
+	old := tx.Bucket(BucketEntities)
+	if old == nil {
+		return nil
+	}
+	type pair struct {
+		id     uint64
+		entity []byte
+	}
+	var pairs []pair
+	if err := old.ForEach(func(k, v []byte) error {
+		if len(v) == 8 {
+			pairs = append(pairs, pair{ParseU64(v), bytes.Clone(k)})
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Compare(a.id, b.id) })
+	nb := tx.Bucket(BucketIncidentEntities)
+	nb.FillPercent = AppendFill
+	for _, p := range pairs {
+		if err := nb.Put(U64(p.id), p.entity); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(BucketEntities)
+}
+
+// AppendFill is the FillPercent for a bucket whose keys are only ever
+// appended (sequence keys): bbolt splits its pages full, where its default
+// (0.5) leaves every page of such a bucket half empty for inserts that never
+// come.
+const AppendFill = 1.0
 
 // Path is the data file's path.
 func (db *DB) Path() string { return db.path }

@@ -218,3 +218,44 @@ func TestDeleteBefore(t *testing.T) {
 		return err
 	}))
 }
+
+// A schema 1 file's entity index (entity_id → incident) becomes schema 2's
+// incident → entity_id, and the old bucket goes.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	v1 := map[string]uint64{"9f86d081884c7d65": 3, "db-17.eu-west-1.prod.example.net": 1, "2c26b46b68ffc68f": 2}
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		for e, id := range v1 {
+			if err := tx.Bucket(BucketEntities).Put([]byte(e), U64(id)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(BucketMeta).Put(keySchemaVersion, U64(1))
+	}))
+	require.NoError(t, b.Close())
+
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket(BucketEntities))
+		assert.Equal(t, uint64(SchemaVersion), ParseU64(tx.Bucket(BucketMeta).Get(keySchemaVersion)))
+		got := map[string]uint64{}
+		var order []uint64
+		require.NoError(t, tx.Bucket(BucketIncidentEntities).ForEach(func(k, v []byte) error {
+			got[string(v)] = ParseU64(k)
+			order = append(order, ParseU64(k))
+			return nil
+		}))
+		assert.Equal(t, v1, got)
+		assert.Equal(t, []uint64{1, 2, 3}, order)
+		return nil
+	}))
+}

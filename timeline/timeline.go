@@ -56,17 +56,22 @@ type Options struct {
 type Timeline struct {
 	db   *storage.DB
 	opts Options
+	ix   *entityIndex
 
 	mu   sync.RWMutex
 	subs []func(Result)
 }
 
-// New returns a Timeline on db.
+// New returns a Timeline on db, its entity index built from what db holds.
+// It is the only writer of db's incidents: there is one Timeline per DB.
 func New(db *storage.DB, opts Options) *Timeline {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Timeline{db: db, opts: opts}
+	t := &Timeline{db: db, opts: opts, ix: newEntityIndex()}
+	// A failed build is tried again by the first write, which reports it.
+	_ = db.View(t.ix.build)
+	return t
 }
 
 // Subscribe registers fn to hear of every event after it is committed.
@@ -143,7 +148,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 	if origin.Time.IsZero() {
 		origin.Time = now
 	}
-	inc, found, err := t.latestForEntity(tx, a.EntityID)
+	inc, found, prev, err := t.latestForEntity(tx, a.EntityID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -163,9 +168,12 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 				return Result{}, fmt.Errorf("next incident id: %w", err)
 			}
 			inc = Incident{ID: seq, EntityID: a.EntityID, State: StateTriggered, OpenedAt: at}
-			if err := tx.Bucket(storage.BucketEntities).Put([]byte(a.EntityID), storage.U64(seq)); err != nil {
+			ents := tx.Bucket(storage.BucketIncidentEntities)
+			ents.FillPercent = storage.AppendFill
+			if err := ents.Put(storage.U64(seq), []byte(a.EntityID)); err != nil {
 				return Result{}, fmt.Errorf("index entity: %w", err)
 			}
+			t.ix.set(tx, a.EntityID, prev, seq)
 			ev.Kind, created = KindTriggered, true
 		}
 		inc.Fields = a.Fields
@@ -356,16 +364,23 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 	return out, err
 }
 
-func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, error) {
-	v := tx.Bucket(storage.BucketEntities).Get([]byte(entity))
-	if v == nil {
-		return Incident{}, false, nil
+// latestForEntity returns entity's latest incident, if it has one; prev is
+// its ID (0 if none), for the index's update when a new one opens.
+func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (inc Incident, found bool, prev uint64, err error) {
+	id, fromHash, err := t.ix.lookup(tx, entity)
+	if err != nil || id == 0 {
+		return Incident{}, false, 0, err
 	}
-	inc, err := getIncident(tx, storage.ParseU64(v))
-	if err != nil {
-		return Incident{}, false, err
+	inc, err = getIncident(tx, id)
+	switch {
+	case errors.Is(err, ErrNotFound): // not kept any more: the entity starts afresh
+		return Incident{}, false, id, nil
+	case err != nil:
+		return Incident{}, false, 0, err
+	case fromHash && inc.EntityID != entity: // another entity's, sharing the hash
+		return Incident{}, false, 0, nil
 	}
-	return inc, true, nil
+	return inc, true, id, nil
 }
 
 func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
