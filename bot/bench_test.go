@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/ingest"
 )
@@ -20,9 +24,53 @@ func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}
 }
 
-// postLoad posts bodies from clients goroutines and reports alerts/s and latency percentiles.
-func postLoad(b *testing.B, url, token string, clients, alertsPerReq int, body func(i int64) []byte) {
+// target is a server under test in its own process.
+type target struct {
+	url string
+	pid int
+}
+
+// procUsage is what /proc says a process has used so far.
+type procUsage struct {
+	cpu        time.Duration // user + system
+	diskBytes  int64         // bytes it caused to be written to storage (write_bytes)
+	writeCalls int64         // write syscalls, sockets included (syscw)
+}
+
+func readProcUsage(t testing.TB, pid int) procUsage {
+	t.Helper()
+	var u procUsage
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	// Fields after the command name (which may hold spaces) start at state.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	u.cpu = time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(io), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "write_bytes":
+			u.diskBytes = n
+		case "syscw":
+			u.writeCalls = n
+		}
+	}
+	return u
+}
+
+// postLoad posts bodies from clients goroutines to tg's path and reports
+// alerts/s, latency percentiles, and the server's CPU time and disk writes
+// per alert (from /proc: these hold up on a shared machine far better than
+// throughput does). Disk write syscalls are its write syscalls less one
+// per response.
+func postLoad(b *testing.B, tg target, path, token string, clients, alertsPerReq int, body func(i int64) []byte) {
 	b.Helper()
+	url := tg.url + path
+	before := readProcUsage(b, tg.pid)
 	client := benchClient()
 	var (
 		next      atomic.Int64
@@ -80,9 +128,14 @@ func postLoad(b *testing.B, url, token string, clients, alertsPerReq int, body f
 		}
 		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))].Microseconds()) / 1000
 	}
-	b.ReportMetric(float64(b.N*alertsPerReq)/elapsed.Seconds(), "alerts/s")
+	after := readProcUsage(b, tg.pid)
+	alerts := float64(b.N * alertsPerReq)
+	b.ReportMetric(alerts/elapsed.Seconds(), "alerts/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64((after.cpu-before.cpu).Microseconds())/alerts, "server-cpu-µs/alert")
+	b.ReportMetric(float64(after.diskBytes-before.diskBytes)/alerts, "disk-B/alert")
+	b.ReportMetric(float64(after.writeCalls-before.writeCalls-int64(b.N))/alerts, "disk-writes/alert")
 }
 
 // alertBody is a VictorOps alert for a host-named entity: the n-th new one.
@@ -154,18 +207,18 @@ func amAPISingle(keys keyShapes) func(n int64) []byte {
 func BenchmarkIngestHTTP(b *testing.B) {
 	keys := newKeyShapes()
 	b.Run("null-server/clients=256", func(b *testing.B) {
-		postLoad(b, startNullServer(b)+ingest.PathAlerts, ingestToken, 256, 1, alertBody(keys))
+		postLoad(b, startNullServer(b), ingest.PathAlerts, ingestToken, 256, 1, alertBody(keys))
 	})
 	b.Run("alertmanager/clients=256", func(b *testing.B) {
-		postLoad(b, startAlertmanager(b)+"/api/v2/alerts", "", 256, 1, amAPISingle(keys))
+		postLoad(b, startAlertmanager(b), "/api/v2/alerts", "", 256, 1, amAPISingle(keys))
 	})
 	b.Run("sitrep/clients=256", func(b *testing.B) {
 		srv := startChild(b, writeConfig(b, baseConfig(newDataPath(b), "")))
-		postLoad(b, srv.URL+ingest.PathAlerts, ingestToken, 256, 1, alertBody(keys))
+		postLoad(b, srv.target(), ingest.PathAlerts, ingestToken, 256, 1, alertBody(keys))
 	})
 	b.Run("sitrep/clients=1", func(b *testing.B) {
 		srv := startChild(b, writeConfig(b, baseConfig(newDataPath(b), "")))
-		postLoad(b, srv.URL+ingest.PathAlerts, ingestToken, 1, 1, alertBody(keys))
+		postLoad(b, srv.target(), ingest.PathAlerts, ingestToken, 1, 1, alertBody(keys))
 	})
 }
 
@@ -180,10 +233,10 @@ func BenchmarkIngestAlertmanager(b *testing.B) {
 	keys := newKeyShapes()
 	const perReq, clients = 100, 32
 	b.Run("null-server/new", func(b *testing.B) {
-		postLoad(b, startNullServer(b)+ingest.PathAlertmanager, ingestToken, clients, perReq, amBatch(keys, perReq, 1<<62))
+		postLoad(b, startNullServer(b), ingest.PathAlertmanager, ingestToken, clients, perReq, amBatch(keys, perReq, 1<<62))
 	})
 	b.Run("alertmanager/new", func(b *testing.B) {
-		postLoad(b, startAlertmanager(b)+"/api/v2/alerts", "", clients, perReq, amAPIBatch(keys, perReq, 1<<62))
+		postLoad(b, startAlertmanager(b), "/api/v2/alerts", "", clients, perReq, amAPIBatch(keys, perReq, 1<<62))
 	})
 	for _, tc := range []struct {
 		name     string
@@ -191,7 +244,7 @@ func BenchmarkIngestAlertmanager(b *testing.B) {
 	}{{"new", 1 << 62}, {"refire", 20000}} {
 		b.Run("sitrep/"+tc.name, func(b *testing.B) {
 			srv := startChild(b, writeConfig(b, baseConfig(newDataPath(b), "")))
-			postLoad(b, srv.URL+ingest.PathAlertmanager, ingestToken, clients, perReq, amBatch(keys, perReq, tc.distinct))
+			postLoad(b, srv.target(), ingest.PathAlertmanager, ingestToken, clients, perReq, amBatch(keys, perReq, tc.distinct))
 		})
 	}
 }
@@ -215,4 +268,31 @@ func BenchmarkAlertToWebRoom(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkDiskPerAlert posts b.N VictorOps alerts, each for a new
+// host-named entity, from 256 clients to sitrep (in this process, to read its
+// store's counters), waits until each has been delivered to its web room,
+// and reports what one alert cost in bbolt writes (page bytes and page
+// writes, each a write syscall, beside one meta page and one fdatasync per
+// commit) and in bytes of the data file in use. Run it with
+// -benchtime 30000x or more: the file grows in steps.
+func BenchmarkDiskPerAlert(b *testing.B) {
+	tb := startBot(b, baseConfig(newDataPath(b), "rate_limits:\n  webroom: {messages: 100000, per: 1s}\n"))
+	keys := newKeyShapes()
+	u0, err := tb.db.Usage()
+	require.NoError(b, err)
+	s0 := tb.db.Stats()
+	postLoad(b, target{url: tb.URL, pid: os.Getpid()}, ingest.PathAlerts, ingestToken, 256, 1, alertBody(keys))
+	require.Eventually(b, func() bool { n, _ := tb.outbox.Pending("ops"); return n == 0 }, 5*time.Minute, 50*time.Millisecond)
+	s1 := tb.db.Stats()
+	u1, err := tb.db.Usage()
+	require.NoError(b, err)
+	n := float64(b.N)
+	commits := float64(s1.Commits - s0.Commits)
+	b.ReportMetric(float64(s1.PageBytes-s0.PageBytes)/n+commits*4096/n, "write-B/alert")
+	b.ReportMetric(float64(s1.PageWrites-s0.PageWrites)/n+commits*2/n, "write-syscalls/alert")
+	b.ReportMetric(float64(s1.Writes-s0.Writes)/commits, "writes/commit")
+	b.ReportMetric(float64(u1.UsedBytes-u0.UsedBytes)/n, "used-B/alert")
+	b.ReportMetric(float64(u1.FileBytes)/n, "file-B/alert")
 }

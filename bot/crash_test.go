@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,18 +327,75 @@ func BenchmarkStore100kEvents(b *testing.B) {
 	}
 }
 
+// BenchmarkStart1MIncidents fills a store with 1,000,000 incidents, one
+// alert each for a new entity (random fingerprints), then starts sitrep on it
+// in its own process and reports the time to ready (the entity index is
+// rebuilt from the store on open) and its anonymous resident memory after a
+// few requests: RssAnon, as bbolt's mmapped file pages are the OS's cache.
+// SITREP_BENCH_INCIDENTS sets another count.
+func BenchmarkStart1MIncidents(b *testing.B) {
+	total := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("SITREP_BENCH_INCIDENTS")); err == nil && v > 0 {
+		total = v
+	}
+	data := newDataPath(b)
+	cfgYAML := baseConfig(data, "")
+	keys := newKeyShapes()
+	func() {
+		db, err := storage.Open(data, storage.Options{NoSync: true})
+		require.NoError(b, err)
+		defer db.Close()
+		tl := timeline.New(db, timeline.Options{})
+		const per = 2000
+		for n := 0; n < total; n += per {
+			alerts := make([]timeline.Alert, 0, per)
+			for i := n; i < min(n+per, total); i++ {
+				fp := keys.fingerprint(int64(i))
+				alerts = append(alerts, timeline.Alert{MessageType: timeline.MsgCritical, EntityID: fp, Time: time.Now(),
+					Fields: map[string]string{"entity_id": fp, "message_type": timeline.MsgCritical, "alertname": "HighLatency",
+						"instance": keys.host(int64(i)) + ":9100", "severity": "page", "summary": "p99 over 1s", "monitoring_tool": "alertmanager"},
+					Origin: timeline.Origin{Adapter: "alertmanager"}})
+			}
+			_, err := tl.Ingest(context.Background(), alerts)
+			require.NoError(b, err)
+		}
+	}()
+	cfgPath := writeConfig(b, cfgYAML)
+	for b.Loop() {
+		start := time.Now()
+		c := startChild(b, cfgPath)
+		ready := time.Since(start)
+		for _, p := range []string{"/v1/incidents?limit=100", "/v1/incidents/1", fmt.Sprintf("/v1/incidents/%d", total)} {
+			code, _ := c.do(b, http.MethodGet, p, adminToken, nil)
+			require.Equal(b, http.StatusOK, code, p)
+		}
+		out := c.alert(b, map[string]any{"message_type": "CRITICAL", "entity_id": keys.fingerprint(int64(total / 2))})
+		require.Equal(b, float64(total/2+1), out["incident_id"], "the index knows an entity from before the start")
+		b.ReportMetric(ready.Seconds()*1000, "ms-to-ready")
+		b.ReportMetric(float64(procStatusKiB(b, c.cmd.Process.Pid, "VmRSS"))/1024, "RSS-MiB")
+		b.ReportMetric(float64(procStatusKiB(b, c.cmd.Process.Pid, "RssAnon"))/1024, "RssAnon-MiB")
+		c.kill9(b)
+	}
+	st, err := os.Stat(data)
+	require.NoError(b, err)
+	b.ReportMetric(float64(st.Size())/float64(total), "file-B/incident")
+}
+
 // rssKiB reads a process's resident set size from /proc.
-func rssKiB(t testing.TB, pid int) int {
+func rssKiB(t testing.TB, pid int) int { return procStatusKiB(t, pid, "VmRSS") }
+
+// procStatusKiB reads one of a process's memory figures (VmRSS, RssAnon, ...) from /proc.
+func procStatusKiB(t testing.TB, pid int, field string) int {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			var kib int
 			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib)
 			require.NoError(t, err)
 			return kib
 		}
 	}
-	t.Fatal("no VmRSS")
+	t.Fatalf("no %s", field)
 	return 0
 }

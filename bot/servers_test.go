@@ -64,14 +64,18 @@ func TestChildNullServe(t *testing.T) {
 	os.Exit(0)
 }
 
-// startNullServer runs the null server in its own process and returns its base URL.
-func startNullServer(t testing.TB) string {
+// startNullServer runs the null server in its own process.
+func startNullServer(t testing.TB) target {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildNullServe$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childNullEnv+"=1")
 	cmd.Stderr = os.Stderr
-	return "http://" + startListening(t, cmd)
+	url := "http://" + startListening(t, cmd)
+	return target{url: url, pid: cmd.Process.Pid}
 }
+
+// target is the child as a server under test.
+func (c *child) target() target { return target{url: c.URL, pid: c.cmd.Process.Pid} }
 
 // startListening starts cmd and returns the address it prints as "listening <addr>".
 func startListening(t testing.TB, cmd *exec.Cmd) string {
@@ -103,7 +107,7 @@ func startListening(t testing.TB, cmd *exec.Cmd) string {
 // prometheus-alertmanager, or alertmanager on $PATH) with one receiver that
 // sends nothing and no clustering, and returns its base URL once it is ready.
 // It skips the benchmark when Alertmanager is not installed.
-func startAlertmanager(t testing.TB) string {
+func startAlertmanager(t testing.TB) target {
 	t.Helper()
 	bin := ""
 	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
@@ -136,5 +140,5 @@ func startAlertmanager(t testing.TB) string {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	}, 30*time.Second, 20*time.Millisecond, "alertmanager did not get ready")
-	return url
+	return target{url: url, pid: cmd.Process.Pid}
 }

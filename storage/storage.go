@@ -278,12 +278,43 @@ func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
 type Stats struct {
 	Commits uint64 // transactions (each one fsync)
 	Writes  uint64 // Update calls they carried
+	// PageWrites counts the page writes of those transactions (one write
+	// syscall each: a page, or a run of overflow pages), and PageBytes their
+	// bytes. Each commit also writes its meta page (4 KiB) and calls fdatasync.
+	PageWrites int64
+	PageBytes  int64
 }
 
 // Stats returns how many transactions the writer committed and how many
 // writes they carried; Writes/Commits is the group-commit batch size.
 func (db *DB) Stats() Stats {
-	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+	tx := db.bolt.Stats().TxStats
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), PageWrites: tx.GetWrite(), PageBytes: tx.GetPageAlloc()}
+}
+
+// Usage is how much of the data file holds data.
+type Usage struct {
+	FileBytes int64 // the file's size
+	UsedBytes int64 // pages in use: below the high-water mark and not on the freelist
+}
+
+// Usage reports the file's size and the bytes of it in use.
+func (db *DB) Usage() (Usage, error) {
+	var u Usage
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		fi, err := os.Stat(db.path)
+		if err != nil {
+			return err
+		}
+		st := db.bolt.Stats()
+		u.FileBytes = fi.Size()
+		u.UsedBytes = tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.bolt.Info().PageSize)
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("usage: %w", err)
+	}
+	return u, nil
 }
 
 // Close stops taking writes, finishes the queued ones and closes the file.
