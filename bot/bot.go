@@ -273,7 +273,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loopErrs := make(chan error, 2+len(b.chats))
+	loopErrs := make(chan error, 3+len(b.chats))
 	loop := func(name string, run func(context.Context) error) {
 		loops.Go(func() {
 			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -283,6 +283,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loop("outbox", b.outbox.Run)
 	loop("inbox", b.inbox.Run)
+	loop("retention", b.newPruner().Run)
 	for name, built := range b.chats {
 		if built.Run != nil {
 			loop(name, built.Run)

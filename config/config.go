@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -37,6 +39,7 @@ type Config struct {
 	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
 	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
+	Retention   string               `yaml:"retention"`    // how long a resolved incident is kept after its last event ("90d", "2160h"); "0" or "off" keeps everything; default 90d (see RetentionPeriod)
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -116,7 +119,39 @@ const (
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultBaseBackoff = time.Second
 	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultRetention   = "90d"
 )
+
+// ParseRetention reads a retention: a Go duration ("2160h"), a number of
+// days ("90d"), or "0" or "off" (0: keep everything); "" is the default.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = DefaultRetention
+	}
+	if s == "off" || s == "0" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("expected a number of days from 1 to 65535 before \"d\", got %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf(`expected a retention such as "90d", "2160h", or "off", got %q`, s)
+	}
+	return d, nil
+}
+
+// RetentionPeriod is how long resolved incidents are kept (0: forever).
+// Validate has checked it parses.
+func (c *Config) RetentionPeriod() time.Duration {
+	d, _ := ParseRetention(c.Retention)
+	return d
+}
 
 // envVar ties an environment variable to the key it overrides.
 type envVar struct {
@@ -276,6 +311,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
+	}
+	if c.Retention == "" && !c.set("retention") {
+		c.Retention = DefaultRetention
 	}
 	if c.Outbox.MaxAge == 0 && !c.set("outbox.max_age") {
 		c.Outbox.MaxAge = DefaultMaxAge

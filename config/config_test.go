@@ -191,7 +191,7 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, web, hipchat, slack, discord)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, retention, web, hipchat, slack, discord)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
@@ -460,3 +460,31 @@ func all() []Platform { return platforms.All().Config() }
 func web(c *Config) *webroom.Config { return BlockOf[webroom.Config](c, webroom.Platform) }
 
 func hipchatOf(c *Config) *hipchat.Config { return BlockOf[hipchat.Config](c, hipchat.Platform) }
+
+func TestRetention(t *testing.T) {
+	tests := []struct {
+		doc  string
+		want time.Duration
+		err  string
+	}{
+		{"", 90 * 24 * time.Hour, ""},
+		{"retention: 30d\n", 30 * 24 * time.Hour, ""},
+		{"retention: 2160h\n", 2160 * time.Hour, ""},
+		{"retention: off\n", 0, ""},
+		{"retention: 0\n", 0, ""},
+		{"retention: 0d\n", 0, "retention"},
+		{"retention: -5h\n", 0, "retention"},
+		{"retention: a year\n", 0, `expected a retention such as "90d", "2160h", or "off", got "a year"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.doc, func(t *testing.T) {
+			c, err := Parse([]byte(base+tc.doc), "sitrep.yaml", func(string) string { return "" })
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.RetentionPeriod())
+		})
+	}
+}

@@ -78,6 +78,7 @@ func (c *Config) validate() Errors {
 	p.statusPages()
 	p.routes()
 	p.outbox()
+	p.retention()
 	if c.Ingest.MaxFields < 0 {
 		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")
 	}
@@ -273,6 +274,12 @@ func (p *problems) routes() {
 			msg = re.Err.Error()
 		}
 		p.add(key, "%s", msg).err = re
+	}
+}
+
+func (p *problems) retention() {
+	if _, err := ParseRetention(p.c.Retention); err != nil {
+		p.add("retention", "%s", err.Error())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -258,4 +259,49 @@ func TestMigrateFromSchema1(t *testing.T) {
 		assert.Equal(t, []uint64{1, 2, 3}, order)
 		return nil
 	}))
+}
+
+func TestCompact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	db, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	val := make([]byte, 400)
+	for i := range 2000 {
+		require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+			return tx.Bucket(BucketEvents).Put(U64(uint64(i)), val)
+		}))
+	}
+	require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketEvents)
+		if _, err := b.NextSequence(); err != nil {
+			return err
+		}
+		for i := range 1900 {
+			if err := b.Delete(U64(uint64(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	_, err = Compact(path, 100*time.Millisecond)
+	assert.ErrorIs(t, err, ErrLocked, "not while the file is open")
+	require.NoError(t, db.Close())
+
+	res, err := Compact(path, 0)
+	require.NoError(t, err)
+	assert.Less(t, res.After, res.Before/2, "%+v", res)
+	db, err = Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketEvents)
+		assert.Equal(t, uint64(1), b.Sequence(), "sequences survive")
+		assert.Equal(t, 100, b.Stats().KeyN)
+		assert.Equal(t, uint64(SchemaVersion), ParseU64(tx.Bucket(BucketMeta).Get(keySchemaVersion)))
+		return nil
+	}))
+
+	_, err = Compact(filepath.Join(t.TempDir(), "missing.db"), 0)
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -309,3 +309,7 @@ func (u *userCache) name(ctx context.Context, id, fallback string) string {
 	u.mu.Unlock()
 	return name
 }
+
+// MessageIncident is the incident a stored message entry (a value of
+// storage.BucketSlackMessages) names, 0 if none: for the retention sweep.
+func MessageIncident(raw []byte) uint64 { return storage.ParseU64(raw) }
