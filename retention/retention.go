@@ -61,8 +61,11 @@ type Options struct {
 	Timeline *timeline.Timeline
 	// Keep is how long a resolved incident is kept after its last event; 0 disables pruning.
 	Keep time.Duration
-	// Every is the pause between passes; default 1h. The first pass starts at Run.
+	// Every is the pause between passes; default 1h.
 	Every time.Duration
+	// Delay is the wait before the first pass, so that a start is not slowed
+	// by a scan of the whole store; default 1m.
+	Delay time.Duration
 	// Batch caps the incidents (or swept entries ×100) one transaction deletes; default 64.
 	Batch int
 	// Pause is the rest between two transactions of a pass; default 10ms.
@@ -88,6 +91,9 @@ func New(opts Options) *Pruner {
 	if opts.Every <= 0 {
 		opts.Every = time.Hour
 	}
+	if opts.Delay <= 0 {
+		opts.Delay = time.Minute
+	}
 	if opts.Batch <= 0 {
 		opts.Batch = 64
 	}
@@ -103,12 +109,17 @@ func New(opts Options) *Pruner {
 	return &Pruner{opts: opts}
 }
 
-// Run prunes a pass at once and then every Every, until ctx ends. With Keep
-// 0 it only waits for ctx.
+// Run prunes a pass after Delay and then every Every, until ctx ends. With
+// Keep 0 it only waits for ctx.
 func (p *Pruner) Run(ctx context.Context) error {
 	if p.opts.Keep <= 0 {
 		<-ctx.Done()
 		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(p.opts.Delay):
 	}
 	for {
 		if st, err := p.Pass(ctx); err != nil && ctx.Err() == nil {
