@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/ingest"
 )
@@ -295,4 +296,15 @@ func BenchmarkDiskPerAlert(b *testing.B) {
 	b.ReportMetric(float64(s1.Writes-s0.Writes)/commits, "writes/commit")
 	b.ReportMetric(float64(u1.UsedBytes-u0.UsedBytes)/n, "used-B/alert")
 	b.ReportMetric(float64(u1.FileBytes)/n, "file-B/alert")
+	if b.N >= 1000 { // where the bytes are, bucket by bucket (go test -v)
+		require.NoError(b, tb.db.View(func(tx *bolt.Tx) error {
+			return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+				if st := bk.Stats(); st.LeafAlloc > 4096 {
+					b.Logf("%-12s %7d keys, %5.0f B/alert in pages (%3.0f%% full)", name, st.KeyN,
+						float64(st.LeafAlloc+st.BranchAlloc)/n, 100*float64(st.LeafInuse)/float64(st.LeafAlloc))
+				}
+				return nil
+			})
+		}))
+	}
 }

@@ -30,7 +30,10 @@ import (
 //   - 2: the entity index BucketEntities (entity_id → latest incident, a put
 //     at a random key for every new incident) gives way to
 //     BucketIncidentEntities (incident ID → entity_id, appended in ID order),
-//     from which the timeline rebuilds the index in memory on open.
+//     from which the timeline rebuilds the index in memory on open. An
+//     incident record may leave its fields (and the title they make) to the
+//     event it names in fields_event; schema 1's records, which hold them,
+//     read as they are.
 const SchemaVersion = 2
 
 // Bucket names. Every package that persists state names its bucket here, so the

@@ -156,6 +156,10 @@ func appendIncident(b []byte, inc *Incident, pre *encodedFields) ([]byte, error)
 		b = appendKey(b, "first_event_id")
 		b = strconv.AppendUint(b, inc.FirstEventID, 10)
 	}
+	if inc.FieldsEvent != 0 {
+		b = appendKey(b, "fields_event")
+		b = strconv.AppendUint(b, inc.FieldsEvent, 10)
+	}
 	return done(b, bad)
 }
 

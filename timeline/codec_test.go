@@ -29,6 +29,7 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		{},
 		{ID: 4, EntityID: odd, Title: "t", State: StateTriggered, Fields: map[string]string{"z": "", "y": odd}, Rooms: []string{"ops", odd}, OpenedAt: at, UpdatedAt: later, LastEventID: 5},
 		{ID: 5, State: StateResolved, AcknowledgedAt: &at, AcknowledgedBy: "bob", ResolvedAt: &later, ResolvedBy: "nagios", Rooms: []string{}},
+		{ID: 6, State: StateTriggered, FirstEventID: 7, FieldsEvent: 9, LastEventID: 9},
 	}
 	_, err := appendEvent(nil, &Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil)
 	assert.ErrorIs(t, err, errTimeRange)

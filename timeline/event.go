@@ -124,6 +124,10 @@ type Incident struct {
 	ResolvedBy     string            `json:"resolved_by,omitempty"`
 	LastEventID    uint64            `json:"last_event_id"`
 	FirstEventID   uint64            `json:"first_event_id,omitempty"` // the alert that opened it
+	// FieldsEvent is the event whose fields Fields are (the latest alert's,
+	// unless a route set more): the stored incident leaves them out and they
+	// are read from that event, so an alert's fields are written once.
+	FieldsEvent uint64 `json:"fields_event,omitempty"`
 }
 
 // Open reports whether the incident is not yet resolved.

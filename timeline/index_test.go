@@ -186,3 +186,45 @@ func TestEntityIndexAfterMigrationFromSchema1(t *testing.T) {
 	assert.Equal(t, KindUpdated, res[0].Event.Kind)
 	assert.Equal(t, webInc, res[1].Incident.ID, "the entity's latest incident")
 }
+
+// An alert's fields are stored once, in its event: the incident record
+// names the event. A record that holds its fields itself (an older file, or
+// fields an ack kept from an older event) reads as before.
+func TestIncidentFieldsAreWrittenOnce(t *testing.T) {
+	tl, db := newTimeline(t, Options{})
+	ctx := context.Background()
+	e := fingerprint()
+	res, err := tl.Ingest(ctx, []Alert{alert(MsgCritical, e, "host_name", "db-7f3a.eu-west-1.prod.example.net", FieldStateMessage, "97% used")})
+	require.NoError(t, err)
+	id := res[0].Incident.ID
+	raw := func() string {
+		var v []byte
+		require.NoError(t, db.View(func(tx *bolt.Tx) error {
+			v = append(v, tx.Bucket(storage.BucketIncidents).Get(storage.U64(id))...)
+			return nil
+		}))
+		return string(v)
+	}
+	assert.NotContains(t, raw(), "db-7f3a", "the fields live in the event")
+	assert.Contains(t, raw(), `"fields_event":1`)
+	inc, _, err := tl.Incident(id)
+	require.NoError(t, err)
+	assert.Equal(t, "db-7f3a.eu-west-1.prod.example.net", inc.Fields["host_name"])
+
+	_, err = tl.Act(ctx, Action{IncidentID: id, Kind: KindAcknowledged, Origin: Origin{Adapter: "webroom", User: "alice"}})
+	require.NoError(t, err)
+	assert.Contains(t, raw(), "db-7f3a", "an ack keeps an older event's fields: written out")
+	inc, _, err = tl.Incident(id)
+	require.NoError(t, err)
+	assert.Equal(t, "97% used", inc.Fields[FieldStateMessage])
+	assert.Equal(t, StateAcknowledged, inc.State)
+
+	res, err = tl.Ingest(ctx, []Alert{alert(MsgCritical, e, "host_name", "db-7f3a.eu-west-1.prod.example.net", FieldStateMessage, "99% used")})
+	require.NoError(t, err)
+	assert.Equal(t, KindUpdated, res[0].Event.Kind)
+	assert.NotContains(t, raw(), "db-7f3a")
+	all, err := tl.Incidents("", 0)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+	assert.Equal(t, "99% used", all[0].Fields[FieldStateMessage])
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -220,6 +222,7 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 // recordEvent is record; a followUp's own follow-ups are not taken.
 func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created bool, pre *encodedFields, followUp bool) (Result, error) {
 	evs := tx.Bucket(storage.BucketEvents)
+	evs.FillPercent = storage.AppendFill // keys grow but for events of older incidents
 	id, err := evs.NextSequence()
 	if err != nil {
 		return Result{}, fmt.Errorf("next event id: %w", err)
@@ -244,6 +247,14 @@ func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created boo
 	}
 	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
+	}
+	// The incident's fields are this event's (an alert's, as routed): the
+	// record points at the event rather than holding them a second time.
+	// Otherwise (an ack or a note kept the fields of an older event) they are
+	// written out.
+	inc.FieldsEvent = 0
+	if len(inc.Fields) > 0 && sameFields(inc.Fields, ev.Fields) {
+		inc.FieldsEvent = id
 	}
 	if err := putIncident(tx, inc, pre); err != nil {
 		return Result{}, err
@@ -354,6 +365,9 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 			if state != "" && inc.State != state {
 				continue
 			}
+			if err := loadFields(tx, &inc); err != nil {
+				return err
+			}
 			out = append(out, inc)
 			if limit > 0 && len(out) >= limit {
 				break
@@ -392,18 +406,66 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 	if err != nil {
 		return inc, fmt.Errorf("decode incident %d: %w", id, err)
 	}
+	if err := loadFields(tx, &inc); err != nil {
+		return inc, err
+	}
 	return inc, nil
 }
 
+// loadFields reads a stored incident's fields from its FieldsEvent.
+func loadFields(tx *bolt.Tx, inc *Incident) error {
+	if inc.FieldsEvent == 0 || inc.Fields != nil {
+		return nil
+	}
+	v := tx.Bucket(storage.BucketEvents).Get(eventKey(inc.ID, inc.FieldsEvent))
+	if v == nil {
+		return nil // pruned with the incident it belonged to: no fields to show
+	}
+	ev, err := decodeEvent(v)
+	if err != nil {
+		return fmt.Errorf("decode event %d of incident %d: %w", inc.FieldsEvent, inc.ID, err)
+	}
+	inc.Fields = ev.Fields
+	if inc.Title == "" {
+		inc.Title = titleOf(inc.Fields, inc.EntityID)
+	}
+	return nil
+}
+
+// putIncident stores inc; with a FieldsEvent, without the fields it holds,
+// and without its title if the fields make it (loadFields makes it again).
 func putIncident(tx *bolt.Tx, inc *Incident, pre *encodedFields) error {
-	b, err := appendIncident(make([]byte, 0, 512), inc, pre)
+	rec := inc
+	if inc.FieldsEvent != 0 {
+		c := *inc
+		c.Fields = nil
+		if c.Title == titleOf(inc.Fields, inc.EntityID) {
+			c.Title = ""
+		}
+		rec = &c
+	}
+	b, err := appendIncident(make([]byte, 0, 320), rec, pre)
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}
-	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
+	incs := tx.Bucket(storage.BucketIncidents)
+	incs.FillPercent = storage.AppendFill // new incidents append; a rewrite splits a page at worst
+	if err := incs.Put(storage.U64(inc.ID), b); err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
 	return nil
+}
+
+// sameFields reports whether a and b hold the same fields: the same map
+// (the hot path) or equal ones.
+func sameFields(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 func eventKey(incident, event uint64) []byte {

@@ -316,6 +316,7 @@ func (w *WebRoom) appendLogWith(ctx context.Context, room string, x *encodedEntr
 		if err != nil {
 			return fmt.Errorf("room log bucket: %w", err)
 		}
+		rb.FillPercent = storage.AppendFill // appended at the tail, trimmed from the head
 		n, err := rb.NextSequence()
 		if err != nil {
 			return fmt.Errorf("next sequence: %w", err)
