@@ -251,24 +251,83 @@ func BenchmarkIngestAlertmanager(b *testing.B) {
 }
 
 // BenchmarkAlertToWebRoom measures, one alert at a time, how long an alert
-// takes from the POST to its message arriving at a client of the web room.
+// takes from the POST to its message arriving at a client of the web room,
+// with sitrep in its own process: "idle" with nothing else going on,
+// "saturated" while 32 clients post Alertmanager batches of 100 new alerts
+// flat out (to another room), keeping the store's writer busy.
 func BenchmarkAlertToWebRoom(b *testing.B) {
-	tb := startBot(b, baseConfig(newDataPath(b), "rate_limits:\n  webroom: {messages: 1000, per: 1s}\n"))
-	ops := tb.join(b, "ops")
-	keys := newKeyShapes()
-	var lat []time.Duration
-	i := 0
-	for b.Loop() {
-		i++
-		name := keys.host(int64(i))
-		start := time.Now()
-		tb.alert(b, map[string]any{"message_type": "CRITICAL", "entity_id": name, "entity_display_name": name})
-		ops.waitFor(b, 5*time.Second, name, func(f map[string]any) bool { return f["title"] == name })
-		lat = append(lat, time.Since(start))
+	for _, saturated := range []bool{false, true} {
+		name := "idle"
+		if saturated {
+			name = "saturated"
+		}
+		b.Run(name, func(b *testing.B) {
+			srv := startChild(b, writeConfig(b, baseConfig(newDataPath(b), `rate_limits:
+  webroom: {messages: 1000, per: 1s}
+routes:
+  - name: probes
+    matchers: ['routing_key="probe"']
+    rooms: [payments]
+`)))
+			probes := srv.join(b, "payments")
+			keys := newKeyShapes()
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			var batches atomic.Int64
+			if saturated {
+				load := amBatch(newKeyShapes(), 100, 1<<62)
+				client := benchClient()
+				for range 32 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := int64(0); ; i++ {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							req, _ := http.NewRequest(http.MethodPost, srv.URL+ingest.PathAlertmanager, bytes.NewReader(load(batches.Add(1))))
+							req.Header.Set("Authorization", "Bearer "+ingestToken)
+							req.Header.Set("Content-Type", "application/json")
+							res, err := client.Do(req)
+							if err != nil {
+								return
+							}
+							_, _ = io.Copy(io.Discard, res.Body)
+							res.Body.Close()
+						}
+					}()
+				}
+				time.Sleep(time.Second) // until the writer is saturated
+			}
+			var lat []time.Duration
+			i := 0
+			start0 := time.Now()
+			b.ResetTimer()
+			for b.Loop() {
+				i++
+				name := keys.host(int64(i))
+				start := time.Now()
+				srv.alert(b, map[string]any{"message_type": "CRITICAL", "entity_id": name, "entity_display_name": name, "routing_key": "probe"})
+				probes.waitFor(b, 30*time.Second, name, func(f map[string]any) bool { return f["title"] == name })
+				lat = append(lat, time.Since(start))
+				if saturated {
+					time.Sleep(20 * time.Millisecond) // probes, not load
+				}
+			}
+			elapsed := time.Since(start0)
+			close(stop)
+			wg.Wait()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
+			if saturated {
+				b.ReportMetric(float64(batches.Load()*100)/elapsed.Seconds(), "load-alerts/s")
+			}
+		})
 	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkDiskPerAlert posts b.N VictorOps alerts, each for a new

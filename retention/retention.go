@@ -234,7 +234,7 @@ func (p *Pruner) sweep(ctx context.Context, s Sweep) (int, error) {
 	for {
 		var next []byte
 		n := 0
-		err := p.opts.DB.Update(ctx, func(tx *bolt.Tx) error {
+		err := p.opts.DB.UpdateBulk(ctx, func(tx *bolt.Tx) error {
 			n, next = 0, nil
 			b := tx.Bucket(s.Bucket)
 			if b == nil {

@@ -2,6 +2,18 @@
 // buckets, and a single writer goroutine that groups concurrent writes into one
 // transaction (group commit). A caller of Update hears back only after the
 // transaction that holds its write has been fsynced.
+//
+// # Turns
+//
+// Writes come in two lanes. Update is for the writes someone waits on (a
+// single alert, a delivery's removal from the outbox, a web room's log line,
+// a chat command); UpdateBulk for large ones that can wait their turn (a
+// batch of alerts, retention). A transaction takes every ordinary write that
+// is queued, and bulk writes after them, and stops taking more once its
+// writes have run for MaxTxTime: what it did not get to goes first into the
+// next. So a delivery waits at most about one such transaction and its fsync
+// however much bulk ingest is queued, and every transaction still carries at
+// least one bulk write, so bulk ingest is never starved either.
 package storage
 
 import (
@@ -104,14 +116,19 @@ type Options struct {
 	NoSync bool
 	// MaxBatch caps how many writes share one transaction; default 4096.
 	MaxBatch int
+	// MaxTxTime is how long a transaction's writes may run before it takes
+	// no more and commits (see Turns); default 10ms.
+	MaxTxTime time.Duration
 }
 
 // DB is the open store. It is safe for concurrent use.
 type DB struct {
-	bolt     *bolt.DB
-	path     string
-	reqs     chan *writeReq
-	maxBatch int
+	bolt      *bolt.DB
+	path      string
+	reqs      chan *writeReq // Update's lane
+	bulk      chan *writeReq // UpdateBulk's lane
+	maxBatch  int
+	maxTxTime time.Duration
 
 	commits atomic.Uint64 // transactions committed by the writer
 	writes  atomic.Uint64 // writes those transactions carried
@@ -136,6 +153,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 4096
 	}
+	if opts.MaxTxTime <= 0 {
+		opts.MaxTxTime = 10 * time.Millisecond
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.LockTimeout,
 		NoFreelistSync: false,
@@ -153,11 +173,13 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:     b,
-		path:     path,
-		reqs:     make(chan *writeReq, opts.MaxBatch),
-		maxBatch: opts.MaxBatch,
-		done:     make(chan struct{}),
+		bolt:      b,
+		path:      path,
+		reqs:      make(chan *writeReq, opts.MaxBatch),
+		bulk:      make(chan *writeReq, opts.MaxBatch),
+		maxBatch:  opts.MaxBatch,
+		maxTxTime: opts.MaxTxTime,
+		done:      make(chan struct{}),
 	}
 	go db.writer()
 	return db, nil
@@ -236,6 +258,16 @@ func (db *DB) Path() string { return db.path }
 // it writes from tx and its own arguments. If fn returns an error, none of its
 // writes are kept and the error is returned as is.
 func (db *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return db.update(ctx, db.reqs, fn)
+}
+
+// UpdateBulk is Update for a large write that may wait: it takes its turn
+// after the ordinary writes queued with it (see Turns).
+func (db *DB) UpdateBulk(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return db.update(ctx, db.bulk, fn)
+}
+
+func (db *DB) update(ctx context.Context, lane chan *writeReq, fn func(*bolt.Tx) error) error {
 	req := &writeReq{fn: fn, err: make(chan error, 1)}
 	db.mu.RLock()
 	if db.closed {
@@ -243,7 +275,7 @@ func (db *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
 		return ErrClosed
 	}
 	select {
-	case db.reqs <- req:
+	case lane <- req:
 		db.mu.RUnlock()
 	case <-ctx.Done():
 		db.mu.RUnlock()
@@ -327,6 +359,7 @@ func (db *DB) Close() error {
 		db.mu.Lock()
 		db.closed = true
 		close(db.reqs)
+		close(db.bulk)
 		db.mu.Unlock()
 		<-db.done
 		err = db.bolt.Close()
@@ -336,79 +369,121 @@ func (db *DB) Close() error {
 
 func (db *DB) writer() {
 	defer close(db.done)
-	batch := make([]*writeReq, 0, db.maxBatch)
-	for req := range db.reqs {
-		batch = append(batch[:0], req)
-		// Take what is queued; then, with no fixed delay, yield the processor
-		// so writers that are runnable (an HTTP handler about to call Update)
-		// can join this transaction, as long as yielding keeps finding more.
+	reqs, bulk := db.reqs, db.bulk
+	var carry []*writeReq // writes the last transaction did not get to, oldest first
+	for {
+		batch := make([]*writeReq, 0, min(db.maxBatch, 64+len(carry)))
+		if len(carry) == 0 {
+			// Wait for a write in either lane.
+			var r *writeReq
+			for r == nil && (reqs != nil || bulk != nil) {
+				var ok bool
+				select {
+				case r, ok = <-reqs:
+					if !ok {
+						reqs = nil
+					}
+				case r, ok = <-bulk:
+					if !ok {
+						bulk = nil
+					}
+				}
+			}
+			if r == nil {
+				return // closed, and every write answered
+			}
+			batch = append(batch, r)
+		} else {
+			// The oldest write left over goes first: every transaction
+			// gets through at least one, so neither lane starves.
+			batch, carry = append(batch, carry[0]), carry[1:]
+		}
+		// Take the ordinary writes queued; then, with no fixed delay, yield
+		// the processor so writers that are runnable (an HTTP handler about
+		// to call Update) can join this transaction, as long as yielding
+		// keeps finding more.
 		for round := 0; round < maxYields && len(batch) < db.maxBatch; round++ {
 			before := len(batch)
-			batch = db.drain(batch)
+			batch, reqs = drain(batch, reqs, db.maxBatch)
 			if round > 0 && len(batch) == before {
 				break
 			}
 			runtime.Gosched()
 		}
-		batch = db.drain(batch)
-		db.commit(batch)
+		batch, reqs = drain(batch, reqs, db.maxBatch)
+		// Then what was left over, then bulk writes.
+		n := min(len(carry), db.maxBatch-len(batch))
+		batch, carry = append(batch, carry[:n]...), carry[n:]
+		batch, bulk = drain(batch, bulk, db.maxBatch)
+		carry = append(db.commit(batch), carry...)
 	}
 }
 
 // maxYields bounds how often the writer yields to let more writes join a batch.
 const maxYields = 8
 
-// drain appends the queued writes to batch, up to maxBatch, without waiting.
-func (db *DB) drain(batch []*writeReq) []*writeReq {
-	for len(batch) < db.maxBatch {
+// drain appends the writes queued in lane to batch, up to max, without
+// waiting; a closed lane comes back nil.
+func drain(batch []*writeReq, lane chan *writeReq, max int) ([]*writeReq, chan *writeReq) {
+	for lane != nil && len(batch) < max {
 		select {
-		case r, ok := <-db.reqs:
+		case r, ok := <-lane:
 			if !ok {
-				return batch
+				return batch, nil
 			}
 			batch = append(batch, r)
 		default:
-			return batch
+			return batch, lane
 		}
 	}
-	return batch
+	return batch, lane
 }
 
-// commit runs a batch in one transaction. A write whose fn fails is answered
-// with its error and rolled back alone: the writes before it run again in a
-// fresh transaction and commit, and the ones after it go on in the next. So
-// one bad write never takes its neighbours down or leaves half of itself
-// behind, and K failures in a batch of N cost about 2N runs, not K·N.
-func (db *DB) commit(batch []*writeReq) {
+// commit runs a batch in transactions and returns the writes it did not get
+// to (a transaction's writes ran past MaxTxTime). A write whose fn fails is
+// answered with its error and rolled back alone: the writes before it run
+// again in a fresh transaction and commit, and the ones after it go on in the
+// next. So one bad write never takes its neighbours down or leaves half of
+// itself behind, and K failures in a batch of N cost about 2N runs, not K·N.
+func (db *DB) commit(batch []*writeReq) (rest []*writeReq) {
 	pending := batch
 	for len(pending) > 0 {
-		failed, failErr, err := db.run(pending)
+		ran, failed, failErr, err := db.run(pending)
 		if failed < 0 {
-			db.answer(pending, err)
-			return
+			db.answer(pending[:ran], err)
+			return append(rest, pending[ran:]...)
 		}
 		pending[failed].err <- failErr
 		if failed > 0 {
-			db.commit(pending[:failed]) // they succeeded once; on its own the prefix commits
+			// They succeeded once; on their own they commit.
+			rest = append(rest, db.commit(pending[:failed])...)
 		}
 		pending = pending[failed+1:]
 	}
+	return rest
 }
 
 // run runs the writes in one transaction and commits it, unless one fails:
-// then it rolls back and returns that write's index and error.
-func (db *DB) run(pending []*writeReq) (failed int, failErr, err error) {
+// then it rolls back and returns that write's index and error. It stops
+// taking writes once they have run for maxTxTime: ran is how many it took.
+func (db *DB) run(pending []*writeReq) (ran, failed int, failErr, err error) {
 	failed = -1
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		start := time.Now()
 		for i, r := range pending {
+			if i > 0 && time.Since(start) > db.maxTxTime {
+				ran = i
+				return nil
+			}
 			if err := runSafely(r.fn, tx); err != nil {
 				failed, failErr = i, err
 				return err
 			}
 		}
+		ran = len(pending)
 		return nil
 	})
-	return failed, failErr, err
+	return ran, failed, failErr, err
 }
 
 // answer tells each write of a committed (or failed) transaction its outcome.

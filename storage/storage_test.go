@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -304,4 +305,50 @@ func TestCompact(t *testing.T) {
 
 	_, err = Compact(filepath.Join(t.TempDir(), "missing.db"), 0)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// A write that arrives while a long line of bulk writes runs goes in the
+// next transaction, not at the end of the line (a transaction stops taking
+// writes after MaxTxTime); the bulk writes all land.
+func TestOrdinaryWritesGoBeforeQueuedBulk(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true, MaxTxTime: 5 * time.Millisecond})
+	require.NoError(t, err)
+	defer db.Close()
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	ran := func(name string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // a large write
+			return put(name)(tx)
+		}
+	}
+	const bulk = 60
+	var wg sync.WaitGroup
+	for i := range bulk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, db.UpdateBulk(context.Background(), ran(fmt.Sprintf("bulk-%02d", i))))
+		}()
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) > 0 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, db.Update(context.Background(), ran("ordinary")))
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, order, bulk+1)
+	pos := slices.Index(order, "ordinary")
+	assert.Less(t, pos, bulk/2, "ran after %d of %d bulk writes queued before it", pos, bulk)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for _, k := range order {
+			assert.NotNil(t, tx.Bucket(BucketMeta).Get([]byte(k)), k)
+		}
+		return nil
+	}))
+	assert.Greater(t, db.Stats().Commits, uint64(5), "a transaction stops taking writes after MaxTxTime")
 }

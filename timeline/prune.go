@@ -59,7 +59,7 @@ func (t *Timeline) Prune(ctx context.Context, after uint64, cutoff time.Time, ma
 	if err != nil || len(ids) == 0 {
 		return res, err
 	}
-	err = t.db.Update(ctx, func(tx *bolt.Tx) error {
+	err = t.db.UpdateBulk(ctx, func(tx *bolt.Tx) error {
 		res.Pruned = 0
 		for _, id := range ids {
 			inc, err := getIncident(tx, id)

@@ -98,6 +98,10 @@ func (t *Timeline) publish(results []Result) {
 	}
 }
 
+// BulkAlerts is the most alerts an Ingest carries in the store's ordinary
+// lane; a larger batch goes in its bulk lane (storage.DB.UpdateBulk).
+const BulkAlerts = 16
+
 // Ingest applies alerts in order in one durable transaction and returns one
 // Result per alert, after the fsync. An ACKNOWLEDGEMENT, RECOVERY or INFO for
 // an entity that never had an incident changes nothing; its Result has
@@ -121,7 +125,11 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 		pre[i] = encodeFields(a.Fields)
 	}
 	var results []Result
-	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
+	update := t.db.Update
+	if len(alerts) > BulkAlerts {
+		update = t.db.UpdateBulk // a batch waits its turn behind deliveries and single alerts
+	}
+	err := update(ctx, func(tx *bolt.Tx) error {
 		results = results[:0]
 		now := t.opts.Now().UTC()
 		for i, a := range alerts {
