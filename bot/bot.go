@@ -36,6 +36,7 @@ import (
 	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
+	"github.com/sitrep/sitrep/statuspage"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
@@ -59,6 +60,7 @@ type Bot struct {
 	outbox    *outbox.Outbox
 	inbox     *inbox.Inbox
 	teams     *teams.Teams
+	pages     *statuspage.Engine
 	platforms platform.List
 	chats     map[string]platform.Built // the platforms that are on, by name
 	cmds      *commands.Handler
@@ -122,12 +124,16 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
+	b.pages = b.newPages()
 
 	b.cmds = commands.New(commands.Options{
 		Timeline: b.tl,
 		RoomOf:   b.roomOf,
-		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
-		Chat:     b.teams.Chat,
+		Extra: map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){
+			"route": b.routeCommand, "status": b.pages.StatusCommand,
+		},
+		Chat:  b.teams.Chat,
+		Pages: b.pages.Command,
 	})
 	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
 
@@ -152,6 +158,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		MaxAge:      cfg.Outbox.MaxAge,
 		BaseBackoff: cfg.Outbox.BaseBackoff,
 		MaxBackoff:  cfg.Outbox.MaxBackoff,
+		Dead:        b.pages.Refused,
 		Logger:      log.With("component", "outbox"),
 		Metrics:     b.reg,
 	})
@@ -169,9 +176,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Listen: cfg.Listen, PublicURL: cfg.PublicURL, PublicURLSet: cfg.PublicURLSet(), Allowed: list.Hosts(cfg),
 		Open: []string{"/healthz", "/readyz", "/metrics"}, Log: log.With("component", "http"),
 	})
-	if n := pagesInUse(cfg); n > 0 {
-		log.Warn("status pages are configured, but this version does not publish to them yet: nothing is sent to any page",
-			"pages_and_route_blocks", n)
+	if len(cfg.StatusPages) > 0 && cfg.StatusAdmins == nil {
+		log.Info("every sitrep room may change the status pages from chat (/incident open, update, resolve, maintenance)",
+			"limit", "set status_admins: {rooms: [...], users: [platform:user, ...]}")
 	}
 	if !b.guard.Checks() {
 		log.Warn("sitrep listens beyond loopback and checks no Host header: a DNS-rebinding page could reach it",
@@ -182,8 +189,12 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 
 // dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
-	var d timeline.Dispatched
-	return d, b.fan.Dispatch(txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}, inc, ev)
+	w := txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}
+	pages, err := b.fan.Dispatch(w, inc, ev)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
+	return b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
 }
 
 // txWriter is fan-out's Writer over one transaction.
@@ -273,7 +284,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loopErrs := make(chan error, 2+len(b.chats))
+	loopErrs := make(chan error, 3+len(b.chats))
 	loop := func(name string, run func(context.Context) error) {
 		loops.Go(func() {
 			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -283,6 +294,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loop("outbox", b.outbox.Run)
 	loop("inbox", b.inbox.Run)
+	loop("status pages", b.pages.Run)
 	for name, built := range b.chats {
 		if built.Run != nil {
 			loop(name, built.Run)
@@ -352,17 +364,6 @@ func adminWrite(r *http.Request) bool {
 	return r.Method != http.MethodGet && strings.HasPrefix(p, "/v1/") && !ingest.IsPath(p)
 }
 
-// pagesInUse counts the status pages and the routes' status_page blocks in cfg.
-func pagesInUse(cfg *config.Config) int {
-	n := len(cfg.StatusPages)
-	for _, r := range cfg.Routes {
-		if r.StatusPage != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // on lists the chat platforms that are on.
 func (b *Bot) on() []string {
 	var names []string
@@ -378,6 +379,9 @@ func (b *Bot) on() []string {
 func (b *Bot) Close() error { return b.db.Close() }
 
 func (b *Bot) resolveRoom(name string) (outbox.Endpoint, bool) {
+	if e, ok := b.resolvePage(name); ok {
+		return e, true
+	}
 	r, ok := b.rooms.Get(name)
 	if !ok {
 		return outbox.Endpoint{}, false

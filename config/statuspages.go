@@ -25,9 +25,35 @@ type StatusPage struct {
 }
 
 // PageKind is what the config knows of a status page kind (a Platform whose
-// PageKind is set): whether its pages list services.
+// PageKind is set): whether its pages list services, whether it is driven
+// by monitors (an alert reaches it only with a monitor_name), and its name
+// as people write it.
 type PageKind struct {
 	Services bool
+	Monitor  bool
+	Title    string // "StatusHub"
+}
+
+// StatusAdmins are who may change status pages from chat (/incident open,
+// update, resolve, maintenance): anyone in one of Rooms, and the users
+// listed as "platform:user ID" where the platform vouches for who they are
+// (Slack, Discord, HipChat's signed add-on requests, web-room users named by
+// their key).
+type StatusAdmins struct {
+	Rooms []string `yaml:"rooms"`
+	Users []string `yaml:"users"`
+}
+
+// Allows reports whether a command from room by user on platform may change
+// status pages; verified says whether the platform vouches for user.
+func (a *StatusAdmins) Allows(room, platform, user string, verified bool) bool {
+	if a == nil {
+		return true
+	}
+	if room != "" && slices.Contains(a.Rooms, room) {
+		return true
+	}
+	return verified && user != "" && slices.Contains(a.Users, platform+":"+user)
 }
 
 // StatusPage returns the status page named name.
@@ -117,6 +143,29 @@ func (p *problems) statusPages() {
 			p.add(prefix+".services", "a %s page has no services: give its hook as url", sp.Kind)
 		}
 		p.url(prefix+".url", sp.URL, true)
+	}
+}
+
+// statusAdmins checks default_status_page and status_admins.
+func (p *problems) statusAdmins() {
+	c := p.c
+	if c.DefaultStatusPage != "" {
+		if _, ok := c.StatusPage(c.DefaultStatusPage); !ok {
+			p.add("default_status_page", "unknown status page %q", c.DefaultStatusPage)
+		}
+	}
+	if c.StatusAdmins == nil {
+		return
+	}
+	for i, r := range c.StatusAdmins.Rooms {
+		if r == "" {
+			p.add(fmt.Sprintf("status_admins.rooms[%d]", i), "empty room name")
+		}
+	}
+	for i, u := range c.StatusAdmins.Users {
+		if pl, id, ok := strings.Cut(u, ":"); !ok || pl == "" || id == "" {
+			p.add(fmt.Sprintf("status_admins.users[%d]", i), "expected platform:user, like slack:U123, got %q", u)
+		}
 	}
 }
 

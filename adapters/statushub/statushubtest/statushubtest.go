@@ -22,6 +22,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/sitrep/sitrep/adapters/statushub"
+	"github.com/sitrep/sitrep/statuspage"
 )
 
 //go:embed incident.schema.json
@@ -180,12 +181,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case s.resolved[key]:
 			refuse("incident %s on %s is resolved: nothing may follow", u.ID, service)
 			return
-		case !s.seen[key] && u.State == statushub.Resolved:
+		case !s.seen[key] && u.State == statuspage.Resolved:
 			refuse("incident %s on %s: resolved cannot be the first update", u.ID, service)
 			return
 		}
 		s.seen[key] = true
-		s.resolved[key] = u.State == statushub.Resolved
+		s.resolved[key] = u.State == statuspage.Resolved
 	}
 	s.updates = append(s.updates, Update{Service: service, Body: body, Incident: u})
 	w.WriteHeader(http.StatusOK)
