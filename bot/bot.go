@@ -80,11 +80,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Bot, error) {
 
 // NewWith is New with the platforms of list.
 func NewWith(cfg *config.Config, log *slog.Logger, list platform.List) (*Bot, error) {
+	return newWith(cfg, log, list, time.Now)
+}
+
+// newWith is NewWith on the clock now.
+func newWith(cfg *config.Config, log *slog.Logger, list platform.List, now func() time.Time) (*Bot, error) {
 	db, err := storage.Open(cfg.Data, storage.Options{})
 	if err != nil {
 		return nil, err
 	}
-	b, err := build(cfg, log, db, list)
+	b, err := build(cfg, log, db, list, now)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
@@ -92,9 +97,9 @@ func NewWith(cfg *config.Config, log *slog.Logger, list platform.List) (*Bot, er
 	return b, nil
 }
 
-func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.List) (*Bot, error) {
+func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.List, now func() time.Time) (*Bot, error) {
 	b := &Bot{cfg: cfg, log: log, db: db, platforms: list, chats: map[string]platform.Built{},
-		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: time.Now}
+		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: now}
 	b.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitrep_events_total", Help: "Timeline events committed, by kind.",

@@ -327,8 +327,8 @@ func (e *Engine) List(limit int) ([]PageIncident, error) {
 		c := bucket(tx).Cursor()
 		after := slices.Clone(prefixIncident)
 		after[len(after)-1]++
-		k, v := c.Seek(after)
-		if k == nil {
+		var k, v []byte
+		if k, _ = c.Seek(after); k == nil {
 			k, v = c.Last()
 		} else {
 			k, v = c.Prev()
