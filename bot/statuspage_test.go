@@ -335,3 +335,39 @@ routes:
 	raw, _ := json.Marshal(out["status_pages"])
 	assert.Contains(t, string(raw), `monitor_name ${{ALERT.monitor_name}} names a field the alert lacks`)
 }
+
+// status_admins limits who may change pages; a maintenance is announced
+// schema-exact (type maintenance, end_time, no state) and listed.
+func TestMaintenanceAndStatusAdmins(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, "status_admins: {rooms: [ops]}\n"))
+	ops := tb.join(t, "ops")
+	pay := tb.join(t, "payments")
+
+	pay.say(t, `/incident open "DB slow"`)
+	pay.waitFor(t, 5*time.Second, "the refusal", textHas("you may not change status pages from here (status_admins)"))
+	pay.say(t, `/incident list`)
+	pay.waitFor(t, 5*time.Second, "list is for everyone", textHas("no open status page incidents"))
+
+	ops.say(t, `/incident maintenance "DB upgrade" --start +1h --end +3h --services api -- Short downtime.`)
+	reply := ops.waitFor(t, 5*time.Second, "the announcement", textHas("announced maintenance on StatusHub public/api"))
+	assert.Contains(t, reply["text"], "down: DB upgrade")
+	api := waitUpdates(t, hub, "api", 1)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(api[0].Body, &body))
+	assert.Equal(t, "maintenance", body["type"])
+	assert.Equal(t, "DB upgrade", body["title"])
+	assert.Equal(t, "Short downtime.", body["description"])
+	assert.NotContains(t, body, "state")
+	start, err := time.Parse(time.RFC3339, body["start_time"].(string))
+	require.NoError(t, err)
+	end, err := time.Parse(time.RFC3339, body["end_time"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Hour, end.Sub(start))
+	assert.WithinDuration(t, time.Now().Add(time.Hour), start, time.Minute)
+	assert.Empty(t, hub.Updates("web"))
+	assert.Empty(t, hub.Violations())
+
+	ops.say(t, `/incident list`)
+	ops.waitFor(t, 5*time.Second, "the maintenance listed", textHas("maintenance on StatusHub public/api"))
+}
