@@ -49,6 +49,8 @@ type Options struct {
 	Timeline *timeline.Timeline
 	Outbox   Outbox
 	Teams    Teams // nil: no team timelines
+	// StatusPages, if its Store is set, serves /v1/status_pages.
+	StatusPages StatusPages
 
 	// RoomUsable checks what the room store cannot: that sitrep can reach
 	// the room on its platform. It returns the field at fault and why, or
@@ -100,6 +102,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	admin("GET /v1/outbox", a.getOutbox)
 	admin("GET /v1/backup", a.backup)
 	admin("GET /v1/teams/{team}/timeline", a.teamTimeline)
+	if a.opts.StatusPages.Store != nil {
+		admin("GET /v1/status_pages", a.listStatusPages)
+		admin("GET /v1/status_pages/{name}", a.getStatusPage)
+		admin("PUT /v1/status_pages/{name}", a.putStatusPage)
+	}
 }
 
 func (a *API) requireAdmin(h http.Handler) http.Handler {

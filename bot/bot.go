@@ -61,6 +61,7 @@ type Bot struct {
 	inbox     *inbox.Inbox
 	teams     *teams.Teams
 	pages     *statuspage.Engine
+	pageStore *statuspage.Pages
 	platforms platform.List
 	chats     map[string]platform.Built // the platforms that are on, by name
 	cmds      *commands.Handler
@@ -116,8 +117,11 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 			return nil, fmt.Errorf("seed room %s: %w", r.Name, err)
 		}
 	}
+	if b.pageStore, err = statuspage.OpenPages(ctx, db, cfg.StatusPages); err != nil {
+		return nil, err
+	}
 	if b.router, err = routing.OpenStore(ctx, db, cfg.Routes, routing.Options{
-		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom}, StatusPage: cfg.PageCheck(),
+		RoomExists: b.rooms.Exists, DefaultRooms: []string{cfg.DefaultRoom}, StatusPage: b.pageCheck,
 	}); err != nil {
 		return nil, err
 	}

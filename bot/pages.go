@@ -1,11 +1,10 @@
 package bot
 
 import (
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/statuspage"
 )
@@ -39,9 +38,15 @@ func (b *Bot) newPages() *statuspage.Engine {
 	})
 }
 
-// statusPage is the configured page named name, as the engine sees it.
+// pageCheck checks a route's status_page block against the pages in force.
+func (b *Bot) pageCheck(page string, services []string) (string, error) {
+	c := config.Config{StatusPages: b.pageStore.List()}
+	return c.PageCheck()(page, services)
+}
+
+// statusPage is the page named name, as the engine sees it.
 func (b *Bot) statusPage(name string) (statuspage.Page, bool) {
-	sp, ok := b.cfg.StatusPage(name)
+	sp, ok := b.pageStore.Get(name)
 	if !ok {
 		return statuspage.Page{}, false
 	}
@@ -61,12 +66,11 @@ func (b *Bot) statusPage(name string) (statuspage.Page, bool) {
 // statusPages lists the configured pages, sorted by name.
 func (b *Bot) statusPages() []statuspage.Page {
 	var out []statuspage.Page
-	for _, sp := range b.cfg.StatusPages {
+	for _, sp := range b.pageStore.List() {
 		if p, ok := b.statusPage(sp.Name); ok {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b statuspage.Page) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -77,7 +81,7 @@ func (b *Bot) resolvePage(name string) (outbox.Endpoint, bool) {
 	if !ok {
 		return outbox.Endpoint{}, false
 	}
-	sp, ok := b.cfg.StatusPage(page)
+	sp, ok := b.pageStore.Get(page)
 	if !ok {
 		return outbox.Endpoint{}, false
 	}

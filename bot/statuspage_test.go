@@ -371,3 +371,54 @@ func TestMaintenanceAndStatusAdmins(t *testing.T) {
 	ops.say(t, `/incident list`)
 	ops.waitFor(t, 5*time.Second, "the maintenance listed", textHas("maintenance on StatusHub public/api"))
 }
+
+// Status pages through the admin API: hook URLs are write-only (redacted in
+// every answer, kept when sent back redacted or left out), bad pages are a
+// 400 naming the field, and a page added at run time is published on.
+func TestStatusPagesAPI(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, ""))
+
+	code, out := tb.do(t, "GET", "/v1/status_pages/public", adminToken, nil)
+	require.Equal(t, 200, code, "%v", out)
+	raw, _ := json.Marshal(out)
+	assert.NotContains(t, string(raw), "token=", "hook URLs are write-only")
+	svcs := out["services"].(map[string]any)
+	assert.Regexp(t, `^\*\*\*\*.{4}$`, svcs["api"])
+
+	// Sent back as GET showed it, with a new service: the stored URL is kept.
+	code, out = tb.do(t, "PUT", "/v1/status_pages/public", adminToken, map[string]any{
+		"kind": "statushub", "services": map[string]string{"api": svcs["api"].(string), "web": svcs["web"].(string), "docs": hub.HookURL("docs")},
+	})
+	require.Equal(t, 200, code, "%v", out)
+	raw, _ = json.Marshal(out)
+	assert.NotContains(t, string(raw), "token=")
+
+	for _, tc := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"kind": "statuspage.io", "url": "https://x"}, "kind"},
+		{map[string]any{"kind": "statushub", "services": map[string]string{"api": "ftp://hooks.example/x?token=abc"}}, "services.api"},
+		{map[string]any{"kind": "statushub"}, "services"},
+		{map[string]any{"kind": "statushub", "services": map[string]string{"api": "****zzzz"}}, "services.api"},
+	} {
+		code, out := tb.do(t, "PUT", "/v1/status_pages/public", adminToken, tc.body)
+		assert.Equal(t, 400, code, "%v", tc.body)
+		assert.Equal(t, tc.field, out["field"], "%v", out)
+		raw, _ := json.Marshal(out)
+		assert.NotContains(t, string(raw), "token=abc")
+	}
+	code, _ = tb.do(t, "GET", "/v1/status_pages/public", "", nil)
+	assert.Equal(t, 401, code)
+
+	// The kept URL still works, and the new service is published on.
+	ops := tb.join(t, "ops")
+	ops.say(t, `/incident open "Docs stale" --services api,docs`)
+	ops.waitFor(t, 5*time.Second, "the open reply", textHas("opened #1"))
+	waitUpdates(t, hub, "api", 1)
+	waitUpdates(t, hub, "docs", 1)
+	code, out = tb.do(t, "GET", "/v1/status_pages/public", adminToken, nil)
+	require.Equal(t, 200, code)
+	assert.Len(t, out["shown"], 3)
+}

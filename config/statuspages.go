@@ -15,13 +15,13 @@ import (
 // them, and SITREP_STATUS_PAGE_<NAME>_URL (a page with one URL) or
 // SITREP_STATUS_PAGE_<NAME>_<SERVICE>_URL (a service's) overrides the file.
 type StatusPage struct {
-	Name string `yaml:"name"`
-	Kind string `yaml:"kind"` // statushub, statuscast
+	Name string `yaml:"name" json:"name"`
+	Kind string `yaml:"kind" json:"kind"` // statushub, statuscast
 	// URL is the page's one hook URL, for a kind without services (StatusCast).
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url,omitempty"`
 	// Services maps each service of the page to its hook URL, for a kind with
 	// services (StatusHub: one Generic Hook v2 URL per service).
-	Services map[string]string `yaml:"services"`
+	Services map[string]string `yaml:"services" json:"services,omitempty"`
 }
 
 // PageKind is what the config knows of a status page kind (a Platform whose
@@ -168,6 +168,29 @@ func (p *problems) statusAdmins() {
 		}
 	}
 }
+
+// CheckStatusPage checks one page as the config checks its status_pages
+// entries (a page the admin API is given): it returns the field at fault
+// ("kind", "services.api", "url") and why, or "".
+func (c *Config) CheckStatusPage(sp StatusPage) (field, msg string) {
+	one := Config{platforms: c.platforms, StatusPages: []StatusPage{sp}}
+	p := &problems{c: &one}
+	p.statusPages()
+	if len(p.errs) == 0 {
+		return "", ""
+	}
+	e := p.errs[0]
+	msg = e.Msg
+	for _, u := range one.pageSecrets() {
+		if u != "" {
+			msg = strings.ReplaceAll(msg, u, secret.Redact(u))
+		}
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(e.Key, "status_pages[0]"), "."), msg
+}
+
+// Redacted is the page with its hook URLs redacted.
+func (p StatusPage) Redacted() StatusPage { return redactedPages([]StatusPage{p})[0] }
 
 // pageCheck is routing's check of a status_page block's page and services.
 func (c *Config) pageCheck(page string, services []string) (string, error) {
