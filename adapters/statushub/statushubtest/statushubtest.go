@@ -47,6 +47,7 @@ type Server struct {
 	tokens     map[string]string // token → service
 	updates    []Update
 	violations []string
+	watchers   []chan Update
 	resolved   map[string]bool // service/id → resolved
 	seen       map[string]bool // service/id → had an update
 	fail       []failure
@@ -122,6 +123,16 @@ func (s *Server) Updates(service string) []Update {
 	return out
 }
 
+// Watch returns a channel that receives every update accepted from now on
+// (up to 1024 unread; more are dropped from the channel, not from Updates).
+func (s *Server) Watch() <-chan Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan Update, 1024)
+	s.watchers = append(s.watchers, c)
+	return c
+}
+
 // Violations lists every request the fake refused as breaking the hook's rules.
 func (s *Server) Violations() []string {
 	s.mu.Lock()
@@ -189,6 +200,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.resolved[key] = u.State == statuspage.Resolved
 	}
 	s.updates = append(s.updates, Update{Service: service, Body: body, Incident: u})
+	for _, c := range s.watchers {
+		select {
+		case c <- s.updates[len(s.updates)-1]:
+		default:
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(`{"ok":true}`))
 }
