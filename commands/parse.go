@@ -24,6 +24,7 @@ const (
 	VerbHelp      Verb = "help"
 	VerbOncall    Verb = "oncall"
 	VerbRoute     Verb = "route"
+	VerbStatus    Verb = "status"
 )
 
 // MaxTextRunes bounds the text a command carries (a note, a chat line).
@@ -94,6 +95,7 @@ func specs() []spec {
 		{verb: VerbIncident, shape: shapeIncident, builtin: true, usage: "/incident <id> | open | update | resolve | maintenance | list", summary: "show an incident; open, update and resolve status page incidents, announce maintenance, list them (/help incident)"},
 		{verb: VerbHelp, shape: shapeHelp, builtin: true, usage: "/help [command]", summary: "show this help"},
 		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [args]", summary: "who is on call"},
+		{verb: VerbStatus, shape: shapeArgs, usage: "/status", summary: "what each status page shows, as sitrep last sent it"},
 		{verb: VerbRoute, shape: shapeArgs, strict: true, usage: `/route test key=value key2="quoted value" ...`, summary: "show which rooms an alert with these fields would reach"},
 	}
 }
