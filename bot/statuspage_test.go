@@ -271,9 +271,12 @@ func TestStatusPageCombine(t *testing.T) {
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "a", "service": "api"})
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, hub.Updates("api"), 2, "one alert still fires")
-	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "b", "service": "api"})
+	// An alert's own fields are not instructions: this one recovers, it does not close.
+	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "b", "service": "api", "status_page.state": "resolved"})
 	api = waitUpdates(t, hub, "api", 3)
 	assert.Equal(t, "monitoring/up", states(api)[2])
+	time.Sleep(100 * time.Millisecond)
+	assert.Len(t, hub.Updates("api"), 3, "no auto_close: the page incident stays monitoring")
 	assert.Empty(t, hub.Violations())
 }
 
