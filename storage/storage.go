@@ -63,11 +63,15 @@ var (
 	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs,
+		BucketWebhooks,
 	}
 }
 
