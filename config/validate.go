@@ -77,6 +77,7 @@ func (c *Config) validate() Errors {
 	p.defaultRoom()
 	p.statusPages()
 	p.routes()
+	p.webhooks()
 	p.outbox()
 	if c.Ingest.MaxFields < 0 {
 		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")
