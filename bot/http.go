@@ -22,6 +22,7 @@ func (b *Bot) registerAPI() {
 		Timeline:    b.tl,
 		Outbox:      b.outbox,
 		Teams:       b.teams,
+		Webhooks:    b.hooks,
 		RoomUsable:  b.roomUsable,
 		Logger:      b.log,
 		Now:         b.now,

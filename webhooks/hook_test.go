@@ -11,6 +11,7 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/outbox"
+	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/timeline"
 )
 
@@ -296,6 +297,20 @@ func TestExplain(t *testing.T) {
 	assert.Equal(t, "template names unset field ALERT.StatusHubfield", trs[0].Reason)
 }
 
+func TestExplainIntoHidesWhatTheURLsCarry(t *testing.T) {
+	s := mustCompile(t, Hook{Name: "statushub", Event: AnyIncident, URL: "https://hooks.statushub.io/hooks/generic_v2?token=${{ALERT.StatusHubfield}}"})
+	r, err := routing.Compile([]routing.Rule{{Name: "key", Matchers: []string{`monitoring_tool="Cloudwatch"`}, Set: map[string]string{"StatusHubfield": hubToken}}}, routing.Options{})
+	require.NoError(t, err)
+	alert := map[string]string{"monitoring_tool": "Cloudwatch", "entity_id": "cw"}
+	ex := r.Explain(alert, nil)
+	require.Contains(t, ex.String(), hubToken, "routing alone shows a set value whose name and value look harmless")
+	s.ExplainInto(&ex, r.Route(alert, nil).Fields, time.Now())
+	out, _ := json.Marshal(ex)
+	assert.NotContains(t, string(out), hubToken)
+	assert.NotContains(t, ex.String(), hubToken)
+	assert.Contains(t, ex.String(), "⇒ webhook statushub (Any-Incident): POST https://hooks.statushub.io/hooks/generic_v2?token=****9f3a")
+}
+
 func TestRedactURL(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"https://hooks.statushub.io/hooks/generic_v2?token=${{ALERT.StatusHubfield}}", "https://hooks.statushub.io/hooks/generic_v2?token=${{ALERT.StatusHubfield}}"},
@@ -315,7 +330,7 @@ func TestRedactURL(t *testing.T) {
 
 func TestRequestRedacted(t *testing.T) {
 	r := Request{URL: "https://example.com/x?token=" + hubToken, Headers: map[string]string{"Authorization": "Splunk " + hubToken, "X-Team": "payments"},
-		Body: `{"auth_token": "` + hubToken + `", "message": "hi"}`}
+		Body: `{"auth_token": "` + hubToken + `", "message": "hi", "key": "` + hubToken + `"}`}
 	red := r.Redacted()
 	raw, _ := json.Marshal(red)
 	assert.NotContains(t, string(raw), hubToken)

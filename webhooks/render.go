@@ -40,15 +40,25 @@ func DecodeRequest(payload []byte) (Request, error) {
 }
 
 // Redacted is r as outputs show it: its URL and secret-looking headers
-// redacted, and a JSON body's secret-looking members.
+// redacted, and a JSON body's members that look secret or hold a value of
+// the URL's query (which RedactURL hides: seed 000's key is an alert field).
 func (r Request) Redacted() Request {
 	out := r
 	out.URL = RedactURL(r.URL)
 	out.Headers = redactHeaders(r.Headers)
+	inURL := map[string]bool{}
+	if _, query, ok := strings.Cut(r.URL, "?"); ok {
+		q, _ := url.ParseQuery(query)
+		for _, vs := range q {
+			for _, v := range vs {
+				inURL[v] = v != ""
+			}
+		}
+	}
 	var obj map[string]any
 	if r.Body != "" && json.Unmarshal([]byte(r.Body), &obj) == nil {
 		for k, v := range obj {
-			if s, ok := v.(string); ok && secret.Hides(k, s) {
+			if s, ok := v.(string); ok && (secret.Hides(k, s) || inURL[s]) {
 				obj[k] = secret.Redact(s)
 			}
 		}

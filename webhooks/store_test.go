@@ -7,8 +7,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 const signing = "whsec-0123456789abcdef-7777"
@@ -91,4 +93,30 @@ func TestStoreKeepsRedactedSecretsAndRefusesBadLists(t *testing.T) {
 	assert.Equal(t, IncidentResolved, st.Load().Hooks()[0].Event)
 	_, ok := st.Load().Secret("nope")
 	assert.False(t, ok)
+}
+
+func TestAlertCountCountsTheIncidentsAlerts(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, filepath.Join(t.TempDir(), "sitrep.db"))
+	s := mustCompile(t, Hook{Name: "count", Event: AnyIncident, URL: "https://example.com/c", Payload: "${{STATE.ALERT_COUNT}} ${{STATE.CURRENT_ALERT_PHASE}}"})
+	var q queue
+	tl := timeline.New(db, timeline.Options{Dispatch: func(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+		return s.Dispatch(tx, &q, inc, ev)
+	}})
+	alert := func(mt, msg string) {
+		_, err := tl.Ingest(ctx, []timeline.Alert{{MessageType: mt, EntityID: "db-1",
+			Fields: map[string]string{"message_type": mt, "entity_id": "db-1", "state_message": msg}}})
+		require.NoError(t, err)
+	}
+	alert("CRITICAL", "down")
+	alert("WARNING", "degraded") // updated
+	alert("WARNING", "degraded") // repeated
+	alert("ACKNOWLEDGEMENT", "")
+	_, err := tl.Ingest(ctx, []timeline.Alert{{MessageType: "CRITICAL", EntityID: "other", Fields: map[string]string{"entity_id": "other"}}})
+	require.NoError(t, err)
+	var bodies []string
+	for _, r := range q.requests(t) {
+		bodies = append(bodies, r.Body)
+	}
+	assert.Equal(t, []string{"1 UNACKED", "3 ACKED", "1 UNACKED"}, bodies, "each incident counts its own alerts")
 }
