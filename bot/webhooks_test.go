@@ -53,6 +53,8 @@ func TestSeed000CloudwatchAlertsReachStatusHubOthersDoNot(t *testing.T) {
 		"entity_display_name": `API "p99" latency`, "state_message": "p99 over 2s"})
 	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "disk", "monitoring_tool": "Nagios", "entity_display_name": "Disk full"})
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "disk", "monitoring_tool": "Nagios"})
+	// A further alert that says something new replaces the incident's fields; the rule's key holds for it too.
+	tb.alert(t, map[string]any{"message_type": "WARNING", "entity_id": "api-latency", "monitoring_tool": "Cloudwatch", "state_message": "p99 over 1s"})
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "api-latency", "monitoring_tool": "Cloudwatch"})
 
 	// The webhook's requests arrive in order; the Nagios incident's would

@@ -119,12 +119,16 @@ func kinds(event string) []timeline.Kind {
 	return nil
 }
 
-// Methods a webhook may use.
-var methods = [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// methods are the methods a webhook may use.
+func methods() []string {
+	return []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+}
 
 // reservedHeaders are set by sitrep itself.
-var reservedHeaders = [...]string{"Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection",
-	HeaderTimestamp, HeaderSignature, HeaderDelivery, HeaderEvent}
+func reservedHeaders() []string {
+	return []string{"Content-Type", "Content-Length", "Host", "Transfer-Encoding", "Connection",
+		HeaderTimestamp, HeaderSignature, HeaderDelivery, HeaderEvent}
+}
 
 // MinSecret is the shortest signing secret taken, in bytes.
 const MinSecret = 16
@@ -201,8 +205,8 @@ func compile(h Hook, fail func(field string, err error)) hook {
 	if c.method == "" {
 		c.method = http.MethodPost
 	}
-	if !slices.Contains(methods[:], c.method) {
-		fail("method", fmt.Errorf("unknown method %q: one of %s", h.Method, strings.Join(methods[:], ", ")))
+	if !slices.Contains(methods(), c.method) {
+		fail("method", fmt.Errorf("unknown method %q: one of %s", h.Method, strings.Join(methods(), ", ")))
 	}
 	c.url = compileURL(h.URL, sc, func(err error) { fail("url", err) })
 	c.contentType = h.ContentType
@@ -222,7 +226,7 @@ func compile(h Hook, fail func(field string, err error)) hook {
 		case !httpguts.ValidHeaderFieldName(name):
 			fail(field, errors.New("not a valid header name"))
 			continue
-		case slices.ContainsFunc(reservedHeaders[:], func(r string) bool { return strings.EqualFold(r, name) }):
+		case slices.ContainsFunc(reservedHeaders(), func(r string) bool { return strings.EqualFold(r, name) }):
 			fail(field, fmt.Errorf("%s is set by sitrep (use content_type for the body's type)", canon))
 			continue
 		}
