@@ -126,6 +126,12 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	b.teams = teams.New(teams.Options{
 		DB: db, Rooms: b.rooms.List, Room: b.rooms.Get, Team: b.team, Now: b.now,
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
+		Heard: func(q *outbox.Queue, e teams.Entry) ([]string, error) {
+			if e.Kind != teams.KindChat {
+				return nil, nil
+			}
+			return b.hooks.Load().TeamChat(q, e.Team, e.Origin, e.Text) // All-Chats
+		},
 	})
 	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})

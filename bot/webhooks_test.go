@@ -160,3 +160,35 @@ func TestWebhooksAPI(t *testing.T) {
 	assert.Contains(t, tb.logs.String(), "webhooks.put")
 	assert.NotContains(t, tb.logs.String(), hookSecret)
 }
+
+func TestAllChatsHearsIncidentAndTeamChat(t *testing.T) {
+	rcv := webhooktest.New(t)
+	tb := startBot(t, baseConfig(newDataPath(t), fmt.Sprintf(`webhooks:
+  - name: chats
+    event: All-Chats
+    url: %s/chat
+    payload: '{"user": "${{CHAT.USER_ID}}", "text": "${{CHAT.TEXT}}", "room": "${{CHAT.ROOM}}"}'
+  - name: incident-chats
+    event: Incident-Chats
+    url: %s/incident-chat/${{INCIDENT.id}}
+`, rcv.URL(), rcv.URL())))
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "db", "entity_display_name": "DB down"})["incident_id"])
+	pay := tb.join(t, "payments")
+	pay.say(t, "deploying the fix now") // team chat: names no incident
+	waitAccepted(t, rcv, 1)
+	ops := tb.join(t, "ops")
+	ops.say(t, fmt.Sprintf("#%d restarting the primary", id))
+	got := waitAccepted(t, rcv, 3)
+
+	var team map[string]string
+	require.NoError(t, json.Unmarshal(got[0].Body, &team))
+	assert.Equal(t, "/chat", got[0].Path)
+	assert.Equal(t, "deploying the fix now", team["text"])
+	assert.Equal(t, "payments", team["room"])
+	assert.NotEmpty(t, team["user"])
+	paths := []string{got[1].Path, got[2].Path}
+	assert.ElementsMatch(t, []string{"/chat", fmt.Sprintf("/incident-chat/%d", id)}, paths)
+	for _, r := range got[1:] {
+		assert.Contains(t, string(r.Body), "restarting the primary")
+	}
+}

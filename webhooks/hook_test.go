@@ -337,3 +337,17 @@ func TestRequestRedacted(t *testing.T) {
 	assert.Equal(t, "payments", red.Headers["X-Team"])
 	assert.Contains(t, red.Body, `"message":"hi"`)
 }
+
+func TestTeamChat(t *testing.T) {
+	s := mustCompile(t,
+		Hook{Name: "all", Event: AllChats, URL: "https://example.com/c", Payload: `{"t": "${{CHAT.TEXT}}", "team": "${{CHAT.TEAM}}"}`},
+		Hook{Name: "needs-incident", Event: AllChats, URL: "https://example.com/i/${{INCIDENT.id}}"},
+		Hook{Name: "incident-only", Event: IncidentChats, URL: "https://example.com/x"},
+	)
+	var q queue
+	rooms, err := s.TeamChat(&q, "payments", timeline.Origin{User: "alice", Room: "pay"}, `say "hi"`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"webhook:all"}, rooms, "a team line has no incident: a webhook naming one does not fire")
+	assert.Equal(t, rooms, q.rooms)
+	assert.JSONEq(t, `{"t": "say \"hi\"", "team": "payments"}`, q.requests(t)[0].Body)
+}

@@ -90,11 +90,36 @@ func (s *Set) Dispatch(tx *bolt.Tx, q Writer, inc *timeline.Incident, ev *timeli
 	vars := incidentVars(inc, ev, s.opts.PublicURL, count)
 	msg := adapters.Message{IncidentID: inc.ID, EventID: ev.ID, Kind: ev.Kind, State: inc.State, Title: inc.Title}
 	for _, i := range idx {
-		if err := s.hooks[i].enqueue(q, vars, msg); err != nil {
+		if _, err := s.hooks[i].enqueue(q, vars, msg); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// TeamChat enqueues, inside the transaction that records a chat line typed
+// in one of team's rooms that names no incident, the requests of the
+// All-Chats webhooks whose templates name no unset field: CHAT.* is set
+// (TEAM too), ALERT.*, STATE.* and INCIDENT.* are not. It returns the outbox
+// rooms it enqueued for, to wake once the transaction is committed.
+func (s *Set) TeamChat(q Writer, team string, origin timeline.Origin, text string) ([]string, error) {
+	vars := &routing.Vars{Chat: chatVars(origin, text)}
+	vars.Chat["TEAM"] = team
+	var rooms []string
+	for _, i := range s.byKind[timeline.KindChat] {
+		h := &s.hooks[i]
+		if h.event != AllChats {
+			continue
+		}
+		ok, err := h.enqueue(q, vars, adapters.Message{Kind: timeline.KindChat, User: origin.User})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rooms = append(rooms, Room(h.Name))
+		}
+	}
+	return rooms, nil
 }
 
 // Change is an on-call change, as webhooks hear of it.
@@ -123,7 +148,7 @@ func (s *Set) OnCallChange(q Writer, c Change) error {
 	who := c.User + " " + strings.ToLower(strings.ReplaceAll(state, "_", " ")) + " for " + c.Team
 	for i := range s.hooks {
 		if h := &s.hooks[i]; h.event == event || h.event == AnyOnCall {
-			if err := h.enqueue(q, vars, adapters.Message{Title: who}); err != nil {
+			if _, err := h.enqueue(q, vars, adapters.Message{Title: who}); err != nil {
 				return err
 			}
 		}
@@ -144,22 +169,22 @@ func (s *Set) OnCallRooms() []string {
 }
 
 // enqueue renders h and enqueues its request, unless a template names an
-// unset field.
-func (h *hook) enqueue(q Writer, vars *routing.Vars, msg adapters.Message) error {
+// unset field; it reports whether it did.
+func (h *hook) enqueue(q Writer, vars *routing.Vars, msg adapters.Message) (bool, error) {
 	req, missing := h.render(vars)
 	if len(missing) > 0 {
-		return nil
+		return false, nil
 	}
 	payload, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: encode request: %w", h.Name, err)
+		return false, fmt.Errorf("webhook %s: encode request: %w", h.Name, err)
 	}
 	msg.Payload = payload
 	msg.Text = fmt.Sprintf("webhook %s (%s): %s %s", h.Name, h.event, req.Method, shownURL(req.URL))
 	if err := q.Enqueue(Room(h.Name), outbox.Item{Op: adapters.OpPost, NoDigest: true, Msg: msg}); err != nil {
-		return fmt.Errorf("webhook %s: %w", h.Name, err)
+		return false, fmt.Errorf("webhook %s: %w", h.Name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // alertCount is how many alerts (CRITICAL or WARNING: triggered, updated,
