@@ -351,3 +351,9 @@ func TestTeamChat(t *testing.T) {
 	assert.Equal(t, rooms, q.rooms)
 	assert.JSONEq(t, `{"t": "say \"hi\"", "team": "payments"}`, q.requests(t)[0].Body)
 }
+
+func TestSignMatchesTheDocumentedAlgorithm(t *testing.T) {
+	// Computed with the README's Python snippet.
+	assert.Equal(t, "v1=e037ebe6ade49ae908f455dcecb0f0d5ca1bebfa9650552502498ad117a0602d",
+		Sign("whsec-0123456789abcdef", 1764590000, []byte(`{"a":"b"}`)))
+}
