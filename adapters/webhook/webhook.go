@@ -79,7 +79,9 @@ func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error)
 		h.Set("Content-Type", req.ContentType)
 		body = []byte(req.Body)
 	}
-	h.Set("User-Agent", "sitrep-webhook")
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "sitrep-webhook")
+	}
 	h.Set(webhooks.HeaderEvent, req.Event)
 	h.Set(webhooks.HeaderDelivery, d.Key)
 	ts := c.opts.Now().Unix()
