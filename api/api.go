@@ -50,6 +50,8 @@ type Options struct {
 	Timeline *timeline.Timeline
 	Outbox   Outbox
 	Teams    Teams // nil: no team timelines
+	// StatusPages, if its Store is set, serves /v1/status_pages.
+	StatusPages StatusPages
 	// Webhooks are the outgoing webhooks (GET/PUT /v1/webhooks, and route
 	// test's webhook section); nil serves none.
 	Webhooks *webhooks.Store
@@ -104,6 +106,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	admin("GET /v1/outbox", a.getOutbox)
 	admin("GET /v1/backup", a.backup)
 	admin("GET /v1/teams/{team}/timeline", a.teamTimeline)
+	if a.opts.StatusPages.Store != nil {
+		admin("GET /v1/status_pages", a.listStatusPages)
+		admin("GET /v1/status_pages/{name}", a.getStatusPage)
+		admin("PUT /v1/status_pages/{name}", a.putStatusPage)
+	}
 	if a.opts.Webhooks != nil {
 		admin("GET /v1/webhooks", a.getWebhooks)
 		admin("PUT /v1/webhooks", a.putWebhooks)

@@ -38,7 +38,12 @@ type Config struct {
 	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
 	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
-	Webhooks    []webhooks.Hook      `yaml:"webhooks"`     // outgoing webhooks, Splunk On-Call style
+	// DefaultStatusPage is the page /incident commands use without --page
+	// when there is more than one; must name one of status_pages.
+	DefaultStatusPage string `yaml:"default_status_page"`
+	// StatusAdmins says who may change status pages from chat; nil: every room.
+	StatusAdmins *StatusAdmins   `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook `yaml:"webhooks"` // outgoing webhooks, Splunk On-Call style
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 

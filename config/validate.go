@@ -76,6 +76,7 @@ func (c *Config) validate() Errors {
 	p.teams()
 	p.defaultRoom()
 	p.statusPages()
+	p.statusAdmins()
 	p.routes()
 	p.webhooks()
 	p.outbox()

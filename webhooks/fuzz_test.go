@@ -31,7 +31,7 @@ func FuzzCompile(f *testing.F) {
 		var q queue
 		inc := &timeline.Incident{ID: 1, EntityID: "e", Fields: fields, State: timeline.StateTriggered}
 		for _, k := range []timeline.Kind{timeline.KindTriggered, timeline.KindChat} {
-			if err := s.Dispatch(nil, &q, inc, &timeline.Event{Kind: k, Text: value}); err != nil {
+			if _, err := s.Dispatch(nil, &q, inc, &timeline.Event{Kind: k, Text: value}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -62,26 +62,16 @@ func (s *Set) Secret(name string) (string, bool) {
 	return s.hooks[i].SigningSecret, true
 }
 
-// Rooms are the outbox rooms of the webhooks that fire on events of kind k,
-// to wake once such an event is committed.
-func (s *Set) Rooms(k timeline.Kind) []string {
-	idx := s.byKind[k]
-	out := make([]string, len(idx))
-	for j, i := range idx {
-		out[j] = Room(s.hooks[i].Name)
-	}
-	return out
-}
-
 // Dispatch runs inside the transaction that records ev on inc, after
 // fan-out (inc.Fields then hold the routes' set values): it enqueues, for
 // each webhook subscribed to ev's kind whose templates name no unset field,
 // its rendered request. tx is the event's transaction (read for
-// ${{STATE.ALERT_COUNT}}; nil counts nothing).
-func (s *Set) Dispatch(tx *bolt.Tx, q Writer, inc *timeline.Incident, ev *timeline.Event) error {
+// ${{STATE.ALERT_COUNT}}; nil counts nothing). It returns the outbox rooms
+// it enqueued for, to wake once tx is committed (timeline.Dispatched.Wake).
+func (s *Set) Dispatch(tx *bolt.Tx, q Writer, inc *timeline.Incident, ev *timeline.Event) ([]string, error) {
 	idx := s.byKind[ev.Kind]
 	if len(idx) == 0 {
-		return nil
+		return nil, nil
 	}
 	var count func() int
 	if s.countAlerts && tx != nil {
@@ -89,12 +79,17 @@ func (s *Set) Dispatch(tx *bolt.Tx, q Writer, inc *timeline.Incident, ev *timeli
 	}
 	vars := incidentVars(inc, ev, s.opts.PublicURL, count)
 	msg := adapters.Message{IncidentID: inc.ID, EventID: ev.ID, Kind: ev.Kind, State: inc.State, Title: inc.Title}
+	var rooms []string
 	for _, i := range idx {
-		if _, err := s.hooks[i].enqueue(q, vars, msg); err != nil {
-			return err
+		ok, err := s.hooks[i].enqueue(q, vars, msg)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rooms = append(rooms, Room(s.hooks[i].Name))
 		}
 	}
-	return nil
+	return rooms, nil
 }
 
 // TeamChat enqueues, inside the transaction that records a chat line typed

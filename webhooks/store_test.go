@@ -100,8 +100,9 @@ func TestAlertCountCountsTheIncidentsAlerts(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "sitrep.db"))
 	s := mustCompile(t, Hook{Name: "count", Event: AnyIncident, URL: "https://example.com/c", Payload: "${{STATE.ALERT_COUNT}} ${{STATE.CURRENT_ALERT_PHASE}}"})
 	var q queue
-	tl := timeline.New(db, timeline.Options{Dispatch: func(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
-		return s.Dispatch(tx, &q, inc, ev)
+	tl := timeline.New(db, timeline.Options{Dispatch: func(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
+		rooms, err := s.Dispatch(tx, &q, inc, ev)
+		return timeline.Dispatched{Wake: rooms}, err
 	}})
 	alert := func(mt, msg string) {
 		_, err := tl.Ingest(ctx, []timeline.Alert{{MessageType: mt, EntityID: "db-1",

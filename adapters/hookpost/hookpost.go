@@ -22,6 +22,7 @@ import (
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/platform"
+	"github.com/sitrep/sitrep/statuspage"
 )
 
 // maxReason is how much of an error body is kept as the reason.
@@ -162,15 +163,17 @@ func (c *Chat) Deliver(ctx context.Context, d adapters.Delivery) (string, error)
 
 // PageDescriptor is a status page kind for the platform list: pages of this
 // kind are listed under status_pages (each with its own hook URL per service
-// when services is set), and the outbox delivers to them through a Chat that
-// posts each rendered update, like to any room.
-func PageDescriptor(kind string, services bool) platform.Descriptor {
+// when kind.Services is set), render turns a page incident's updates into
+// its request bodies, and the outbox delivers them through a Chat that posts
+// each rendered update, like to any room.
+func PageDescriptor(kind config.PageKind, name string, render statuspage.Renderer) platform.Descriptor {
 	return platform.Descriptor{
 		Platform: config.Platform{
-			Name:     kind,
+			Name:     name,
 			Limit:    config.RateLimit{Messages: 30, Per: time.Minute},
-			PageKind: &config.PageKind{Services: services},
+			PageKind: &kind,
 		},
-		Build: func(platform.Env) (platform.Built, error) { return platform.Built{Chat: NewChat(kind, nil)}, nil },
+		Render: render,
+		Build:  func(platform.Env) (platform.Built, error) { return platform.Built{Chat: NewChat(name, nil)}, nil },
 	}
 }

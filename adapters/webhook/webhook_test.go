@@ -35,7 +35,8 @@ func delivery(t *testing.T, hook webhooks.Hook) adapters.Delivery {
 	var q queue
 	inc := &timeline.Incident{ID: 7, EntityID: "db-1", Title: `DB "primary" down`, State: timeline.StateTriggered,
 		Fields: map[string]string{"entity_id": "db-1", "entity_display_name": `DB "primary" down`, "token": token}}
-	require.NoError(t, set.Dispatch(nil, &q, inc, &timeline.Event{ID: 3, Kind: timeline.KindTriggered}))
+	_, err = set.Dispatch(nil, &q, inc, &timeline.Event{ID: 3, Kind: timeline.KindTriggered})
+	require.NoError(t, err)
 	require.Len(t, q.items, 1)
 	return adapters.Delivery{Room: adapters.Room{Name: webhooks.Room(hook.Name)}, Op: adapters.OpPost, Msg: q.items[0].Msg, Key: "webhook:" + hook.Name + ":1"}
 }
