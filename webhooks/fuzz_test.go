@@ -35,7 +35,9 @@ func FuzzCompile(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		_ = s.OnCallChange(&q, Change{User: value, Team: value})
+		if _, err := s.OnCallChange(&q, Change{User: value, Team: value}); err != nil {
+			t.Fatal(err)
+		}
 		filled := strings.ReplaceAll(url, "${{", "")
 		for _, it := range q.items {
 			req, err := DecodeRequest(it.Msg.Payload)

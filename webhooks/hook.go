@@ -21,9 +21,12 @@
 // entry (Sign), and sends it; the outbox retries 5xx, waits out 429 and
 // dead-letters any other 4xx.
 //
-// A Set is a compiled, immutable list of webhooks; a Store keeps the running
-// one in bbolt, seeded from config and replaced whole through the admin API
-// after validation.
+// Set.Dispatch (incident events, inside the timeline's Dispatcher),
+// Set.TeamChat (a team's chat line) and Set.OnCallChange (an on-call change)
+// each enqueue in the caller's transaction and return the outbox rooms to
+// wake after its commit. A Set is a compiled, immutable list of webhooks; a
+// Store keeps the running one in bbolt, seeded from config and replaced whole
+// through the admin API after validation.
 package webhooks
 
 import (

@@ -262,16 +262,19 @@ func TestOnCallChanges(t *testing.T) {
 		Hook{Name: "any", Event: AnyOnCall, URL: "https://example.com/any?team=${{ONCALL.TEAM_NAME}}&group=${{ONCALL.GROUP_ID}}"},
 		Hook{Name: "inc", Event: AnyIncident, URL: "https://example.com/inc"},
 	)
-	assert.Equal(t, []string{"webhook:on", "webhook:off", "webhook:any"}, s.OnCallRooms())
 	var q queue
-	require.NoError(t, s.OnCallChange(&q, Change{User: "alice", Team: "payments", OnCall: true, Group: "primary"}))
+	woken, err := s.OnCallChange(&q, Change{User: "alice", Team: "payments", OnCall: true, Group: "primary"})
+	require.NoError(t, err)
 	assert.Equal(t, []string{"webhook:on", "webhook:any"}, q.rooms)
+	assert.Equal(t, q.rooms, woken)
 	reqs := q.requests(t)
 	assert.JSONEq(t, `{"user": "alice", "team": "payments", "state": "ON_CALL"}`, reqs[0].Body)
 	assert.Equal(t, "https://example.com/any?team=payments&group=primary", reqs[1].URL)
 
 	q = queue{}
-	require.NoError(t, s.OnCallChange(&q, Change{User: "bob", Team: "payments"}))
+	woken, err = s.OnCallChange(&q, Change{User: "bob", Team: "payments"})
+	require.NoError(t, err)
+	assert.Equal(t, woken, q.rooms)
 	assert.Equal(t, []string{"webhook:off"}, q.rooms, "no group: the Any-On-Call webhook naming ONCALL.GROUP_ID does not fire")
 	var body map[string]string
 	require.NoError(t, json.Unmarshal([]byte(q.requests(t)[0].Body), &body))

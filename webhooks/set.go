@@ -130,9 +130,10 @@ type Change struct {
 // change, the requests of the On-Call (c.OnCall), Off-Call (!c.OnCall) and
 // Any-On-Call webhooks whose templates name no unset field. Their templates
 // read ${{ONCALL.USER_ID}}, ${{ONCALL.TEAM_NAME}}, ${{ONCALL.STATE}}
-// (ON_CALL or OFF_CALL), ${{ONCALL.GROUP_ID}} and ${{ONCALL.TIMESTAMP}}.
-// Wake Rooms of OnCallRooms once the transaction is committed.
-func (s *Set) OnCallChange(q Writer, c Change) error {
+// (ON_CALL or OFF_CALL), ${{ONCALL.GROUP_ID}} and ${{ONCALL.TIMESTAMP}}. It
+// returns the outbox rooms it enqueued for, to wake once the transaction is
+// committed.
+func (s *Set) OnCallChange(q Writer, c Change) ([]string, error) {
 	state, event := "OFF_CALL", OffCall
 	if c.OnCall {
 		state, event = "ON_CALL", OnCall
@@ -141,26 +142,21 @@ func (s *Set) OnCallChange(q Writer, c Change) error {
 		"USER_ID": c.User, "TEAM_NAME": c.Team, "STATE": state, "GROUP_ID": c.Group, "TIMESTAMP": millis(c.Time),
 	}}
 	who := c.User + " " + strings.ToLower(strings.ReplaceAll(state, "_", " ")) + " for " + c.Team
+	var rooms []string
 	for i := range s.hooks {
-		if h := &s.hooks[i]; h.event == event || h.event == AnyOnCall {
-			if _, err := h.enqueue(q, vars, adapters.Message{Title: who}); err != nil {
-				return err
-			}
+		h := &s.hooks[i]
+		if h.event != event && h.event != AnyOnCall {
+			continue
+		}
+		ok, err := h.enqueue(q, vars, adapters.Message{Title: who})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rooms = append(rooms, Room(h.Name))
 		}
 	}
-	return nil
-}
-
-// OnCallRooms are the outbox rooms of the on-call webhooks.
-func (s *Set) OnCallRooms() []string {
-	var out []string
-	for _, h := range s.hooks {
-		switch h.event {
-		case OnCall, OffCall, AnyOnCall:
-			out = append(out, Room(h.Name))
-		}
-	}
-	return out
+	return rooms, nil
 }
 
 // enqueue renders h and enqueues its request, unless a template names an
