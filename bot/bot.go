@@ -24,6 +24,7 @@ import (
 
 	"github.com/sitrep/sitrep/accesslog"
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/adapters/webhook"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/fanout"
@@ -40,6 +41,7 @@ import (
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // GCPercent is the garbage collector setting sitrep serve runs with unless
@@ -55,6 +57,8 @@ type Bot struct {
 	db        *storage.DB
 	rooms     *rooms.Store
 	router    *routing.Store
+	hooks     *webhooks.Store // outgoing webhooks
+	hookChat  *webhook.Chat   // delivers them for the outbox
 	tl        *timeline.Timeline
 	fan       *fanout.Fanout
 	outbox    *outbox.Outbox
@@ -125,10 +129,20 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	}); err != nil {
 		return nil, err
 	}
+	if b.hooks, err = webhooks.OpenStore(ctx, db, cfg.Webhooks, webhooks.Options{PublicURL: cfg.PublicURL}); err != nil {
+		return nil, err
+	}
+	b.hookChat = webhook.New(webhook.Options{Secret: func(name string) (string, bool) { return b.hooks.Load().Secret(name) }})
 
 	b.teams = teams.New(teams.Options{
 		DB: db, Rooms: b.rooms.List, Room: b.rooms.Get, Team: b.team, Now: b.now,
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
+		Heard: func(q *outbox.Queue, e teams.Entry) ([]string, error) {
+			if e.Kind != teams.KindChat {
+				return nil, nil
+			}
+			return b.hooks.Load().TeamChat(q, e.Team, e.Origin, e.Text) // All-Chats
+		},
 	})
 	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
@@ -196,14 +210,25 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	return b, nil
 }
 
-// dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
+// dispatch is the timeline's Dispatcher: fan-out, the status pages and the
+// outgoing webhooks (which read the fields routing set), into the event's
+// transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
 	w := txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}
 	pages, err := b.fan.Dispatch(w, inc, ev)
 	if err != nil {
 		return timeline.Dispatched{}, err
 	}
-	return b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
+	d, err := b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
+	hooks, err := b.hooks.Load().Dispatch(tx, w, inc, ev)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
+	d.Wake = append(d.Wake, hooks...)
+	return d, nil
 }
 
 // txWriter is fan-out's Writer over one transaction.
@@ -271,7 +296,16 @@ func (b *Bot) routeCommand(_ context.Context, cmd commands.Command, _ adapters.I
 	if cmd.Sub != "test" {
 		return "usage: /route test key=value ...", nil
 	}
-	return b.router.Load().Explain(cmd.Args, nil).String(), nil
+	return b.explainRoute(cmd.Args).String(), nil
+}
+
+// explainRoute is route test's answer: how the routes take the alert, and
+// which outgoing webhooks a new incident of it would fire.
+func (b *Bot) explainRoute(fields map[string]string) routing.Explanation {
+	r := b.router.Load()
+	ex := r.Explain(fields, nil)
+	b.hooks.Load().ExplainInto(&ex, r.Route(fields, nil).Fields, b.now())
+	return ex
 }
 
 // Handler is the bot's HTTP handler (for tests and for embedding): every
@@ -390,6 +424,10 @@ func (b *Bot) Close() error { return b.db.Close() }
 func (b *Bot) resolveRoom(name string) (outbox.Endpoint, bool) {
 	if e, ok := b.resolvePage(name); ok {
 		return e, true
+	}
+	if strings.HasPrefix(name, webhooks.RoomPrefix) {
+		// Unlimited: a receiver that wants less answers 429, which is waited out.
+		return outbox.Endpoint{Room: adapters.Room{Name: name}, Chat: b.hookChat}, true
 	}
 	r, ok := b.rooms.Get(name)
 	if !ok {

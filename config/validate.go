@@ -78,6 +78,7 @@ func (c *Config) validate() Errors {
 	p.statusPages()
 	p.statusAdmins()
 	p.routes()
+	p.webhooks()
 	p.outbox()
 	if c.Ingest.MaxFields < 0 {
 		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")

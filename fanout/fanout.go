@@ -86,6 +86,11 @@ func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) 
 	if ev.Kind == timeline.KindTriggered {
 		pages = f.route(inc, ev)
 	}
+	if ev.Kind == timeline.KindUpdated && f.opts.Router != nil {
+		// The further alert's fields replaced the incident's: the routes'
+		// set values (a webhook's key, seed 000) hold for them too.
+		inc.Fields = f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL)).Fields
+	}
 	msg := render.Event(inc, ev)
 	for _, room := range inc.Rooms {
 		if err := f.room(q, room, inc, ev, msg); err != nil {

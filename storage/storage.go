@@ -69,11 +69,15 @@ var (
 	BucketStatusConfigs = []byte("statusconfigs") // status page name → page JSON, hook URLs included (the pages the API and the config set)
 )
 
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
+		BucketWebhooks,
 	}
 }
 
