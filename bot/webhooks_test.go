@@ -55,6 +55,8 @@ func TestSeed000CloudwatchAlertsReachStatusHubOthersDoNot(t *testing.T) {
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "disk", "monitoring_tool": "Nagios"})
 	// A further alert that says something new replaces the incident's fields; the rule's key holds for it too.
 	tb.alert(t, map[string]any{"message_type": "WARNING", "entity_id": "api-latency", "monitoring_tool": "Cloudwatch", "state_message": "p99 over 1s"})
+	// A re-fire (the same alert again, as Alertmanager sends it) keeps the key too.
+	tb.alert(t, map[string]any{"message_type": "WARNING", "entity_id": "api-latency", "monitoring_tool": "Cloudwatch", "state_message": "p99 over 1s"})
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "api-latency", "monitoring_tool": "Cloudwatch"})
 
 	// The webhook's requests arrive in order; the Nagios incident's would

@@ -79,17 +79,17 @@ func New(opts Options) *Fanout {
 // change inc: routing a new incident sets its fields, rooms and card texts.
 // For a new incident it returns the status pages its routes publish on.
 func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) ([]routing.PageTarget, error) {
+	if (ev.Kind == timeline.KindUpdated || ev.Kind == timeline.KindRepeated) && f.opts.Router != nil {
+		// The further alert's fields replaced the incident's: the routes'
+		// set values (a webhook's key, seed 000) hold for them too.
+		inc.Fields = f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL)).Fields
+	}
 	if ev.Kind == timeline.KindRepeated {
 		return nil, nil
 	}
 	var pages []routing.PageTarget
 	if ev.Kind == timeline.KindTriggered {
 		pages = f.route(inc, ev)
-	}
-	if ev.Kind == timeline.KindUpdated && f.opts.Router != nil {
-		// The further alert's fields replaced the incident's: the routes'
-		// set values (a webhook's key, seed 000) hold for them too.
-		inc.Fields = f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL)).Fields
 	}
 	msg := render.Event(inc, ev)
 	for _, room := range inc.Rooms {
