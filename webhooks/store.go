@@ -2,16 +2,11 @@ package webhooks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
@@ -22,17 +17,11 @@ import (
 // Load returns. Webhooks replaced through Replace survive a restart until the
 // config's own change. A Store is safe for concurrent use.
 type Store struct {
-	db         *storage.DB
-	opts       Options
-	configHash string
+	list *storage.Seeded[Hook]
+	opts Options
 
 	mu      sync.Mutex // serialises Replace
 	current atomic.Pointer[Set]
-}
-
-type stored struct {
-	ConfigHash string `json:"config_hash"`
-	Hooks      []Hook `json:"webhooks"`
 }
 
 var keyCurrent = []byte("current")
@@ -41,8 +30,8 @@ var keyCurrent = []byte("current")
 // there are none or the config's webhooks changed since they were last
 // seeded, and compiles them.
 func OpenStore(ctx context.Context, db *storage.DB, fromConfig []Hook, opts Options) (*Store, error) {
-	s := &Store{db: db, opts: opts, configHash: hashHooks(fromConfig)}
-	hooks, err := s.load(ctx, fromConfig)
+	s := &Store{list: storage.NewSeeded(db, storage.BucketWebhooks, keyCurrent, "webhooks", "webhooks", fromConfig), opts: opts}
+	hooks, err := s.list.Load(ctx, fromConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -74,51 +63,10 @@ func (s *Store) Replace(ctx context.Context, hooks []Hook) error {
 	if err != nil {
 		return err
 	}
-	if err := s.save(ctx, stored{ConfigHash: s.configHash, Hooks: hooks}); err != nil {
+	if err := s.list.Save(ctx, hooks); err != nil {
 		return err
 	}
 	s.current.Store(set)
-	return nil
-}
-
-func hashHooks(hooks []Hook) string {
-	b, _ := json.Marshal(hooks)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func (s *Store) load(ctx context.Context, fromConfig []Hook) ([]Hook, error) {
-	var cur stored
-	found := false
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(storage.BucketWebhooks).Get(keyCurrent)
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &cur)
-	}); err != nil {
-		return nil, fmt.Errorf("load webhooks: %w", err)
-	}
-	if found && cur.ConfigHash == s.configHash {
-		return cur.Hooks, nil
-	}
-	if err := s.save(ctx, stored{ConfigHash: s.configHash, Hooks: fromConfig}); err != nil {
-		return nil, err
-	}
-	return fromConfig, nil
-}
-
-func (s *Store) save(ctx context.Context, st stored) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode webhooks: %w", err)
-	}
-	if err := s.db.Update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(storage.BucketWebhooks).Put(keyCurrent, b)
-	}); err != nil {
-		return fmt.Errorf("store webhooks: %w", err)
-	}
 	return nil
 }
 
