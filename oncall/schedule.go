@@ -98,6 +98,7 @@ type Compiled struct {
 	rots []rotation
 	// overrides sorted by start.
 	overrides []Override
+	longest   time.Duration // the longest override
 }
 
 type rotation struct {
@@ -228,6 +229,9 @@ func Compile(s Schedule, zone *time.Location) (*Compiled, error) {
 	}
 	c.overrides = slices.Clone(s.Overrides)
 	slices.SortStableFunc(c.overrides, func(a, b Override) int { return a.Start.Compare(b.Start) })
+	for _, o := range c.overrides {
+		c.longest = max(c.longest, o.End.Sub(o.Start))
+	}
 	return c, nil
 }
 
@@ -299,7 +303,7 @@ func (r *rotation) userAt(t time.Time) (string, int64) {
 
 // override returns the override covering rotation name at t, if any.
 func (c *Compiled) override(name string, t time.Time) (Override, bool) {
-	for _, o := range c.overrides {
+	for _, o := range c.live(t) {
 		if o.Start.After(t) {
 			break
 		}
@@ -308,6 +312,19 @@ func (c *Compiled) override(name string, t time.Time) (Override, bool) {
 		}
 	}
 	return Override{}, false
+}
+
+// live are the overrides that may cover t or start after it: those that
+// started earlier than the longest override before t have ended by then.
+func (c *Compiled) live(t time.Time) []Override {
+	from := t.Add(-c.longest)
+	i, _ := slices.BinarySearchFunc(c.overrides, from, func(o Override, t time.Time) int {
+		if o.Start.After(t) {
+			return 1
+		}
+		return -1
+	})
+	return c.overrides[i:]
 }
 
 // who is on call in rotation i at t, overrides applied.
@@ -325,7 +342,7 @@ func (c *Compiled) who(i int, t time.Time) string {
 func (c *Compiled) boundaryAfter(i int, t time.Time) time.Time {
 	r := &c.rots[i]
 	next := r.handoff(r.shift(t) + 1)
-	for _, o := range c.overrides {
+	for _, o := range c.live(t) {
 		if !o.Start.Before(next) {
 			break
 		}
