@@ -66,10 +66,6 @@ const (
 // LateAfter is how long after its instant a handoff is announced as late.
 const LateAfter = 30 * time.Second
 
-// MaxLate is how old a missed handoff may be and still be posted to the
-// rooms; an older one only goes on the team's timeline.
-const MaxLate = 24 * time.Hour
-
 // maxCatchUp bounds the handoffs one transaction announces.
 const maxCatchUp = 500
 
@@ -549,7 +545,7 @@ func (s *Service) advance(ctx context.Context, team string) (time.Time, error) {
 				}
 				until, _ := c.changeAfter(i, h)
 				a := announcement{team: team, from: prev, to: u, rotation: name, at: h, until: until, loc: c.loc,
-					late: now.Sub(h) > LateAfter, quiet: now.Sub(h) > MaxLate, users: c.s.Users}
+					late: now.Sub(h) > LateAfter, users: c.s.Users}
 				rs, err := s.announce(tx, q, a)
 				if err != nil {
 					return err
@@ -574,7 +570,6 @@ type announcement struct {
 	at, until                time.Time
 	loc                      *time.Location
 	late                     bool   // after downtime
-	quiet                    bool   // too old to post: the team's timeline only
 	note                     string // why, besides the schedule's turn ("schedule changed")
 	external                 bool
 	off                      bool // external: to goes off call (from is empty)
@@ -640,9 +635,6 @@ func (s *Service) announce(tx *bolt.Tx, q *outbox.Queue, a announcement) ([]stri
 				return nil, fmt.Errorf("on-call change hook: %w", err)
 			}
 		}
-	}
-	if a.quiet {
-		return nil, nil
 	}
 	var out []string
 	for _, r := range s.roomsOf(a.team) {
