@@ -437,35 +437,7 @@ func (s *Service) mentions(own map[string]User, platform string, users []string)
 
 // Run announces handoffs as they come, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		next, err := s.Tick(ctx)
-		wait := time.Minute
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			s.log.Error("on-call handoffs", "err", err)
-			wait = 5 * time.Second
-		case !next.IsZero():
-			wait = min(max(next.Sub(s.opts.Now()), 0), time.Hour)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.wake:
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-		case <-timer.C:
-		}
-	}
+	return runLoop(ctx, s.log, "on-call handoffs", s.Tick, s.wake, s.opts.Now)
 }
 
 // Tick announces every handoff due by now, in order, and returns the

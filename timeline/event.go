@@ -22,6 +22,7 @@ const (
 	KindNote         Kind = "note"         // an INFO alert: a note, no state change
 	KindChat         Kind = "chat"         // a responder's chat line about the incident
 	KindCommand      Kind = "command"      // a command that ran against the incident without changing its state
+	KindEscalated    Kind = "escalated"    // still unacknowledged after a route's escalate: after; announced in the step's rooms
 )
 
 // State is an incident's place in its life.

@@ -227,7 +227,7 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 // Action is something a responder did to an incident from a room or the API.
 type Action struct {
 	IncidentID uint64
-	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote or KindCommand
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand or KindEscalated
 	Text       string
 	Origin     Origin
 }
@@ -237,7 +237,7 @@ type Action struct {
 // incident is ErrNotFound.
 func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	switch a.Kind {
-	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand:
+	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindEscalated:
 	default:
 		return Result{}, fmt.Errorf("act: unsupported action %q", a.Kind)
 	}
@@ -263,6 +263,10 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
 			}
 			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
+		case KindEscalated:
+			if inc.State != StateTriggered {
+				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
+			}
 		}
 		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Origin: origin, Time: now}, false, nil)
 		return err
