@@ -31,6 +31,7 @@ import (
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/ingest"
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/platforms"
@@ -59,6 +60,8 @@ type Bot struct {
 	outbox    *outbox.Outbox
 	inbox     *inbox.Inbox
 	teams     *teams.Teams
+	oncall    *oncall.Service
+	escalator *oncall.Escalator
 	platforms platform.List
 	chats     map[string]platform.Built // the platforms that are on, by name
 	cmds      *commands.Handler
@@ -91,8 +94,13 @@ func NewWith(cfg *config.Config, log *slog.Logger, list platform.List) (*Bot, er
 }
 
 func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.List) (*Bot, error) {
+	return buildAt(cfg, log, db, list, time.Now)
+}
+
+// buildAt is build with the clock now (tests move a fake one).
+func buildAt(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.List, now func() time.Time) (*Bot, error) {
 	b := &Bot{cfg: cfg, log: log, db: db, platforms: list, chats: map[string]platform.Built{},
-		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: time.Now}
+		reg: prometheus.NewRegistry(), mux: http.NewServeMux(), now: now}
 	b.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitrep_events_total", Help: "Timeline events committed, by kind.",
@@ -119,15 +127,24 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		DB: db, Rooms: b.rooms.List, Room: b.rooms.Get, Team: b.team, Now: b.now,
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
 	})
-	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
+	if b.oncall, err = b.newOnCall(); err != nil {
+		return nil, err
+	}
+	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf,
+		OnCall: func(room string, at time.Time) string { return b.oncall.Line(b.teams.TeamOf(room), at) }})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
+	b.escalator = oncall.NewEscalator(oncall.EscalatorOptions{
+		DB: db, Timeline: b.tl, Router: b.router.Load, PublicURL: cfg.PublicURL, OnCall: b.oncall, Room: b.rooms.Get,
+		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) }, Logger: log.With("component", "escalations"), Now: b.now,
+	})
 
 	b.cmds = commands.New(commands.Options{
 		Timeline: b.tl,
 		RoomOf:   b.roomOf,
-		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
-		Chat:     b.teams.Chat,
+		Extra: map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand,
+			"oncall": b.oncall.Command(b.teamOfInbound)},
+		Chat: b.teams.Chat,
 	})
 	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
 
@@ -156,6 +173,13 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics:     b.reg,
 	})
 
+	if err := b.oncall.Seed(ctx, cfg.Schedules); err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+
 	ingest.New(ingest.Options{
 		Token:         cfg.IngestToken,
 		MaxFields:     cfg.Ingest.MaxFields,
@@ -182,6 +206,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 
 // dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+	if err := b.escalator.Dispatch(tx, inc, ev); err != nil {
+		return err
+	}
 	return b.fan.Dispatch(txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}, inc, ev)
 }
 
@@ -268,7 +295,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loopErrs := make(chan error, 2+len(b.chats))
+	loopErrs := make(chan error, 4+len(b.chats))
 	loop := func(name string, run func(context.Context) error) {
 		loops.Go(func() {
 			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -278,6 +305,8 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loop("outbox", b.outbox.Run)
 	loop("inbox", b.inbox.Run)
+	loop("oncall", b.oncall.Run)
+	loop("escalations", b.escalator.Run)
 	for name, built := range b.chats {
 		if built.Run != nil {
 			loop(name, built.Run)

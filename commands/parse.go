@@ -91,7 +91,7 @@ func specs() []spec {
 		{verb: VerbIncidents, shape: shapeFilter, builtin: true, usage: "/incidents [open|triggered|acknowledged|resolved|all]", summary: "list incidents, open ones by default"},
 		{verb: VerbIncident, shape: shapeID, builtin: true, usage: "/incident <id>", summary: "show an incident and its latest events"},
 		{verb: VerbHelp, shape: shapeHelp, builtin: true, usage: "/help [command]", summary: "show this help"},
-		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [args]", summary: "who is on call"},
+		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [team]", summary: "who is on call now and next, for this room's team or the one named"},
 		{verb: VerbRoute, shape: shapeArgs, strict: true, usage: `/route test key=value key2="quoted value" ...`, summary: "show which rooms an alert with these fields would reach"},
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
@@ -23,20 +24,22 @@ import (
 
 // Config is sitrep's whole configuration.
 type Config struct {
-	Listen      string               `yaml:"listen"`       // address to serve HTTP on; default "127.0.0.1:8080" (loopback only)
-	Data        string               `yaml:"data"`         // bbolt file; default "sitrep.db"
-	PublicURL   string               `yaml:"public_url"`   // base for links in messages; default "http://" + Listen
-	Log         Log                  `yaml:"log"`          //
-	IngestToken string               `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
-	AdminToken  string               `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
-	DefaultRoom string               `yaml:"default_room"` // required: where alerts no route claims go; must name a room
-	Rooms       []rooms.Room         `yaml:"rooms"`        //
-	Teams       []Team               `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
-	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
-	Outbox      Outbox               `yaml:"outbox"`       //
-	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
-	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
-	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
+	Listen      string                 `yaml:"listen"`       // address to serve HTTP on; default "127.0.0.1:8080" (loopback only)
+	Data        string                 `yaml:"data"`         // bbolt file; default "sitrep.db"
+	PublicURL   string                 `yaml:"public_url"`   // base for links in messages; default "http://" + Listen
+	Log         Log                    `yaml:"log"`          //
+	IngestToken string                 `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
+	AdminToken  string                 `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
+	DefaultRoom string                 `yaml:"default_room"` // required: where alerts no route claims go; must name a room
+	Rooms       []rooms.Room           `yaml:"rooms"`        //
+	Teams       []Team                 `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
+	Routes      []routing.Rule         `yaml:"routes"`       // ordered routing rules
+	Outbox      Outbox                 `yaml:"outbox"`       //
+	Ingest      Ingest                 `yaml:"ingest"`       // caps on what one alert may carry
+	RateLimits  map[string]RateLimit   `yaml:"rate_limits"`  // by platform name
+	StatusPages []StatusPage           `yaml:"status_pages"` // status pages routes publish on
+	Schedules   []oncall.Schedule      `yaml:"schedules"`    // on-call schedules, one per team
+	Users       map[string]oncall.User `yaml:"users"`        // people's user IDs by platform, for mentions
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
