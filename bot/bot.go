@@ -187,6 +187,7 @@ func buildAt(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform
 		Sink:          b.tl,
 		Logger:        log.With("component", "ingest"),
 		Metrics:       b.reg,
+		Now:           b.now,
 	}).Register(b.mux)
 	b.registerAPI()
 	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http"), adminWrite), hostguard.Options{
