@@ -267,8 +267,8 @@ func (c *Compiled) Rotations() []string {
 
 // handoff is the k-th handoff (k = 0 at Start; negative before it).
 func (r *rotation) handoff(k int64) time.Time {
-	if r.hours {
-		return r.Start.Add(time.Duration(k) * r.unit)
+	if r.hours { // in seconds: k·unit can be beyond a Duration's ±292 years
+		return time.Unix(r.Start.Unix()+k*int64(r.unit/time.Second), int64(r.Start.Nanosecond())).In(r.loc())
 	}
 	days := int(k) * r.ShiftLength
 	if r.Type == Weekly {
@@ -278,11 +278,15 @@ func (r *rotation) handoff(k int64) time.Time {
 	return time.Date(l.Year(), l.Month(), l.Day()+days, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), l.Location())
 }
 
+func (r *rotation) loc() *time.Location { return r.local.Location() }
+
 // shift is the index of the shift t falls in: handoff(k) ≤ t < handoff(k+1).
 func (r *rotation) shift(t time.Time) int64 {
-	d := t.Sub(r.Start) // saturates beyond ±292 years, which validation rules out
-	k := int64(d / r.unit)
-	if d < 0 && d%r.unit != 0 {
+	// Whole seconds, so no span overflows; zone offsets and DST move the
+	// estimate by a step at most, which the loops below correct.
+	d, unit := t.Unix()-r.Start.Unix(), int64(r.unit/time.Second)
+	k := d / unit
+	if d < 0 && d%unit != 0 {
 		k--
 	}
 	for r.handoff(k).After(t) {

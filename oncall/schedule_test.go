@@ -1,6 +1,7 @@
 package oncall
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -222,4 +223,30 @@ func BenchmarkWhoIsOnCall(b *testing.B) {
 		}
 	}
 	reportP99(b, lat)
+}
+
+func FuzzCompileSchedule(f *testing.F) {
+	raw, err := json.Marshal(payments())
+	require.NoError(f, err)
+	f.Add(raw)
+	f.Add([]byte(`{"team":"t","time_zone":"America/New_York","rotations":[{"name":"r","type":"hourly","shift_length":1000,"start":"9999-01-01T00:00:00Z","participants":["a"]}],"overrides":[{"user":"b","start":"0001-01-01T00:00:00Z","end":"9999-12-31T00:00:00Z"}]}`))
+	now := at("2026-12-01T10:00:00+01:00")
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var s Schedule
+		if json.Unmarshal(raw, &s) != nil {
+			return
+		}
+		c, err := Compile(s, nil)
+		if err != nil {
+			require.NotEmpty(t, Problems(err))
+			return
+		}
+		shifts := c.At(now)
+		require.Len(t, shifts, len(s.Rotations))
+		for _, sh := range shifts {
+			require.NotEmpty(t, sh.User)
+			require.True(t, sh.Until.IsZero() || sh.Until.After(now))
+		}
+		require.True(t, c.NextHandoff(now).After(now))
+	})
 }
