@@ -175,6 +175,7 @@ func TestSchedulesAPI(t *testing.T) {
 		{"shift_length below 1", map[string]any{"rotations": []any{map[string]any{"name": "p", "type": "daily", "shift_length": 0, "start": "2026-11-30T09:00:00+01:00", "participants": []string{"a"}}}}, "rotations[0].shift_length"},
 		{"override ending before it starts", map[string]any{"rotations": sched("a")["rotations"], "overrides": []any{map[string]any{"user": "d", "start": "2026-12-24T00:00:00+01:00", "end": "2026-12-23T00:00:00+01:00"}}}, "overrides[0].end"},
 		{"unknown field", map[string]any{"rotation": []any{}}, "rotation"},
+		{"not a time", map[string]any{"rotations": []any{map[string]any{"name": "p", "type": "daily", "shift_length": 1, "start": "monday 9am", "participants": []string{"a"}}}}, "rotations[0].start"},
 		{"another team's name", map[string]any{"team": "search", "rotations": sched("a")["rotations"]}, "team"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

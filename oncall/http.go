@@ -1,12 +1,15 @@
 package oncall
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/secret"
@@ -96,7 +99,7 @@ type problemsBody struct {
 func (h *handlers) put(w http.ResponseWriter, r *http.Request) {
 	team := r.PathValue("team")
 	var sch Schedule
-	if !decode(w, r, &sch) {
+	if !decode(w, r, &sch, badTime) {
 		return
 	}
 	if sch.Team == "" {
@@ -175,29 +178,67 @@ func (h *handlers) internal(w http.ResponseWriter, err error) {
 	httpjson.Error(w, http.StatusInternalServerError, "", "internal error; see the server log")
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+// badTime names the first start or end in a schedule body that is not an
+// RFC 3339 time ("rotations[0].start"), for the 400 of a body whose decode
+// failed on one; "" if none is.
+func badTime(body []byte) string {
+	var raw struct {
+		Rotations []map[string]json.RawMessage `json:"rotations"`
+		Overrides []map[string]json.RawMessage `json:"overrides"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return ""
+	}
+	for _, list := range []struct {
+		name  string
+		items []map[string]json.RawMessage
+	}{{"rotations", raw.Rotations}, {"overrides", raw.Overrides}} {
+		for i, item := range list.items {
+			for _, key := range []string{"start", "end"} {
+				v, ok := item[key]
+				if !ok {
+					continue
+				}
+				var t time.Time
+				if json.Unmarshal(v, &t) != nil {
+					return fmt.Sprintf("%s[%d].%s", list.name, i, key)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// decode reads a JSON body into v; fieldOf, if set, names the field of an
+// error the decoder does not.
+func decode(w http.ResponseWriter, r *http.Request, v any, fieldOf func(body []byte) string) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		httpjson.Error(w, http.StatusUnsupportedMediaType, "", "Content-Type must be application/json")
 		return false
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "", "body over 1 MiB")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value in the body")
 	}
 	if err == nil {
 		return true
 	}
-	var mbe *http.MaxBytesError
 	var te *json.UnmarshalTypeError
+	var pe *time.ParseError
 	switch {
-	case errors.As(err, &mbe):
-		httpjson.Error(w, http.StatusRequestEntityTooLarge, "", "body over 1 MiB")
 	case errors.Is(err, io.EOF):
 		httpjson.Error(w, http.StatusBadRequest, "", "empty body: send JSON")
 	case errors.As(err, &te):
 		httpjson.Error(w, http.StatusBadRequest, te.Field, "invalid JSON: "+err.Error())
+	case errors.As(err, &pe) && fieldOf != nil:
+		httpjson.Error(w, http.StatusBadRequest, fieldOf(body), "expected a time with its UTC offset, such as 2026-11-30T09:00:00+01:00: "+err.Error())
 	default:
 		field := ""
 		if s, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
