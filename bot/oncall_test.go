@@ -296,7 +296,7 @@ func TestEscalations(t *testing.T) {
 	assert.Zero(t, ops.countText("escalated"), "the acked incident is not escalated")
 
 	tb.moveTo(clock, "2026-12-08T10:09:59+01:00")
-	want := fmt.Sprintf("#%d escalated: Checkout down: unacknowledged for 5m0s, escalated to ops; on call: bob", escalated)
+	want := fmt.Sprintf("#%d escalated: Checkout down: unacknowledged for 5m, escalated to ops; on call: bob", escalated)
 	ops.waitFor(t, 5*time.Second, "the escalation in the step's room", textHas(want))
 	pay.waitFor(t, 5*time.Second, "the escalation mirrored to the incident's room", textHas(want))
 
@@ -334,5 +334,5 @@ func TestEscalationDueDuringDowntime(t *testing.T) {
 	ops.waitFor(t, 5*time.Second, "the escalation", textHas("escalated: Refunds stuck"))
 	time.Sleep(200 * time.Millisecond)
 	assert.Equal(t, 1, ops.countText("escalated"))
-	assert.True(t, strings.HasPrefix(tb.incident(t, id)["events"].([]any)[1].(map[string]any)["text"].(string), "unacknowledged for 5m0s"))
+	assert.True(t, strings.HasPrefix(tb.incident(t, id)["events"].([]any)[1].(map[string]any)["text"].(string), "unacknowledged for 5m"))
 }

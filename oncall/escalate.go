@@ -275,12 +275,12 @@ func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 		}
 	}
 	last := steps[len(steps)-1]
-	ev.Text = fmt.Sprintf("unacknowledged for %s, escalated to %s", last.After, strings.Join(targets, ", "))
+	ev.Text = fmt.Sprintf("unacknowledged for %s, escalated to %s", shortDuration(last.After), strings.Join(targets, ", "))
 	if len(users) > 0 {
 		ev.Text += "; on call: " + strings.Join(users, ", ")
 	}
 	ev.Origin.Adapter = "escalation"
-	ev.Fields = map[string]string{FieldEscalatedTo: strings.Join(targets, ","), FieldAfter: last.After.String()}
+	ev.Fields = map[string]string{FieldEscalatedTo: strings.Join(targets, ","), FieldAfter: shortDuration(last.After)}
 	if len(users) > 0 {
 		ev.Fields[FieldOnCall] = strings.Join(users, ",")
 	}
@@ -299,6 +299,18 @@ func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 		}
 	}
 	return nil
+}
+
+// shortDuration is d as people write it: 5m, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Run fires escalations as they fall due, until ctx ends.

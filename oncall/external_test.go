@@ -3,6 +3,7 @@ package oncall
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,10 @@ func TestExternalChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, f.svc.OnCall("search", f.clock.Now()))
 	assert.Len(t, f.posts("search"), 2)
+}
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{5 * time.Minute: "5m", time.Hour: "1h", 90 * time.Minute: "1h30m", 45 * time.Second: "45s", 61 * time.Second: "1m1s"} {
+		assert.Equal(t, want, shortDuration(d))
+	}
 }
