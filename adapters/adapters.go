@@ -135,6 +135,11 @@ type Inbound struct {
 	Platform string `json:"platform"`
 	RoomID   string `json:"room_id"` // the platform's room ID; sitrep maps it to its room
 	User     string `json:"user,omitempty"`
+	// UserID is the platform's ID of the sender where the platform vouches
+	// for it (Slack's and Discord's user IDs, the sender of a signed
+	// HipChat request, a web-room user named by their key); empty where the
+	// name is only what the sender says it is.
+	UserID string `json:"user_id,omitempty"`
 	// Text is what the responder typed; for a platform's own slash command,
 	// the text after the command.
 	Text string `json:"text,omitempty"`

@@ -5,6 +5,8 @@ import (
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/oncall"
+	"github.com/sitrep/sitrep/outbox"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // newOnCall builds the on-call schedules over the bot's store and rooms.
@@ -16,8 +18,12 @@ func (b *Bot) newOnCall() (*oncall.Service, error) {
 			t, _ := b.team(team)
 			return t.TimeZone
 		},
-		Known:  func(team string) bool { _, ok := b.cfg.Team(team); return ok },
-		Users:  b.cfg.Users,
+		Known: func(team string) bool { _, ok := b.cfg.Team(team); return ok },
+		Users: b.cfg.Users,
+		// On-Call, Off-Call and Any-On-Call webhooks, in the announcement's transaction.
+		OnChange: func(q *outbox.Queue, c oncall.Change) ([]string, error) {
+			return b.hooks.Load().OnCallChange(q, webhooks.Change{User: c.User, Team: c.Team, OnCall: c.State == oncall.StateOnCall, Group: c.Rotation, Time: c.Time})
+		},
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
 		Logger: b.log.With("component", "oncall"),
 		Now:    b.now,

@@ -1,9 +1,7 @@
 package bot
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,32 +12,30 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
-	"github.com/sitrep/sitrep/logtest"
 	"github.com/sitrep/sitrep/platforms"
-	"github.com/sitrep/sitrep/storage"
 )
 
-// fakeClock is the time a bot under test sees; tests move it by hand.
-type fakeClock struct {
+// onCallClock is the time a bot under test sees; tests move it by hand.
+type onCallClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func newFakeClock(ts string) *fakeClock {
+func newOnCallClock(ts string) *onCallClock {
 	t, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		panic(err)
 	}
-	return &fakeClock{t: t}
+	return &onCallClock{t: t}
 }
 
-func (c *fakeClock) Now() time.Time {
+func (c *onCallClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *fakeClock) set(ts string) {
+func (c *onCallClock) set(ts string) {
 	t, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
 		panic(err)
@@ -50,29 +46,13 @@ func (c *fakeClock) set(ts string) {
 }
 
 // startBotAt is startBot on the clock c.
-func startBotAt(t *testing.T, yaml string, c *fakeClock) *testBot {
+func startBotAt(t *testing.T, yaml string, c *onCallClock) *testBot {
 	t.Helper()
-	cfg := parseConfig(t, yaml)
-	logs := &logtest.Buffer{}
-	db, err := storage.Open(cfg.Data, storage.Options{})
-	require.NoError(t, err)
-	b, err := buildAt(cfg, logs.Logger(0), db, platforms.All(), c.Now)
-	if err != nil {
-		_ = db.Close()
-	}
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", cfg.Listen)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	tb := &testBot{Bot: b, URL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), logs: logs}
-	go func() { tb.done <- b.Run(ctx, ln) }()
-	t.Cleanup(tb.stop)
-	require.Eventually(t, func() bool { return b.ready.Load() }, 10*time.Second, 5*time.Millisecond)
-	return tb
+	return startBotClock(t, yaml, platforms.All(), c.Now)
 }
 
 // moveTo sets the clock and wakes the announcer and the escalations.
-func (tb *testBot) moveTo(c *fakeClock, ts string) {
+func (tb *testBot) moveTo(c *onCallClock, ts string) {
 	c.set(ts)
 	tb.oncall.Wake()
 	tb.escalator.Wake()
@@ -106,7 +86,7 @@ func hcCount(hc *hipchattest.Server, sub string) int { return count(hc.Messages(
 func TestHandoffAnnouncedInEachTeamRoomOnce(t *testing.T) {
 	hc := hipchattest.New(t)
 	hc.AddRoom("101", payToken)
-	clock := newFakeClock("2026-12-01T10:00:00+01:00")
+	clock := newOnCallClock("2026-12-01T10:00:00+01:00")
 	data := newDataPath(t)
 	yaml := teamConfig(data, hc.URL(), paymentsSchedule)
 	tb := startBotAt(t, yaml, clock)
@@ -158,7 +138,7 @@ func TestHandoffAnnouncedInEachTeamRoomOnce(t *testing.T) {
 // The schedules API: a bad schedule is a 400 naming the field and stores
 // nothing; a good one replaces the team's mid-shift and says who took over.
 func TestSchedulesAPI(t *testing.T) {
-	clock := newFakeClock("2026-12-08T10:00:00+01:00")
+	clock := newOnCallClock("2026-12-08T10:00:00+01:00")
 	tb := startBotAt(t, baseConfig(newDataPath(t), "teams:\n  - {name: payments, time_zone: Europe/Berlin}\n"), clock)
 	pay := tb.join(t, "payments")
 	sched := func(participants ...string) map[string]any {
@@ -212,7 +192,7 @@ func TestSchedulesAPI(t *testing.T) {
 // POST /v1/oncall takes Splunk On-Call style changes for a team whose
 // schedule lives elsewhere: announced once, recorded, and /oncall knows.
 func TestExternalOnCallChanges(t *testing.T) {
-	clock := newFakeClock("2026-12-08T10:00:00+01:00")
+	clock := newOnCallClock("2026-12-08T10:00:00+01:00")
 	tb := startBotAt(t, baseConfig(newDataPath(t), "teams:\n  - {name: payments, time_zone: Europe/Berlin}\n"), clock)
 	pay := tb.join(t, "payments")
 	for _, tc := range []struct {
@@ -278,7 +258,7 @@ const escalationConfig = paymentsSchedule + `routes:
 // and mirrored to its own; an ack one second before cancels it. A new
 // incident's card names who is on call.
 func TestEscalations(t *testing.T) {
-	clock := newFakeClock("2026-12-08T10:00:00+01:00")
+	clock := newOnCallClock("2026-12-08T10:00:00+01:00")
 	data := newDataPath(t)
 	tb := startBotAt(t, baseConfig(data, escalationConfig), clock)
 	pay, ops := tb.join(t, "payments"), tb.join(t, "ops")
@@ -319,7 +299,7 @@ func TestEscalations(t *testing.T) {
 
 // An escalation due while sitrep was down fires once on start.
 func TestEscalationDueDuringDowntime(t *testing.T) {
-	clock := newFakeClock("2026-12-08T10:00:00+01:00")
+	clock := newOnCallClock("2026-12-08T10:00:00+01:00")
 	data := newDataPath(t)
 	tb := startBotAt(t, baseConfig(data, escalationConfig), clock)
 	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "esc-3", "entity_display_name": "Refunds stuck", "routing_key": "payments"})["incident_id"])

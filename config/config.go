@@ -20,26 +20,33 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // Config is sitrep's whole configuration.
 type Config struct {
-	Listen      string                 `yaml:"listen"`       // address to serve HTTP on; default "127.0.0.1:8080" (loopback only)
-	Data        string                 `yaml:"data"`         // bbolt file; default "sitrep.db"
-	PublicURL   string                 `yaml:"public_url"`   // base for links in messages; default "http://" + Listen
-	Log         Log                    `yaml:"log"`          //
-	IngestToken string                 `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
-	AdminToken  string                 `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
-	DefaultRoom string                 `yaml:"default_room"` // required: where alerts no route claims go; must name a room
-	Rooms       []rooms.Room           `yaml:"rooms"`        //
-	Teams       []Team                 `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
-	Routes      []routing.Rule         `yaml:"routes"`       // ordered routing rules
-	Outbox      Outbox                 `yaml:"outbox"`       //
-	Ingest      Ingest                 `yaml:"ingest"`       // caps on what one alert may carry
-	RateLimits  map[string]RateLimit   `yaml:"rate_limits"`  // by platform name
-	StatusPages []StatusPage           `yaml:"status_pages"` // status pages routes publish on
-	Schedules   []oncall.Schedule      `yaml:"schedules"`    // on-call schedules, one per team
-	Users       map[string]oncall.User `yaml:"users"`        // people's user IDs by platform, for mentions
+	Listen      string               `yaml:"listen"`       // address to serve HTTP on; default "127.0.0.1:8080" (loopback only)
+	Data        string               `yaml:"data"`         // bbolt file; default "sitrep.db"
+	PublicURL   string               `yaml:"public_url"`   // base for links in messages; default "http://" + Listen
+	Log         Log                  `yaml:"log"`          //
+	IngestToken string               `yaml:"ingest_token"` // required (here or SITREP_INGEST_TOKEN): alert sources present it
+	AdminToken  string               `yaml:"admin_token"`  // required (here or SITREP_ADMIN_TOKEN): the admin API takes it
+	DefaultRoom string               `yaml:"default_room"` // required: where alerts no route claims go; must name a room
+	Rooms       []rooms.Room         `yaml:"rooms"`        //
+	Teams       []Team               `yaml:"teams"`        // settings of the teams rooms name (a team no entry names takes the defaults)
+	Routes      []routing.Rule       `yaml:"routes"`       // ordered routing rules
+	Outbox      Outbox               `yaml:"outbox"`       //
+	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
+	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
+	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
+	// DefaultStatusPage is the page /incident commands use without --page
+	// when there is more than one; must name one of status_pages.
+	DefaultStatusPage string `yaml:"default_status_page"`
+	// StatusAdmins says who may change status pages from chat; nil: every room.
+	StatusAdmins *StatusAdmins          `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook        `yaml:"webhooks"`  // outgoing webhooks, Splunk On-Call style
+	Schedules    []oncall.Schedule      `yaml:"schedules"` // on-call schedules, one per team
+	Users        map[string]oncall.User `yaml:"users"`     // people's user IDs by platform, for mentions
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -251,6 +258,7 @@ func (c *Config) applyEnv(env func(string) string) {
 		})
 	}
 	c.applyPageEnv(set)
+	c.applyWebhookEnv(set)
 }
 
 // PublicURLSet reports whether public_url was configured rather than derived from listen.
@@ -371,6 +379,7 @@ func (c *Config) Redacted() Config {
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
 	r.StatusPages = redactedPages(c.StatusPages)
+	r.Webhooks = redactedWebhooks(c.Webhooks)
 	return r
 }
 
@@ -381,6 +390,7 @@ func (c *Config) secrets() []string {
 		s = append(s, r.Token, r.NotifyToken)
 	}
 	s = append(s, c.pageSecrets()...)
+	s = append(s, c.webhookSecrets()...)
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
 			if tag.Get("secret") == "true" {

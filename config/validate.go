@@ -77,7 +77,9 @@ func (c *Config) validate() Errors {
 	p.teams()
 	p.defaultRoom()
 	p.statusPages()
+	p.statusAdmins()
 	p.routes()
+	p.webhooks()
 	p.schedules()
 	p.outbox()
 	if c.Ingest.MaxFields < 0 {

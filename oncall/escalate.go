@@ -51,7 +51,6 @@ type EscalatorOptions struct {
 	OnCall    *Service
 	// Room looks a room up by name (its team, its platform).
 	Room   func(name string) (rooms.Room, bool)
-	Notify func(rooms ...string)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -87,9 +86,6 @@ type timer struct {
 func NewEscalator(opts EscalatorOptions) *Escalator {
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	if opts.Notify == nil {
-		opts.Notify = func(...string) {}
 	}
 	if opts.Room == nil {
 		opts.Room = func(string) (rooms.Room, bool) { return rooms.Room{}, false }
@@ -139,18 +135,19 @@ func escBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 // Dispatch runs in the transaction that records ev on inc: a new incident
 // gets its rules' escalation timers; an ack or resolve deletes them; an
 // escalated event (from Tick) takes the timers due, says so in ev's text and
-// posts it to their rooms.
-func (e *Escalator) Dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+// posts it to their rooms, which it returns (to wake after the commit:
+// timeline.Dispatched.Wake).
+func (e *Escalator) Dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) ([]string, error) {
 	switch ev.Kind {
 	case timeline.KindTriggered:
-		return e.schedule(tx, inc, ev)
+		return nil, e.schedule(tx, inc, ev)
 	case timeline.KindAcknowledged, timeline.KindResolved:
 		_, err := e.take(tx, inc.ID, time.Time{}, true)
-		return err
+		return nil, err
 	case timeline.KindEscalated:
 		return e.escalate(tx, inc, ev)
 	}
-	return nil
+	return nil, nil
 }
 
 func (e *Escalator) schedule(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
@@ -251,13 +248,13 @@ func (e *Escalator) team(inc *timeline.Incident, steps []timer) string {
 	return ""
 }
 
-func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
+func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) ([]string, error) {
 	steps, err := e.take(tx, inc.ID, ev.Time, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(steps) == 0 {
-		return errNothingDue
+		return nil, errNothingDue
 	}
 	team := e.team(inc, steps)
 	var users []string
@@ -286,6 +283,7 @@ func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 	}
 	msg := render.Event(inc, ev)
 	q := outbox.TxQueue(tx, ev.Time)
+	var woken []string
 	for _, r := range targets {
 		if inc.HasRoom(r) {
 			continue // fan-out posts it there, under the incident's card
@@ -295,10 +293,11 @@ func (e *Escalator) escalate(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 			m.Mentions = e.opts.OnCall.Mentions(team, room.Platform, users)
 		}
 		if err := q.Enqueue(r, outbox.Item{Op: adapters.OpPost, Msg: m}); err != nil {
-			return fmt.Errorf("enqueue escalation for room %s: %w", r, err)
+			return nil, fmt.Errorf("enqueue escalation for room %s: %w", r, err)
 		}
+		woken = append(woken, r)
 	}
-	return nil
+	return woken, nil
 }
 
 // shortDuration is d as people write it: 5m, 1h30m, 45s.
@@ -348,14 +347,11 @@ func (e *Escalator) Tick(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("escalation timers: %w", err)
 	}
 	var errs []error
-	var woke []string
 	for _, id := range ids {
-		res, err := e.opts.Timeline.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindEscalated, Origin: timeline.Origin{Adapter: "escalation"}})
+		_, err := e.opts.Timeline.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindEscalated, Origin: timeline.Origin{Adapter: "escalation"}})
 		var se *timeline.StateError
 		switch {
-		case err == nil:
-			woke = append(woke, e.stepRooms(res)...)
-		case errors.Is(err, errNothingDue):
+		case err == nil, errors.Is(err, errNothingDue):
 		case errors.As(err, &se), errors.Is(err, timeline.ErrNotFound):
 			// Acknowledged or resolved since: nothing more to escalate.
 			if err := e.opts.DB.Update(ctx, func(tx *bolt.Tx) error { _, err := e.take(tx, id, time.Time{}, true); return err }); err != nil {
@@ -365,16 +361,7 @@ func (e *Escalator) Tick(ctx context.Context) (time.Time, error) {
 			errs = append(errs, err)
 		}
 	}
-	e.opts.Notify(woke...)
 	return next, errors.Join(errs...)
-}
-
-// stepRooms are the rooms an escalated event went to, to wake their outbox.
-func (e *Escalator) stepRooms(r timeline.Result) []string {
-	if v := r.Event.Fields[FieldEscalatedTo]; v != "" {
-		return strings.Split(v, ",")
-	}
-	return nil
 }
 
 // runLoop runs tick whenever it said the next thing falls due, or on wake,

@@ -117,9 +117,10 @@ type Options struct {
 	// (config's users:); a schedule's own users: win.
 	Users map[string]User
 	// OnChange, if set, runs inside the announcement's transaction for each
-	// person going on or off call (outgoing webhooks hang here); its error
-	// rolls the announcement back.
-	OnChange func(tx *bolt.Tx, c Change) error
+	// person going on or off call (outgoing webhooks hang here), enqueueing
+	// on q; it returns the outbox rooms it enqueued for, woken after the
+	// commit. Its error rolls the announcement back.
+	OnChange func(q *outbox.Queue, c Change) ([]string, error)
 	// Notify wakes the outbox for rooms once a write is committed.
 	Notify func(rooms ...string)
 	Logger *slog.Logger
@@ -592,6 +593,7 @@ func (s *Service) announce(tx *bolt.Tx, q *outbox.Queue, a announcement) ([]stri
 	if _, err := teams.Log(tx, a.team, teams.Entry{Kind: teams.KindOnCall, Text: text, Origin: origin, Time: a.at}); err != nil {
 		return nil, err
 	}
+	var hooked []string
 	if s.opts.OnChange != nil {
 		var changes []Change
 		if a.from != "" {
@@ -603,12 +605,14 @@ func (s *Service) announce(tx *bolt.Tx, q *outbox.Queue, a announcement) ([]stri
 		}
 		changes = append(changes, Change{Team: a.team, User: a.to, State: st, Rotation: a.rotation, Time: a.at, Late: a.late, External: a.external})
 		for _, c := range changes {
-			if err := s.opts.OnChange(tx, c); err != nil {
+			woken, err := s.opts.OnChange(q, c)
+			if err != nil {
 				return nil, fmt.Errorf("on-call change hook: %w", err)
 			}
+			hooked = append(hooked, woken...)
 		}
 	}
-	var out []string
+	out := hooked
 	for _, r := range s.roomsOf(a.team) {
 		msg := adapters.Message{Kind: KindOnCall, Text: text, Color: render.Purple}
 		if !a.off {

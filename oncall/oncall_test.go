@@ -77,7 +77,7 @@ func (f *fixture) open() {
 			return nil
 		},
 		Users:    map[string]User{"bob": {"slack": "U0BOB"}},
-		OnChange: func(_ *bolt.Tx, c Change) error { f.changes = append(f.changes, c); return nil },
+		OnChange: func(_ *outbox.Queue, c Change) ([]string, error) { f.changes = append(f.changes, c); return nil, nil },
 	})
 	require.NoError(f.t, err)
 }

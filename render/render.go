@@ -71,6 +71,13 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 	case timeline.KindNote, timeline.KindCommand:
 		m.Color = Purple
 		m.Text = fmt.Sprintf("%s note from %s", ref, who)
+	case timeline.KindStatusPage:
+		m.Color, m.Fields = Purple, nil // its fields say what the command asked; its text says what the page got
+		m.Text = fmt.Sprintf("%s status page: %s", ref, ev.Text)
+		if ev.Origin.User != "" {
+			m.Text += " (by " + ev.Origin.User + ")"
+		}
+		return m
 	}
 	if ev.Text != "" && ev.Kind != timeline.KindTriggered && ev.Kind != timeline.KindUpdated {
 		m.Text += ": " + ev.Text

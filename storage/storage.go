@@ -64,11 +64,21 @@ var (
 	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
+// Buckets of status pages.
+var (
+	BucketStatusPages   = []byte("statuspages")   // page incidents, their links to incidents, held-back publications, what each service shows (keys by prefix: package statuspage)
+	BucketStatusConfigs = []byte("statusconfigs") // status page name → page JSON, hook URLs included (the pages the API and the config set)
+)
+
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketEscalate, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
-		BucketDiscordCards, BucketDiscordSigs,
+		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
+		BucketWebhooks,
 	}
 }
 
