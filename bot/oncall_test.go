@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sitrep/sitrep/adapters/hipchat/hipchattest"
+	"github.com/sitrep/sitrep/adapters/webhook/webhooktest"
 	"github.com/sitrep/sitrep/platforms"
 )
 
@@ -315,4 +316,41 @@ func TestEscalationDueDuringDowntime(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	assert.Equal(t, 1, ops.countText("escalated"))
 	assert.True(t, strings.HasPrefix(tb.incident(t, id)["events"].([]any)[1].(map[string]any)["text"].(string), "unacknowledged for 5m"))
+}
+
+// On-Call and Off-Call outgoing webhooks fire on both kinds of change: a
+// schedule's handoff and one another tool reports.
+func TestOnCallChangesFireWebhooks(t *testing.T) {
+	rcv := webhooktest.New(t)
+	clock := newOnCallClock("2026-12-07T08:59:00+01:00")
+	tb := startBotAt(t, baseConfig(newDataPath(t), paymentsSchedule+fmt.Sprintf(`webhooks:
+  - name: on
+    event: On-Call
+    url: %[1]s/on
+    payload: '{"user": "${{ONCALL.USER_ID}}", "team": "${{ONCALL.TEAM_NAME}}", "state": "${{ONCALL.STATE}}"}'
+  - name: rotation
+    event: Any-On-Call
+    url: %[1]s/rotation
+    payload: '{"group": "${{ONCALL.GROUP_ID}}"}'
+  - name: off
+    event: Off-Call
+    url: %[1]s/off
+    payload: '{"user": "${{ONCALL.USER_ID}}", "state": "${{ONCALL.STATE}}"}'
+`, rcv.URL())), clock)
+
+	tb.moveTo(clock, "2026-12-07T09:00:00+01:00")
+	got := waitAccepted(t, rcv, 4)
+	bodies := map[string]string{}
+	for _, r := range got {
+		bodies[r.Path] = string(r.Body)
+	}
+	assert.JSONEq(t, `{"user": "bob", "team": "payments", "state": "ON_CALL"}`, bodies["/on"])
+	assert.JSONEq(t, `{"user": "alice", "state": "OFF_CALL"}`, bodies["/off"])
+	assert.JSONEq(t, `{"group": "primary"}`, bodies["/rotation"], "the rotation is the group")
+
+	code, _ := tb.do(t, http.MethodPost, "/v1/oncall", ingestToken, map[string]any{"team": "payments", "user": "erin", "state": "on-call"})
+	require.Equal(t, http.StatusAccepted, code)
+	got = waitAccepted(t, rcv, 5)
+	assert.Equal(t, "/on", got[4].Path, "an external change has no rotation: the webhook naming it does not fire")
+	assert.JSONEq(t, `{"user": "erin", "team": "payments", "state": "ON_CALL"}`, string(got[4].Body))
 }
