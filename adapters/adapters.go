@@ -56,6 +56,10 @@ type Message struct {
 	// destination that takes one verbatim (a status page's hook): compact
 	// JSON, as json.Marshal makes it. Chat platforms ignore it.
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Mentions maps a name in Text to the person's user ID on the room's
+	// platform: a platform that can mention (Slack, Discord) turns that
+	// name into a mention of them; the others show the plain name.
+	Mentions map[string]string `json:"mentions,omitempty"`
 }
 
 // Op is what a Delivery asks of the platform.

@@ -32,6 +32,7 @@ import (
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/ingest"
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/platforms"
@@ -64,6 +65,8 @@ type Bot struct {
 	outbox    *outbox.Outbox
 	inbox     *inbox.Inbox
 	teams     *teams.Teams
+	oncall    *oncall.Service
+	escalator *oncall.Escalator
 	pages     *statuspage.Engine
 	pageStore *statuspage.Pages
 	platforms platform.List
@@ -144,16 +147,24 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 			return b.hooks.Load().TeamChat(q, e.Team, e.Origin, e.Text) // All-Chats
 		},
 	})
-	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
+	if b.oncall, err = b.newOnCall(); err != nil {
+		return nil, err
+	}
+	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf,
+		OnCall: func(room string, at time.Time) string { return b.oncall.Line(b.teams.TeamOf(room), at) }})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
+	b.escalator = oncall.NewEscalator(oncall.EscalatorOptions{
+		DB: db, Timeline: b.tl, Router: b.router.Load, PublicURL: cfg.PublicURL, OnCall: b.oncall, Room: b.rooms.Get,
+		Logger: log.With("component", "escalations"), Now: b.now,
+	})
 	b.pages = b.newPages()
 
 	b.cmds = commands.New(commands.Options{
 		Timeline: b.tl,
 		RoomOf:   b.roomOf,
 		Extra: map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){
-			"route": b.routeCommand, "status": b.pages.StatusCommand,
+			"route": b.routeCommand, "status": b.pages.StatusCommand, "oncall": b.oncall.Command(b.teamOfInbound),
 		},
 		Chat:  b.teams.Chat,
 		Pages: b.pages.Command,
@@ -186,6 +197,13 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics:     b.reg,
 	})
 
+	if err := b.oncall.Seed(ctx, cfg.Schedules); err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+
 	ingest.New(ingest.Options{
 		Token:         cfg.IngestToken,
 		MaxFields:     cfg.Ingest.MaxFields,
@@ -193,6 +211,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Sink:          b.tl,
 		Logger:        log.With("component", "ingest"),
 		Metrics:       b.reg,
+		Now:           b.now,
 	}).Register(b.mux)
 	b.registerAPI()
 	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http"), adminWrite), hostguard.Options{
@@ -210,10 +229,16 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	return b, nil
 }
 
-// dispatch is the timeline's Dispatcher: fan-out, the status pages and the
+// dispatch is the timeline's Dispatcher: escalations, fan-out, the status pages and the
 // outgoing webhooks (which read the fields routing set), into the event's
 // transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
+	// Escalations first: an escalated event gets its text (who is on call)
+	// before fan-out renders it.
+	escalated, err := b.escalator.Dispatch(tx, inc, ev)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
 	w := txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}
 	pages, err := b.fan.Dispatch(w, inc, ev)
 	if err != nil {
@@ -227,7 +252,7 @@ func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) 
 	if err != nil {
 		return timeline.Dispatched{}, err
 	}
-	d.Wake = append(d.Wake, hooks...)
+	d.Wake = append(append(d.Wake, hooks...), escalated...)
 	return d, nil
 }
 
@@ -327,7 +352,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loopErrs := make(chan error, 3+len(b.chats))
+	loopErrs := make(chan error, 5+len(b.chats))
 	loop := func(name string, run func(context.Context) error) {
 		loops.Go(func() {
 			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -337,6 +362,8 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loop("outbox", b.outbox.Run)
 	loop("inbox", b.inbox.Run)
+	loop("oncall", b.oncall.Run)
+	loop("escalations", b.escalator.Run)
 	loop("status pages", b.pages.Run)
 	for name, built := range b.chats {
 		if built.Run != nil {

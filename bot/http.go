@@ -3,6 +3,7 @@ package bot
 import (
 	"github.com/sitrep/sitrep/api"
 	"github.com/sitrep/sitrep/hipchatapi"
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 )
 
@@ -28,6 +29,7 @@ func (b *Bot) registerAPI() {
 		Logger:      b.log,
 		Now:         b.now,
 	}).Register(b.mux)
+	b.oncall.Register(b.mux, oncall.HTTPOptions{AdminToken: b.cfg.AdminToken, IngestToken: b.cfg.IngestToken, Logger: b.log.With("component", "oncall")})
 	hipchatapi.New(hipchatapi.Options{
 		IngestToken: b.cfg.IngestToken,
 		Rooms:       b.rooms,

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
@@ -42,8 +43,10 @@ type Config struct {
 	// when there is more than one; must name one of status_pages.
 	DefaultStatusPage string `yaml:"default_status_page"`
 	// StatusAdmins says who may change status pages from chat; nil: every room.
-	StatusAdmins *StatusAdmins   `yaml:"status_admins"`
-	Webhooks     []webhooks.Hook `yaml:"webhooks"` // outgoing webhooks, Splunk On-Call style
+	StatusAdmins *StatusAdmins          `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook        `yaml:"webhooks"`  // outgoing webhooks, Splunk On-Call style
+	Schedules    []oncall.Schedule      `yaml:"schedules"` // on-call schedules, one per team
+	Users        map[string]oncall.User `yaml:"users"`     // people's user IDs by platform, for mentions
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 

@@ -191,11 +191,11 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, default_status_page, status_admins, webhooks, web, hipchat, slack, discord)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, default_status_page, status_admins, webhooks, schedules, users, web, hipchat, slack, discord)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
 			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
-		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue, status_page)"},
+		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue, status_page, escalate)"},
 		{"string where a number goes", base + "web:\n  history: lots\n", "web.history", 8, `expected a whole number, got "lots"`},
 		{"mapping where a string goes", base + "listen:\n  host: x\n", "listen", 7, "expected a string, got a mapping"},
 		{"value where a list goes", base + "routes: everything\n", "routes", 7, "expected a list, got a value"},

@@ -9,6 +9,9 @@
 // message again) is kept on the timeline but not posted: a room hears of an
 // alert when it says something new.
 //
+// A new incident's first message in a room of a team names who is on call
+// for the team (Options.OnCall).
+//
 // A new incident, and its resolution, also put a line on the timeline of
 // each team whose rooms it is in (package teams).
 //
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/outbox"
@@ -61,6 +65,10 @@ type Options struct {
 	// TeamOf returns the team of a room ("" for none): an incident opened or
 	// resolved in a team's rooms gets a line on the team's timeline.
 	TeamOf func(room string) string
+	// OnCall, if set, is the line a new incident's first message in room
+	// ends with, naming who is on call for the room's team at the time
+	// ("on call: bob"); "" adds none.
+	OnCall func(room string, at time.Time) string
 }
 
 // Fanout turns committed-to-be events into outbox deliveries.
@@ -166,6 +174,11 @@ func (f *Fanout) room(q Writer, room string, inc *timeline.Incident, ev *timelin
 	if ev.Kind == timeline.KindTriggered {
 		if text := inc.Messages[room]; text != "" {
 			msg.Text = text
+		}
+		if f.opts.OnCall != nil {
+			if line := f.opts.OnCall(room, ev.Origin.Time); line != "" {
+				msg.Text += "\n" + line
+			}
 		}
 		return q.Enqueue(room, outbox.Item{Op: adapters.OpPost, Card: true, NoDigest: pol.NoDigest, Msg: msg})
 	}

@@ -66,6 +66,8 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 		m.Color = Gray
 		m.Text = fmt.Sprintf("%s %s: %s", ref, who, ev.Text)
 		return m
+	case timeline.KindEscalated:
+		m.Text = fmt.Sprintf("%s escalated: %s", ref, inc.Title)
 	case timeline.KindNote, timeline.KindCommand:
 		m.Color = Purple
 		m.Text = fmt.Sprintf("%s note from %s", ref, who)

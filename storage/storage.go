@@ -38,7 +38,8 @@ var (
 	BucketDead       = []byte("dead")      // entry ID (u64) → dead-lettered entry JSON
 	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
 	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
-	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
+	BucketOnCall     = []byte("oncall")    // nested buckets: schedules (team → schedule JSON), state (team → next handoff and who was announced), external (team → who another tool reports on call)
+	BucketEscalate   = []byte("escalate")  // nested buckets: due (due unix ns ‖ incident ID ‖ step, u64 ‖ u64 ‖ u32 → timer JSON), incident (incident ID ‖ step → its due key)
 	BucketInbox      = []byte("inbox")     // seq (u64) → an inbound message or action not yet handled (JSON)
 	BucketInboxSeen  = []byte("inboxseen") // platform ‖ 0 ‖ dedupe key → when it was received (unix ns, u64)
 	BucketTeams      = []byte("teams")     // team name → nested bucket of entry ID (u64) → team timeline entry JSON
@@ -74,7 +75,7 @@ var BucketWebhooks = []byte("webhooks")
 
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketEscalate, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
 		BucketWebhooks,

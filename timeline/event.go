@@ -23,6 +23,7 @@ const (
 	KindChat         Kind = "chat"         // a responder's chat line about the incident
 	KindCommand      Kind = "command"      // a command that ran against the incident without changing its state
 	KindStatusPage   Kind = "status_page"  // a status page update sitrep queued for the incident, or a page's refusal of one
+	KindEscalated    Kind = "escalated"    // still unacknowledged after a route's escalate: after; announced in the step's rooms
 )
 
 // State is an incident's place in its life.

@@ -227,7 +227,10 @@ func configCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, %d on-call schedules, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), len(cfg.Schedules), cfg.DefaultRoom)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	return nil
 }
 
