@@ -163,6 +163,9 @@ type Reply struct {
 	// Replace asks that it replace the message whose button was pressed,
 	// where the platform can.
 	Replace bool
+	// Quiet marks a confirmation worth showing only to its sender: where the
+	// platform has no private replies, it is not shown at all.
+	Quiet bool
 }
 
 // Empty reports whether there is nothing to say.

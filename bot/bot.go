@@ -129,7 +129,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Extra:    map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){"route": b.routeCommand},
 		Chat:     b.teams.Chat,
 	})
-	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
+	b.inbox = inbox.New(db, b.handle, inbox.Options{Logger: log.With("component", "inbox")})
 
 	for _, d := range list {
 		built, err := d.Build(platform.Env{
@@ -209,6 +209,16 @@ func (b *Bot) team(name string) (teams.Team, bool) {
 func (b *Bot) afterCommit(r timeline.Result) {
 	b.events.WithLabelValues(string(r.Event.Kind)).Inc()
 	b.outbox.Notify(r.Incident.Rooms...)
+}
+
+// handle is the inbox's Handler: the commands, less a Quiet reply where the
+// platform cannot show it to its sender alone.
+func (b *Bot) handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+	r, err := b.cmds.Handle(ctx, in)
+	if built, on := b.chats[in.Platform]; r.Quiet && (!on || !built.Chat.Capabilities().PrivateReplies) {
+		return adapters.Reply{}, err
+	}
+	return r, err
 }
 
 // roomOf maps a platform's room ID to its sitrep room: the room with that

@@ -33,7 +33,8 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	assert.Equal(t, "message", f["type"])
 	assert.Equal(t, float64(id), f["incident_id"])
 	assert.Equal(t, "triggered", f["state"])
-	assert.Equal(t, "97% used", f["fields"].(map[string]any)["state_message"], "the frame carries the event's fields")
+	assert.Contains(t, f["text"], "97% used")
+	assert.Equal(t, map[string]any{"entity_id": "disk/db-1"}, f["fields"], "the frame lists the fields its text does not already say")
 	msgID := f["id"]
 
 	ops.say(t, fmt.Sprintf("/ack %d", id))
@@ -63,9 +64,11 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	assert.Equal(t, "ops", origin["room"])
 	assert.Equal(t, "alice", origin["user"])
 
-	// The alert's message in the room now shows the new state, in place.
+	// The alert's message in the room now shows the new state and who, in place.
 	assert.Equal(t, msgID, upd["id"])
 	assert.Equal(t, "acknowledged", upd["state"])
+	assert.Equal(t, fmt.Sprintf("#%d acknowledged by alice\nCRITICAL: Disk full on db-1 — 97%% used", id), upd["text"])
+	assert.Equal(t, "alice", upd["user"])
 
 	// A chat line naming the incident lands on its timeline.
 	ops.say(t, fmt.Sprintf("#%d restarting the db", id))
@@ -75,6 +78,8 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	chat := tb.incident(t, id)["events"].([]any)[2].(map[string]any)
 	assert.Equal(t, "chat", chat["kind"])
 	assert.Equal(t, "restarting the db", chat["text"])
+	confirm := ops.waitFor(t, 5*time.Second, "the quiet confirmation", isType("reply"))
+	assert.Equal(t, fmt.Sprintf("on #%d's timeline", id), confirm["text"])
 
 	// Acking twice says so and changes nothing.
 	ops.say(t, fmt.Sprintf("/ack %d", id))

@@ -97,7 +97,7 @@ func TestHandleActions(t *testing.T) {
 	in := adapters.Inbound{Platform: "webroom", RoomID: "elsewhere", User: "bob", Text: fmt.Sprintf("#%d restarting  the db", id), MessageID: "w-9"}
 	reply, err = text(h, ctx, in)
 	require.NoError(t, err)
-	assert.Empty(t, reply)
+	assert.Equal(t, fmt.Sprintf("on #%d's timeline", id), reply, "a quiet confirmation to the sender")
 	_, ev, _ = lastEvent(t, tl, id)
 	assert.Equal(t, timeline.KindChat, ev.Kind)
 	assert.Equal(t, "restarting  the db", ev.Text)
