@@ -131,6 +131,9 @@ type Inbound struct {
 	Platform string `json:"platform"`
 	RoomID   string `json:"room_id"` // the platform's room ID; sitrep maps it to its room
 	User     string `json:"user,omitempty"`
+	// Unverified means the platform did not vouch for User: the sender chose
+	// it (a web room's self-declared name). The timeline's origin says so.
+	Unverified bool `json:"unverified,omitempty"`
 	// Text is what the responder typed; for a platform's own slash command,
 	// the text after the command.
 	Text string `json:"text,omitempty"`

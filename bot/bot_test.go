@@ -62,13 +62,14 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	origin := ack["origin"].(map[string]any)
 	assert.Equal(t, "webroom", origin["adapter"])
 	assert.Equal(t, "ops", origin["room"])
-	assert.Equal(t, "alice", origin["user"])
+	assert.Equal(t, "alice (unverified)", origin["user"], "a web room name nobody vouched for says so")
+	assert.Equal(t, true, origin["unverified"])
 
 	// The alert's message in the room now shows the new state and who, in place.
 	assert.Equal(t, msgID, upd["id"])
 	assert.Equal(t, "acknowledged", upd["state"])
-	assert.Equal(t, fmt.Sprintf("#%d acknowledged by alice\nCRITICAL: Disk full on db-1 — 97%% used", id), upd["text"])
-	assert.Equal(t, "alice", upd["user"])
+	assert.Equal(t, fmt.Sprintf("#%d acknowledged by alice (unverified)\nCRITICAL: Disk full on db-1 — 97%% used", id), upd["text"])
+	assert.Equal(t, "alice (unverified)", upd["user"])
 
 	// A chat line naming the incident lands on its timeline.
 	ops.say(t, fmt.Sprintf("#%d restarting the db", id))
@@ -90,6 +91,25 @@ func TestAlertReachesRoomAndAckComesBack(t *testing.T) {
 	usage := ops.waitFor(t, 5*time.Second, "a usage line", isType("reply"))
 	assert.Contains(t, usage["text"], "usage")
 	assert.Len(t, tb.incident(t, id)["events"], 3)
+}
+
+func TestWebUserKeyNamesItsHolder(t *testing.T) {
+	tb := startBot(t, baseConfig(newDataPath(t), "web:\n  users:\n    alice: {key: alice-key-0123456789}\n"))
+	alice, anon := tb.joinWith(t, "ops", "key=alice-key-0123456789"), tb.join(t, "ops")
+	id := num(tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "db-2", "entity_display_name": "db-2 down"})["incident_id"])
+	anon.waitFor(t, 5*time.Second, "the alert", textHas("db-2 down"))
+
+	alice.say(t, fmt.Sprintf("/ack %d", id))
+	upd := anon.waitFor(t, 5*time.Second, "the card update", isType("update"))
+	assert.Equal(t, fmt.Sprintf("#%d acknowledged by alice\nCRITICAL: db-2 down", id), upd["text"], "alice's key vouches for her name")
+	events := tb.incident(t, id)["events"].([]any)
+	origin := events[len(events)-1].(map[string]any)["origin"].(map[string]any)
+	assert.Equal(t, "alice", origin["user"])
+	assert.Nil(t, origin["unverified"])
+
+	anon.say(t, fmt.Sprintf("#%d me too", id)) // say names itself alice, without her key
+	line := alice.waitFor(t, 5*time.Second, "the other line", textHas("me too"))
+	assert.Equal(t, "alice (unverified)", line["user"])
 }
 
 func TestLateJoinerSeesHistory(t *testing.T) {

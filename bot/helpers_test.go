@@ -180,7 +180,16 @@ func (c *roomClient) countText(sub string) int {
 
 func (tb *testBot) join(t testing.TB, room string) *roomClient {
 	t.Helper()
+	return tb.joinWith(t, room, "")
+}
+
+// joinWith is join with a query, such as "key=...".
+func (tb *testBot) joinWith(t testing.TB, room, query string) *roomClient {
+	t.Helper()
 	u := strings.Replace(tb.URL, "http://", "ws://", 1) + "/rooms/" + room + "/ws"
+	if query != "" {
+		u += "?" + query
+	}
 	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()

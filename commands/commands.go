@@ -185,7 +185,7 @@ func (h *Handler) Run(ctx context.Context, cmd Command, in adapters.Inbound) (st
 }
 
 func (h *Handler) origin(in adapters.Inbound) timeline.Origin {
-	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Time: in.Time}
+	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Unverified: in.Unverified, Time: in.Time}
 	if h.roomOf != nil {
 		if room, ok := h.roomOf(in.Platform, in.RoomID); ok {
 			o.Room = room

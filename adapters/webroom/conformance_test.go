@@ -103,7 +103,9 @@ func (v *viewer) shownReplies() []string {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness {
 		rec := conformance.NewRecorder()
-		f := newFixture(t, Options{}, rec.Handle)
+		// Responders hold keys of their own, so their names are verified.
+		users := map[string]string{conformance.Alice: "alice-key", conformance.Bob: "bob-key"}
+		f := newFixture(t, Options{Users: users}, rec.Handle)
 		room := adapters.Room{Name: "ops", ID: "ops"}
 		view := newViewer(f.join(t, room.ID).ws)
 
@@ -116,7 +118,7 @@ func TestConformance(t *testing.T) {
 			defer mu.Unlock()
 			b, ok := browsers[user]
 			if !ok {
-				b = newViewer(f.join(t, room.ID).ws)
+				b = newViewer(f.joinWith(t, room.ID, "key="+users[user]).ws)
 				browsers[user] = b
 			}
 			return b

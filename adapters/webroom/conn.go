@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,6 +35,10 @@ type conn struct {
 	ws   *websocket.Conn
 	room string
 	user string // display name unless the client names itself
+	// verified is the name whose user key the connection was opened with;
+	// "" means the client names itself, unverified.
+	verified string
+	addr     string // remote address, without the port
 
 	send       chan outFrame
 	done       chan struct{} // closed by stop: the writer quits
@@ -58,7 +63,8 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 		httpjson.Error(rw, http.StatusForbidden, "", "cross-origin websocket refused: origin "+origin)
 		return
 	}
-	if !w.checkKey(rw, r) {
+	verified, ok := w.checkKey(rw, r)
+	if !ok {
 		return
 	}
 	ws, err := w.upgrader.Upgrade(rw, r, nil)
@@ -72,6 +78,8 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 		ws:         ws,
 		room:       room,
 		user:       "web-" + randomID(3),
+		verified:   verified,
+		addr:       remoteHost(r.RemoteAddr),
 		send:       make(chan outFrame, w.queueLen),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -232,12 +240,7 @@ func (c *conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	})
-	bucket := tokenBucket{
-		rate:   c.w.opts.RatePerSec,
-		burst:  float64(c.w.opts.Burst),
-		tokens: float64(c.w.opts.Burst),
-		last:   time.Now(),
-	}
+	bucket := newBucket(c.w.opts.RatePerSec, c.w.opts.Burst, time.Now())
 	for {
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
@@ -285,11 +288,20 @@ func (c *conn) closeAndDrain(code int, reason string) {
 	}
 }
 
-// clientFrame is what a client sends: a line typed in the room.
+// clientFrame is what a client sends: a line typed in the room. Ref, if
+// set, comes back on the "error" frame that refuses the line or the "sent"
+// frame that says it is stored, to the sender only.
 type clientFrame struct {
 	Text *string `json:"text"`
 	User string  `json:"user"`
+	Ref  string  `json:"ref"`
 }
+
+// unverifiedMark follows a name the client chose, wherever it is shown.
+const unverifiedMark = " (unverified)"
+
+// maxRefBytes bounds the Ref a client may have echoed.
+const maxRefBytes = 64
 
 // handleLine validates a client's line, stores it in the room log, shows it
 // to the room and queues it for the Handler. Rejected lines are answered
@@ -300,34 +312,51 @@ func (c *conn) handleLine(data []byte) {
 		c.sendError(`frame is not valid JSON of the form {"text":"..."}: ` + err.Error())
 		return
 	}
+	if len(in.Ref) > maxRefBytes {
+		in.Ref = ""
+	}
+	refuse := func(msg string) { c.sendFrame(Frame{Type: FrameError, Error: msg, Ref: in.Ref}) }
 	if in.Text == nil {
-		c.sendError(`frame has no "text" field`)
+		refuse(`frame has no "text" field`)
 		return
 	}
 	text := strings.TrimSpace(*in.Text)
 	if text == "" {
-		c.sendError(`"text" is empty`)
+		refuse(`"text" is empty`)
 		return
 	}
 	if n := utf8.RuneCountInString(text); n > maxTextRunes {
-		c.sendError(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
+		refuse(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
 		return
 	}
-	user := c.user
-	if u := cleanUser(in.User); u != "" {
-		user = u
-	}
-	if reservedName(user) {
-		c.sendError(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
-		return
+	user, unverified := c.verified, false
+	if user == "" {
+		user, unverified = c.user, true
+		if u := cleanUser(in.User); u != "" {
+			user = u
+		}
+		if reservedName(user) {
+			refuse(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
+			return
+		}
+		user += unverifiedMark
 	}
 	if c.w.ctx.Err() != nil { // shutting down: store nothing that would not be handled
-		c.sendError("sitrep is shutting down; send that again in a moment")
+		refuse("sitrep is shutting down; send that again in a moment")
 		return
 	}
-	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
+	now := time.Now()
+	if !c.w.addrLimit.take(c.addr, now) {
+		refuse("too many lines from your address just now; wait a moment and send that again")
+		return
+	}
+	if !c.w.roomLimit.take(c.room, now) {
+		refuse("this room is taking too many lines just now; wait a moment and send that again")
+		return
+	}
+	e := entry{Time: now.UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
-	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Text: text, Time: e.Time}
+	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Unverified: unverified, Text: text, Time: e.Time}
 	var ticket inbox.Ticket
 	seq, err := c.w.appendLogWith(c.w.ctx, c.room, x, func(tx *bolt.Tx, seq uint64) error {
 		line.MessageID = strconv.FormatUint(seq, 10)
@@ -340,8 +369,11 @@ func (c *conn) handleLine(data []byte) {
 	})
 	if err != nil {
 		c.w.log.Error("store chat line", "room", c.room, "err", err)
-		c.sendError("could not store your message; please try again")
+		refuse("could not store your message; please try again")
 		return
+	}
+	if in.Ref != "" {
+		c.sendFrame(Frame{Type: FrameSent, ID: line.MessageID, Ref: in.Ref})
 	}
 	c.w.broadcast(c.room, seq, func() ([]byte, error) { return x.frame(FrameMessage, c.room, seq), nil })
 	if c.w.inbox == nil {
@@ -394,25 +426,17 @@ func cleanUser(s string) string {
 	return s
 }
 
+// remoteHost is the host part of a request's RemoteAddr.
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
 // reservedName reports whether a self-declared name would pass for sitrep
 // itself in the room and on the timeline.
 func reservedName(name string) bool {
 	n := strings.ToLower(strings.Trim(name, " .-_@"))
 	return n == "sitrep" || n == "sitrep bot" || n == "system"
-}
-
-// tokenBucket limits one connection's inbound rate.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -89,7 +89,13 @@ func (f *fixture) dial(room, query string, hdr http.Header) (*client, *http.Resp
 // join dials room and fails the test if that does not work.
 func (f *fixture) join(t *testing.T, room string) *client {
 	t.Helper()
-	c, resp, err := f.dial(room, "", nil)
+	return f.joinWith(t, room, "")
+}
+
+// joinWith is join with a query, such as "key=...".
+func (f *fixture) joinWith(t *testing.T, room, query string) *client {
+	t.Helper()
+	c, resp, err := f.dial(room, query, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
 	t.Cleanup(func() { _ = c.ws.Close() })

@@ -20,8 +20,11 @@ func parsePage() *template.Template {
 }
 
 type pageData struct {
-	Room  string
-	Nonce string
+	Room     string
+	Nonce    string
+	User     string // the verified name of the page's key, if it is a user's
+	MaxFrame int    // bytes of the largest frame the server takes
+	MaxText  int    // characters of the longest line
 }
 
 // servePage serves a room's page. Its one inline style and one inline script
@@ -32,12 +35,14 @@ func (w *WebRoom) servePage(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !w.checkKey(rw, r) {
+	user, ok := w.checkKey(rw, r)
+	if !ok {
 		return
 	}
 	nonce := newNonce()
 	var buf bytes.Buffer
-	if err := w.page.Execute(&buf, pageData{Room: room, Nonce: nonce}); err != nil {
+	data := pageData{Room: room, Nonce: nonce, User: user, MaxFrame: w.opts.MaxFrame, MaxText: maxTextRunes}
+	if err := w.page.Execute(&buf, data); err != nil {
 		w.log.Error("render room page", "room", room, "err", err)
 		httpjson.Error(rw, http.StatusInternalServerError, "", "could not render the room page")
 		return

@@ -47,19 +47,23 @@ const KindChat = timeline.KindChat
 
 // Limits and timings.
 const (
-	defaultHistory  = 100
-	defaultMaxFrame = 4096
-	defaultRate     = 5
-	defaultBurst    = 10
-	defaultMaxLog   = 1000 // log entries kept per room
-	defaultQueue    = 256  // frames buffered per connection before it is dropped
-	maxTextRunes    = 2000 // longest line a responder may type
-	maxUserRunes    = 64   // longest display name
-	writeWait       = 10 * time.Second
-	pongWait        = 60 * time.Second
-	pingPeriod      = pongWait * 9 / 10
-	closeGrace      = 2 * time.Second // wait for the peer's close frame
-	inboxLen        = 16              // lines queued for the Handler per connection
+	defaultHistory   = 100
+	defaultMaxFrame  = 4096
+	defaultRate      = 5
+	defaultBurst     = 10
+	defaultRoomRate  = 2 // lines a second one room takes from all its clients
+	defaultRoomBurst = 20
+	defaultAddrRate  = 5 // lines a second taken from one remote address, over all its connections and rooms
+	defaultAddrBurst = 20
+	defaultMaxLog    = 1000 // log entries kept per room
+	defaultQueue     = 256  // frames buffered per connection before it is dropped
+	maxTextRunes     = 2000 // longest line a responder may type
+	maxUserRunes     = 64   // longest display name
+	writeWait        = 10 * time.Second
+	pongWait         = 60 * time.Second
+	pingPeriod       = pongWait * 9 / 10
+	closeGrace       = 2 * time.Second // wait for the peer's close frame
+	inboxLen         = 16              // lines queued for the Handler per connection
 )
 
 // roomNameRE is what a web room's name (and platform ID) must look like.
@@ -90,6 +94,22 @@ type Options struct {
 	RatePerSec float64
 	// Burst is how many messages one connection may send at once; default 10.
 	Burst int
+	// RoomRatePerSec and RoomBurst limit the lines one room takes from all
+	// its clients together (default 2 a second, 20 at once), so a crowd of
+	// sockets cannot push the room's history out of its log; a line over
+	// the limit is refused with an error frame, and its connection stays.
+	RoomRatePerSec float64
+	RoomBurst      int
+	// AddrRatePerSec and AddrBurst limit the lines taken from one remote
+	// address over all its connections and rooms (default 5 a second, 20 at
+	// once), refused the same way.
+	AddrRatePerSec float64
+	AddrBurst      int
+	// Users are the people with a key of their own, name → key. A request
+	// with a user's key (where it would carry Key) may open the rooms, and
+	// its lines are shown and recorded under that name. Anyone else names
+	// themselves, and is shown and recorded as unverified: "bob (unverified)".
+	Users map[string]string
 	// Exists, if set, says which rooms there are: the page and websocket of
 	// any other name answer 404, so nobody can make up rooms (and fill the
 	// store with their logs). Nil serves every valid name.
@@ -106,6 +126,9 @@ type WebRoom struct {
 	page     *template.Template
 	maxLog   int // log entries kept per room
 	queueLen int // send queue per connection
+
+	roomLimit *limiter // lines per room, over all its clients
+	addrLimit *limiter // lines per remote address, over all its connections
 
 	ctx    context.Context // ends when Close begins: no new lines are taken
 	cancel context.CancelFunc
@@ -141,6 +164,18 @@ func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 	if opts.Burst <= 0 {
 		opts.Burst = defaultBurst
 	}
+	if opts.RoomRatePerSec <= 0 {
+		opts.RoomRatePerSec = defaultRoomRate
+	}
+	if opts.RoomBurst <= 0 {
+		opts.RoomBurst = defaultRoomBurst
+	}
+	if opts.AddrRatePerSec <= 0 {
+		opts.AddrRatePerSec = defaultAddrRate
+	}
+	if opts.AddrBurst <= 0 {
+		opts.AddrBurst = defaultAddrBurst
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -153,8 +188,11 @@ func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 		log:      opts.Logger.With("adapter", Platform),
 		maxLog:   defaultMaxLog,
 		queueLen: defaultQueue,
-		ctx:      ctx,
-		cancel:   cancel,
+
+		roomLimit: newLimiter(opts.RoomRatePerSec, opts.RoomBurst),
+		addrLimit: newLimiter(opts.AddrRatePerSec, opts.AddrBurst),
+		ctx:       ctx,
+		cancel:    cancel,
 
 		handlerCtx:    handlerCtx,
 		handlerCancel: handlerCancel,
@@ -182,15 +220,18 @@ type entry struct {
 // Frame is one JSON object the server sends over a room's websocket.
 //
 // "message" and "update" frames carry every field of adapters.Message; "reply"
-// frames carry Text only; "error" frames carry Error only.
+// frames carry Text only; "error" frames carry Error, and Ref when they
+// refuse a line the client sent with one; "sent" frames, to the sender of a
+// line with a Ref, carry the Ref and the stored line's ID.
 type Frame struct {
-	Type string `json:"type"` // "message", "update", "reply" or "error"
+	Type string `json:"type"` // "message", "update", "reply", "error" or "sent"
 	ID   string `json:"id,omitempty"`
 	Room string `json:"room,omitempty"`
 	Time string `json:"time,omitempty"` // RFC 3339
 	Rev  uint64 `json:"rev,omitempty"`  // grows with each update of the message
 	*adapters.Message
 	Error string `json:"error,omitempty"`
+	Ref   string `json:"ref,omitempty"`
 }
 
 // Frame types.
@@ -199,6 +240,7 @@ const (
 	FrameUpdate  = "update"
 	FrameReply   = "reply"
 	FrameError   = "error"
+	FrameSent    = "sent"
 )
 
 func entryFrame(typ, room string, seq uint64, e entry) Frame {
@@ -559,17 +601,43 @@ func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bo
 	return room, true
 }
 
-// checkKey writes a 401 and returns false unless the request carries the key
-// (when one is set).
-func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
-	if w.opts.Key == "" || secret.Equal(r.URL.Query().Get("key"), w.opts.Key) {
-		return true
+// checkKey writes a 401 and returns false unless the request carries the
+// key or a user's key (when either is set). user is the name whose key it
+// carries, if any: the verified name of whoever holds it.
+func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) (user string, ok bool) {
+	presented := false
+	bearer, _ := secret.Bearer(r)
+	for _, key := range []string{r.URL.Query().Get("key"), bearer} {
+		if key == "" {
+			continue
+		}
+		presented = true
+		if name := w.userOf(key); name != "" {
+			return name, true
+		}
+		if w.opts.Key != "" && secret.Equal(key, w.opts.Key) {
+			return "", true
+		}
 	}
-	if tok, ok := secret.Bearer(r); ok && secret.Equal(tok, w.opts.Key) {
-		return true
+	// Open rooms take anyone; a wrong user key is refused, so its holder
+	// learns of the typo rather than being shown as unverified.
+	if w.opts.Key == "" && (len(w.opts.Users) == 0 || !presented) {
+		return "", true
 	}
 	httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
-	return false
+	return "", false
+}
+
+// userOf returns the name of the user whose key is key, or "". Every key
+// is compared, in constant time.
+func (w *WebRoom) userOf(key string) string {
+	found := ""
+	for name, k := range w.opts.Users {
+		if k != "" && secret.Equal(key, k) {
+			found = name
+		}
+	}
+	return found
 }
 
 // randomID returns n random bytes as hex.

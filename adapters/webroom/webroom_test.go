@@ -214,7 +214,7 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 	echo := sender.next(t)
 	assert.Equal(t, FrameMessage, echo.Type)
 	assert.Equal(t, "#42 hi", text(echo))
-	assert.Equal(t, "alice", echo.User)
+	assert.Equal(t, "alice (unverified)", echo.User, "a name the client chose is shown as such")
 	assert.Equal(t, KindChat, echo.Kind)
 
 	var in adapters.Inbound
@@ -225,11 +225,11 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 	}
 	assert.WithinDuration(t, time.Now(), in.Time, time.Minute)
 	in.Time = time.Time{}
-	assert.Equal(t, adapters.Inbound{Platform: "webroom", RoomID: "ops", User: "alice", Text: "#42 hi", MessageID: echo.ID}, in)
+	assert.Equal(t, adapters.Inbound{Platform: "webroom", RoomID: "ops", User: "alice (unverified)", Unverified: true, Text: "#42 hi", MessageID: echo.ID}, in)
 
 	reply := sender.next(t)
 	assert.Equal(t, FrameReply, reply.Type)
-	assert.Equal(t, "noted on #42, alice", text(reply))
+	assert.Equal(t, "noted on #42, alice (unverified)", text(reply))
 	assert.Empty(t, reply.ID)
 
 	// The other client sees the line, but not the reply: the next thing it gets is the sentinel.
@@ -240,27 +240,123 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 }
 
 func TestInboundUserNames(t *testing.T) {
-	f := newFixture(t, Options{}, nil)
-	for i, tc := range []struct{ name, user, want string }{
-		{"chosen", "bob", "bob"},
-		{"control characters dropped", "b\x00o\nb", "bob"},
-		{"too long cut", strings.Repeat("é", 80), strings.Repeat("é", maxUserRunes)},
-		{"none given", "", "web-"},
-		{"blank", "   ", "web-"},
+	f := newFixture(t, Options{Key: "shared", Users: map[string]string{"alice": "alice-key", "carol": "carol-key"}}, nil)
+	for i, tc := range []struct{ name, key, user, want string }{
+		{"chosen", "shared", "bob", "bob (unverified)"},
+		{"control characters dropped", "shared", "b\x00o\nb", "bob (unverified)"},
+		{"too long cut", "shared", strings.Repeat("é", 80), strings.Repeat("é", maxUserRunes) + " (unverified)"},
+		{"none given", "shared", "", "web-"},
+		{"blank", "shared", "   ", "web-"},
+		{"a user's name, chosen without the user's key", "shared", "alice", "alice (unverified)"},
+		{"a user's key", "alice-key", "", "alice"},
+		{"a user's key names its holder, whatever the client says", "carol-key", "sitrep", "carol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.join(t, "names-"+strconv.Itoa(i)) // a room with no history
+			c := f.joinWith(t, "names-"+strconv.Itoa(i), "key="+tc.key) // a room with no history
 			c.say(t, tc.user, "hello")
 			got := c.next(t)
 			if tc.want == "web-" {
-				assert.Regexp(t, `^web-[0-9a-f]{6}$`, got.User)
+				assert.Regexp(t, `^web-[0-9a-f]{6} \(unverified\)$`, got.User)
 			} else {
 				assert.Equal(t, tc.want, got.User)
 			}
 			in := <-f.inbound
 			assert.Equal(t, got.User, in.User)
+			assert.Equal(t, !strings.HasSuffix(tc.key, "-key"), in.Unverified, "the timeline learns whether the name is vouched for")
 		})
 	}
+}
+
+func TestUserKeysOpenTheRooms(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		query  string
+		status int
+	}{
+		{"a user's key, with a shared key set", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "key=alice-key", http.StatusSwitchingProtocols},
+		{"the shared key", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "key=shared", http.StatusSwitchingProtocols},
+		{"no key, with a shared key set", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "", http.StatusUnauthorized},
+		{"open rooms: a user's key", Options{Users: map[string]string{"alice": "alice-key"}}, "key=alice-key", http.StatusSwitchingProtocols},
+		{"open rooms: no key", Options{Users: map[string]string{"alice": "alice-key"}}, "", http.StatusSwitchingProtocols},
+		{"open rooms: a mistyped user key is refused, not shown as unverified", Options{Users: map[string]string{"alice": "alice-key"}}, "key=alice-kye", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, nil)
+			c, resp, err := f.dial("ops", tc.query, nil)
+			require.NotNil(t, resp)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			if err == nil {
+				_ = c.ws.Close()
+			}
+		})
+	}
+}
+
+func TestChatRateIsLimitedPerRoomAndPerAddress(t *testing.T) {
+	// Rates this slow refill nothing during the test: only the bursts count.
+	t.Run("per room, over all its connections", func(t *testing.T) {
+		f := newFixture(t, Options{RoomRatePerSec: 1e-9, RoomBurst: 3}, nil)
+		a, b, other := f.join(t, "ops"), f.join(t, "ops"), f.join(t, "dev")
+		for _, l := range []struct {
+			c    *client
+			line string
+		}{{a, "one"}, {b, "two"}, {a, "three"}} {
+			l.c.say(t, "x", l.line)
+			for text(l.c.next(t)) != l.line { // stored before the next is sent
+			}
+		}
+		var errs []string
+		for range 3 {
+			b.sendText(t, `{"text":"flood","user":"b","ref":"r1"}`)
+		}
+		for len(errs) < 3 {
+			if fr := b.next(t); fr.Type == FrameError {
+				assert.Equal(t, "r1", fr.Ref, "the refusal names the line it refuses")
+				errs = append(errs, fr.Error)
+			}
+		}
+		assert.Contains(t, errs[0], "this room is taking too many lines")
+		other.say(t, "c", "another room is not held up")
+		assert.Equal(t, "another room is not held up", text(other.next(t)))
+		a.say(t, "a", "still connected")
+		for {
+			fr := a.next(t)
+			if fr.Type == FrameError {
+				assert.Contains(t, fr.Error, "too many lines", "the sender's connection stays open")
+				break
+			}
+		}
+		hist, _, err := f.w.history("ops", 100)
+		require.NoError(t, err)
+		assert.Len(t, hist, 3, "the room's log holds the lines within its limit only")
+	})
+	t.Run("per address, over all its connections and rooms", func(t *testing.T) {
+		f := newFixture(t, Options{AddrRatePerSec: 1e-9, AddrBurst: 2}, nil)
+		a, b := f.join(t, "ops"), f.join(t, "dev")
+		a.say(t, "a", "one")
+		assert.Equal(t, "one", text(a.next(t)))
+		b.say(t, "a", "two")
+		assert.Equal(t, "two", text(b.next(t)))
+		b.say(t, "a", "three")
+		fr := b.next(t)
+		assert.Equal(t, FrameError, fr.Type)
+		assert.Contains(t, fr.Error, "too many lines from your address")
+	})
+}
+
+func TestSentFrameConfirmsALineToItsSender(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	c, other := f.join(t, "ops"), f.join(t, "ops")
+	c.sendText(t, `{"text":"hello","user":"bob","ref":"p-1"}`)
+	sent := c.next(t)
+	assert.Equal(t, Frame{Type: FrameSent, ID: "1", Ref: "p-1"}, sent)
+	assert.Equal(t, "hello", text(c.next(t)))
+	assert.Equal(t, "hello", text(other.next(t)), "others get the line, not the confirmation")
+	c.sendText(t, `{"text":"","ref":"p-2"}`)
+	refused := c.next(t)
+	assert.Equal(t, FrameError, refused.Type)
+	assert.Equal(t, "p-2", refused.Ref)
 }
 
 func TestHandlerErrorsAndPanicsBecomeErrorFrames(t *testing.T) {
