@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -291,10 +292,17 @@ func (c *conn) closeAndDrain(code int, reason string) {
 // clientFrame is what a client sends: a line typed in the room. Ref, if
 // set, comes back on the "error" frame that refuses the line or the "sent"
 // frame that says it is stored, to the sender only.
+//
+// A press of a card's button is {"action":{"verb":"ack","incident_id":7},
+// "message_id":"12","ref":"..."} instead: the Ref (required) also makes the
+// press's dedupe key, so a page that sends it again after reconnecting has it
+// applied once.
 type clientFrame struct {
-	Text *string `json:"text"`
-	User string  `json:"user"`
-	Ref  string  `json:"ref"`
+	Text      *string          `json:"text"`
+	User      string           `json:"user"`
+	Ref       string           `json:"ref"`
+	Action    *adapters.Action `json:"action"`
+	MessageID string           `json:"message_id"`
 }
 
 // unverifiedMark follows a name the client chose, wherever it is shown.
@@ -316,6 +324,10 @@ func (c *conn) handleLine(data []byte) {
 		in.Ref = ""
 	}
 	refuse := func(msg string) { c.sendFrame(Frame{Type: FrameError, Error: msg, Ref: in.Ref}) }
+	if in.Action != nil {
+		c.handlePress(in, refuse)
+		return
+	}
 	if in.Text == nil {
 		refuse(`frame has no "text" field`)
 		return
@@ -329,17 +341,9 @@ func (c *conn) handleLine(data []byte) {
 		refuse(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
 		return
 	}
-	user, unverified := c.verified, false
-	if user == "" {
-		user, unverified = c.user, true
-		if u := cleanUser(in.User); u != "" {
-			user = u
-		}
-		if reservedName(user) {
-			refuse(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
-			return
-		}
-		user += unverifiedMark
+	user, unverified, ok := c.sender(in.User, refuse)
+	if !ok {
+		return
 	}
 	if c.w.ctx.Err() != nil { // shutting down: store nothing that would not be handled
 		refuse("sitrep is shutting down; send that again in a moment")
@@ -380,15 +384,108 @@ func (c *conn) handleLine(data []byte) {
 		return
 	}
 	select {
-	case c.inbox <- pendingLine{ticket, line}:
+	case c.inbox <- pendingLine{ticket, line, ""}:
 	case <-c.w.ctx.Done():
 	}
 }
 
-// pendingLine is a stored line on its way to the Handler.
+// sender is the name a line or press is shown and recorded under: the
+// verified one of the connection's user key, else the one the client chose
+// (or the connection's own), marked unverified. A name passing for sitrep
+// is refused.
+func (c *conn) sender(chosen string, refuse func(string)) (user string, unverified, ok bool) {
+	if c.verified != "" {
+		return c.verified, false, true
+	}
+	user = c.user
+	if u := cleanUser(chosen); u != "" {
+		user = u
+	}
+	if reservedName(user) {
+		refuse(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
+		return "", false, false
+	}
+	return user + unverifiedMark, true, true
+}
+
+// handlePress checks a button press against the card it was pressed on,
+// stores it in the inbox and queues it for the Handler. It is not shown in
+// the room: the card's update and the sender's reply say what it did.
+func (c *conn) handlePress(in clientFrame, refuse func(string)) {
+	a := *in.Action
+	if in.Ref == "" {
+		refuse(`a press needs a "ref"`)
+		return
+	}
+	if a.Verb != adapters.VerbAck && a.Verb != adapters.VerbResolve {
+		refuse(fmt.Sprintf("unknown action %q", clip(string(a.Verb), 20)))
+		return
+	}
+	seq, err := strconv.ParseUint(in.MessageID, 10, 64)
+	if err != nil || seq == 0 {
+		refuse(`a press needs the "message_id" of the card it was on`)
+		return
+	}
+	card, found, err := c.w.message(c.room, seq)
+	switch {
+	case err != nil:
+		c.w.log.Error("read a card for a press", "room", c.room, "err", err)
+		refuse("could not read that card; please try again")
+		return
+	case !found || card.IncidentID == 0 || card.IncidentID != a.IncidentID:
+		refuse(fmt.Sprintf("that button is not on a card of incident #%d", a.IncidentID))
+		return
+	case !slices.Contains(card.Actions, a.Verb):
+		refuse(fmt.Sprintf("#%d is %s now: that button is gone", a.IncidentID, card.State))
+		return
+	}
+	user, unverified, ok := c.sender(in.User, refuse)
+	if !ok {
+		return
+	}
+	if c.w.ctx.Err() != nil {
+		refuse("sitrep is shutting down; press again in a moment")
+		return
+	}
+	if !c.w.addrLimit.take(c.addr, time.Now()) {
+		refuse("too many presses from your address just now; wait a moment and press again")
+		return
+	}
+	if c.w.inbox == nil {
+		return
+	}
+	press := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Unverified: unverified, Action: &a,
+		MessageID: in.MessageID, Key: "press/" + c.room + "/" + in.MessageID + "/" + in.Ref, Time: time.Now().UTC()}
+	ticket, err := c.w.inbox.Store(c.w.ctx, press)
+	switch {
+	case errors.Is(err, inbox.ErrDuplicate):
+		c.sendFrame(Frame{Type: FrameSent, ID: in.MessageID, Ref: in.Ref}) // taken already
+		return
+	case err != nil:
+		c.w.log.Error("store a press", "room", c.room, "err", err)
+		refuse("could not store your press; please try again")
+		return
+	}
+	select {
+	case c.inbox <- pendingLine{ticket, press, in.Ref}:
+	case <-c.w.ctx.Done():
+	}
+}
+
+// clip cuts s to n bytes at most, at a rune boundary.
+func clip(s string, n int) string {
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// pendingLine is a stored line or press on its way to the Handler.
 type pendingLine struct {
 	ticket inbox.Ticket
 	in     adapters.Inbound
+	ref    string // the client's ref for a press, for its reply
 }
 
 // handleLoop hands the connection's lines to the Handler one at a time, so a
@@ -403,9 +500,11 @@ func (c *conn) handleLoop() {
 			// Usage problems come back as replies; an error is sitrep's own
 			// failure (storage, a bug), logged here and not shown as is.
 			c.w.log.Error("handling a line failed", "room", c.room, "user", p.in.User, "err", err)
-			c.sendError("sitrep could not handle that message; it is in the server log")
+			c.sendFrame(Frame{Type: FrameError, Error: "sitrep could not handle that message; it is in the server log", Ref: p.ref})
 		case !reply.Empty():
-			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply.Text}})
+			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply.Text}, Ref: p.ref})
+		case p.ref != "":
+			c.sendFrame(Frame{Type: FrameSent, ID: p.in.MessageID, Ref: p.ref}) // handled, nothing to say
 		}
 	}
 }

@@ -8,8 +8,10 @@
 // with its current (updated) content. A responder's line typed in the page
 // goes onto the same log and, in the same commit, into sitrep's inbox, which
 // hands it over as an adapters.Inbound (and again after a restart if it was
-// not handled yet). A web room edits messages in place and answers a sender
-// privately; it has no threads or buttons (see Capabilities).
+// not handled yet). A press of a card's button is stored in the inbox and
+// handed over the same way, as an Inbound with an Action. A web room edits
+// messages in place, shows buttons and answers a sender privately; it has
+// no threads (see Capabilities).
 package webroom
 
 import (
@@ -305,10 +307,10 @@ func (x *encodedEntry) frame(typ, room string, seq uint64) []byte {
 	return append(out, '}')
 }
 
-// Capabilities: a web room edits in place and shows replies to their sender
-// only; it has no threads or buttons.
+// Capabilities: a web room edits in place, shows a card's actions as
+// buttons and replies to their sender only; it has no threads.
 func (w *WebRoom) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Edit: true, PrivateReplies: true}
+	return adapters.Capabilities{Edit: true, Buttons: true, PrivateReplies: true}
 }
 
 // Deliver posts (a reply, with no threads, is a post) or updates in place.
@@ -443,6 +445,28 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 	}
 	w.broadcast(name, 0, func() ([]byte, error) { return updated.frame(FrameUpdate, name, seq), nil })
 	return nil
+}
+
+// message returns the message seq of room's log; false if the log does not hold it.
+func (w *WebRoom) message(room string, seq uint64) (adapters.Message, bool, error) {
+	var e entry
+	found := false
+	err := w.db.View(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(room))
+		if rb == nil {
+			return nil
+		}
+		v := rb.Get(storage.U64(seq))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &e)
+	})
+	if err != nil {
+		return adapters.Message{}, false, fmt.Errorf("read message %d of %s: %w", seq, room, err)
+	}
+	return e.Message, found, nil
 }
 
 // history returns the room's last n messages, oldest first, and the room's

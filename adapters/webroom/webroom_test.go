@@ -661,3 +661,65 @@ func TestHandledLinesLeaveTheInbox(t *testing.T) {
 		return n == 0
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+func TestPressesOnACardReachTheHandlerOnce(t *testing.T) {
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{Text: "acknowledged #7", Private: true}, nil
+	})
+	card := f.post(t, "ops", adapters.Message{IncidentID: 7, Kind: "triggered", State: "triggered", Text: "#7 triggered CRITICAL: db-1 down",
+		Actions: []adapters.Verb{adapters.VerbAck, adapters.VerbResolve}})
+	acked := f.post(t, "ops", adapters.Message{IncidentID: 8, Kind: "triggered", State: "acknowledged", Text: "#8 acknowledged by bob",
+		Actions: []adapters.Verb{adapters.VerbResolve}})
+	c := f.join(t, "ops")
+	c.next(t)
+	c.next(t)
+	press := func(ref, msg string, id uint64, verb string) {
+		c.sendText(t, fmt.Sprintf(`{"action":{"verb":%q,"incident_id":%d},"message_id":%q,"ref":%q,"user":"ann"}`, verb, id, msg, ref))
+	}
+
+	for _, tc := range []struct {
+		name, ref, msg string
+		id             uint64
+		verb, want     string
+	}{
+		{"another incident than its card's", "r1", card, 8, "ack", "that button is not on a card of incident #8"},
+		{"a message that is no card", "r2", "99", 7, "ack", "that button is not on a card of incident #7"},
+		{"a button the card no longer offers", "r3", acked, 8, "ack", "#8 is acknowledged now: that button is gone"},
+		{"an unknown verb", "r4", card, 7, "delete", `unknown action "delete"`},
+		{"no ref", "", card, 7, "ack", `a press needs a "ref"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			press(tc.ref, tc.msg, tc.id, tc.verb)
+			got := c.next(t)
+			assert.Equal(t, FrameError, got.Type)
+			assert.Equal(t, tc.want, got.Error)
+			assert.Equal(t, tc.ref, got.Ref)
+		})
+	}
+
+	press("p1", card, 7, "ack")
+	reply := c.next(t)
+	assert.Equal(t, FrameReply, reply.Type)
+	assert.Equal(t, "acknowledged #7", text(reply))
+	assert.Equal(t, "p1", reply.Ref, "the reply names the press, so the page can let go of its button")
+	in := <-f.inbound
+	assert.Equal(t, &adapters.Action{Verb: adapters.VerbAck, IncidentID: 7}, in.Action)
+	assert.Equal(t, card, in.MessageID)
+	assert.Equal(t, "ann (unverified)", in.User)
+	assert.True(t, in.Unverified)
+	assert.NotEmpty(t, in.Key)
+	assert.Empty(t, in.Text)
+
+	// The page sends the same press again (say, after reconnecting): it is taken once.
+	press("p1", card, 7, "ack")
+	again := c.next(t)
+	assert.Equal(t, Frame{Type: FrameSent, ID: card, Ref: "p1"}, again)
+	select {
+	case in := <-f.inbound:
+		t.Fatalf("a repeated press reached the Handler: %+v", in)
+	default:
+	}
+	hist, _, err := f.w.history("ops", 10)
+	require.NoError(t, err)
+	assert.Len(t, hist, 2, "presses are not chat lines: the room's log holds the two cards only")
+}
