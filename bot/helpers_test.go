@@ -161,8 +161,9 @@ type roomClient struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
 
-	mu  sync.Mutex
-	log []map[string]any // every frame received, in order
+	mu        sync.Mutex
+	log       []map[string]any // every frame received, in order, but the open-incident ones
+	incidents []map[string]any // the open-incident frames ("incident", "incidents"), in order
 }
 
 // countText counts the message frames received so far whose text holds sub.
@@ -202,6 +203,11 @@ func (tb *testBot) joinWith(t testing.TB, room, query string) *roomClient {
 				return
 			}
 			c.mu.Lock()
+			if f["type"] == "incident" || f["type"] == "incidents" {
+				c.incidents = append(c.incidents, f)
+				c.mu.Unlock()
+				continue
+			}
 			c.log = append(c.log, f)
 			c.mu.Unlock()
 			c.frames <- f

@@ -63,11 +63,16 @@ var (
 	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
+// Buckets of web rooms.
+var (
+	BucketWebOpen = []byte("webopen") // web room ID → nested bucket of incident ID (u64) → the room's view of an open incident (JSON)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
-		BucketDiscordCards, BucketDiscordSigs,
+		BucketDiscordCards, BucketDiscordSigs, BucketWebOpen,
 	}
 }
 

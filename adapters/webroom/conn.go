@@ -120,14 +120,14 @@ func (w *WebRoom) originAllowed(origin, host string) bool {
 // connection ends.
 func (c *conn) serve() {
 	defer close(c.inbox) // the Handler worker finishes the lines it has, then quits
-	hist, last, err := c.w.history(c.room, c.w.opts.History)
+	hist, last, open, err := c.w.historyAndOpen(c.room, c.w.opts.History)
 	if err != nil {
 		c.w.log.Error("websocket history", "room", c.room, "err", err)
 		c.stop(websocket.CloseInternalServerErr, "could not read the room's history")
 		return
 	}
 	c.histMax = last
-	for _, f := range hist {
+	for _, f := range append(hist, open) {
 		data, err := json.Marshal(f)
 		if err != nil {
 			c.w.log.Error("encode history frame", "room", c.room, "err", err)

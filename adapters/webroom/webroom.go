@@ -234,6 +234,13 @@ type Frame struct {
 	*adapters.Message
 	Error string `json:"error,omitempty"`
 	Ref   string `json:"ref,omitempty"`
+	// Incident is an "incident" frame's open incident, changed (resolved:
+	// it is no longer open).
+	Incident *OpenIncident `json:"incident,omitempty"`
+	// Incidents is an "incidents" frame's list: the room's open incidents,
+	// newest first, sent after the history; More counts those left out.
+	Incidents []OpenIncident `json:"incidents,omitempty"`
+	More      int            `json:"more,omitempty"`
 }
 
 // Frame types.
@@ -243,6 +250,9 @@ const (
 	FrameReply   = "reply"
 	FrameError   = "error"
 	FrameSent    = "sent"
+	// FrameIncident and FrameIncidents keep a page's list of open incidents.
+	FrameIncident  = "incident"
+	FrameIncidents = "incidents"
 )
 
 func entryFrame(typ, room string, seq uint64, e entry) Frame {
@@ -328,23 +338,26 @@ func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Mes
 	if !ValidRoomName(name) {
 		return "", adapters.Permanent(fmt.Errorf("webroom post: invalid room id %q", name))
 	}
-	x := encodeEntry(entry{Time: time.Now().UTC(), Message: msg})
-	seq, err := w.appendLog(ctx, name, x)
+	now := time.Now().UTC()
+	x := encodeEntry(entry{Time: now, Message: msg})
+	var changed []OpenIncident
+	seq, err := w.appendLogWith(ctx, name, x, func(tx *bolt.Tx, seq uint64) error {
+		var err error
+		changed, err = noteIncidents(tx, name, adapters.OpPost, strconv.FormatUint(seq, 10), &msg, now)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("webroom post to %s: %w", name, err)
 	}
 	w.broadcast(name, seq, func() ([]byte, error) { return x.frame(FrameMessage, name, seq), nil })
+	w.broadcastIncidents(name, changed)
 	return strconv.FormatUint(seq, 10), nil
 }
 
-// appendLog stores x as the room's next message, trims the oldest beyond
-// maxLog in the same write, and returns the message's sequence.
-func (w *WebRoom) appendLog(ctx context.Context, room string, x *encodedEntry) (uint64, error) {
-	return w.appendLogWith(ctx, room, x, nil)
-}
-
-// appendLogWith is appendLog that also runs also(tx, seq) in the same
-// transaction, once the message has its sequence.
+// appendLogWith stores x as the room's next message, trims the oldest
+// beyond maxLog in the same write, and returns the message's sequence. It
+// also runs also(tx, seq) in the same transaction, once the message has its
+// sequence.
 func (w *WebRoom) appendLogWith(ctx context.Context, room string, x *encodedEntry, also func(tx *bolt.Tx, seq uint64) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -410,6 +423,7 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
 	var updated *encodedEntry
+	var changed []OpenIncident
 	err = w.db.Update(ctx, func(tx *bolt.Tx) error {
 		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(name))
 		if rb == nil {
@@ -435,7 +449,8 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 			return fmt.Errorf("put message: %w", err)
 		}
 		updated = x
-		return nil
+		changed, err = noteIncidents(tx, name, adapters.OpUpdate, messageID, &msg, time.Now())
+		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return adapters.Permanent(fmt.Errorf("webroom update %s in %s: %w", messageID, name, err))
@@ -444,7 +459,16 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
 	w.broadcast(name, 0, func() ([]byte, error) { return updated.frame(FrameUpdate, name, seq), nil })
+	w.broadcastIncidents(name, changed)
 	return nil
+}
+
+// broadcastIncidents tells room's clients of each changed open incident.
+func (w *WebRoom) broadcastIncidents(room string, changed []OpenIncident) {
+	for i := range changed {
+		inc := &changed[i]
+		w.broadcast(room, 0, func() ([]byte, error) { return json.Marshal(Frame{Type: FrameIncident, Incident: inc}) })
+	}
 }
 
 // message returns the message seq of room's log; false if the log does not hold it.
@@ -472,9 +496,22 @@ func (w *WebRoom) message(room string, seq uint64) (adapters.Message, bool, erro
 // history returns the room's last n messages, oldest first, and the room's
 // highest sequence so far.
 func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
+	frames, last, _, err := w.historyAndOpen(room, n)
+	return frames, last, err
+}
+
+// historyAndOpen is history, with the room's open incidents as of the same
+// read, as an "incidents" frame.
+func (w *WebRoom) historyAndOpen(room string, n int) ([]Frame, uint64, Frame, error) {
 	var frames []Frame
 	var last uint64
+	open := Frame{Type: FrameIncidents}
 	err := w.db.View(func(tx *bolt.Tx) error {
+		list, total, err := openIncidents(tx, room, maxOpenShown)
+		if err != nil {
+			return err
+		}
+		open.Incidents, open.More = list, total-len(list)
 		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(room))
 		if rb == nil {
 			return nil
@@ -491,12 +528,12 @@ func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("read history of %s: %w", room, err)
+		return nil, 0, Frame{}, fmt.Errorf("read history of %s: %w", room, err)
 	}
 	for i, j := 0, len(frames)-1; i < j; i, j = i+1, j-1 {
 		frames[i], frames[j] = frames[j], frames[i]
 	}
-	return frames, last, nil
+	return frames, last, open, nil
 }
 
 // broadcast queues the frame encode returns for every client of room, encoding

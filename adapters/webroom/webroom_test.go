@@ -723,3 +723,56 @@ func TestPressesOnACardReachTheHandlerOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, hist, 2, "presses are not chat lines: the room's log holds the two cards only")
 }
+
+func TestOpenIncidentsAreListedAndKeptLive(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	ctx := context.Background()
+	room := adapters.Room{Name: "ops", ID: "ops"}
+	card := func(id uint64, title string) adapters.Message {
+		return adapters.Message{IncidentID: id, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: title, Text: "#" + strconv.FormatUint(id, 10) + " triggered"}
+	}
+	c7 := f.post(t, "ops", card(7, "db-1 down"))
+	f.post(t, "ops", card(8, "api slow"))
+	f.post(t, "dev", card(9, "another room's"))
+
+	c := f.join(t, "ops")
+	list := c.nextIncidents(t)
+	require.Equal(t, FrameIncidents, list.Type)
+	require.Len(t, list.Incidents, 2, "the room's own open incidents")
+	assert.Equal(t, []uint64{8, 7}, []uint64{list.Incidents[0].ID, list.Incidents[1].ID}, "newest first")
+	assert.Equal(t, OpenIncident{ID: 7, Title: "db-1 down", State: timeline.StateTriggered, Since: list.Incidents[1].Since, MessageID: c7}, list.Incidents[1])
+	assert.WithinDuration(t, time.Now(), list.Incidents[1].Since, time.Minute)
+
+	// The card's update acknowledges #7: the list says so, and by whom.
+	acked := card(7, "db-1 down")
+	acked.State, acked.User = timeline.StateAcknowledged, "alice"
+	require.NoError(t, f.w.Update(ctx, room, c7, acked))
+	got := c.nextIncidents(t)
+	assert.Equal(t, FrameIncident, got.Type)
+	assert.Equal(t, uint64(7), got.Incident.ID)
+	assert.Equal(t, timeline.StateAcknowledged, got.Incident.State)
+	assert.Equal(t, "alice", got.Incident.By)
+
+	// A late message with an older state changes nothing; a resolution, even inside a digest, drops it.
+	f.post(t, "ops", adapters.Message{IncidentID: 7, Kind: timeline.KindNote, State: timeline.StateTriggered, Text: "#7 note"})
+	_, err := f.w.Post(ctx, room, adapters.Message{Kind: adapters.KindDigest, Text: "2 alerts", Digest: []adapters.Message{
+		{IncidentID: 8, Kind: timeline.KindResolved, State: timeline.StateResolved, Text: "#8 resolved"},
+		{IncidentID: 10, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "new in a digest", Text: "#10 triggered"},
+	}})
+	require.NoError(t, err)
+	got = c.nextIncidents(t)
+	assert.Equal(t, uint64(8), got.Incident.ID, "the note with the older state was not news")
+	assert.Equal(t, timeline.StateResolved, got.Incident.State)
+	got = c.nextIncidents(t)
+	assert.Equal(t, uint64(10), got.Incident.ID)
+	assert.Empty(t, got.Incident.MessageID, "a digest is no incident's card")
+
+	late := f.join(t, "ops")
+	list = late.nextIncidents(t)
+	var ids []uint64
+	for _, inc := range list.Incidents {
+		ids = append(ids, inc.ID)
+	}
+	assert.Equal(t, []uint64{10, 7}, ids, "a late joiner gets the list as it stands")
+	assert.Equal(t, "alice", list.Incidents[1].By)
+}
