@@ -136,6 +136,14 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
 			RoomExists: func(id string) bool { _, ok := b.rooms.ByPlatformID(d.Name, id); return ok },
 			RoomNamed:  b.rooms.Exists,
+			Room: func(id string) (rooms.Room, bool) {
+				if name, ok := b.rooms.ByPlatformID(d.Name, id); ok {
+					return b.rooms.Get(name)
+				}
+				return rooms.Room{}, false
+			},
+			RoomByName: b.rooms.Get,
+			Timeline:   b.tl,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Env is what a platform's Build gets.
@@ -34,6 +35,13 @@ type Env struct {
 	RoomExists func(id string) bool
 	// RoomNamed reports whether a sitrep room (on any platform) is called name.
 	RoomNamed func(name string) bool
+	// Room returns the sitrep room on this platform with platform ID id.
+	Room func(id string) (rooms.Room, bool)
+	// RoomByName returns the sitrep room (on any platform) called name.
+	RoomByName func(name string) (rooms.Room, bool)
+	// Timeline is sitrep's timeline, for a platform that shows incidents
+	// itself (the web room's incident pages).
+	Timeline *timeline.Timeline
 }
 
 // Built is a platform's adapter as Build made it.

@@ -79,10 +79,23 @@ func Descriptor() platform.Descriptor {
 				env.Log.Warn("web rooms are open to anyone who reaches "+env.Config.Listen+": they can read incidents and ack them",
 					"fix", "set web.key (or SITREP_WEB_KEY) and open rooms as /rooms/NAME?key=...")
 			}
-			w := New(env.DB, env.Inbox, Options{
+			opts := Options{
 				Key: cfg.Key, Users: userKeys(cfg.Users), History: cfg.History, AllowedOrigins: cfg.AllowedOrigins, Logger: env.Log,
-				Exists: env.RoomExists,
-			})
+				Exists: env.RoomExists, Room: env.Room,
+			}
+			if env.Timeline != nil {
+				opts.Incident = env.Timeline.Incident
+			}
+			if env.RoomByName != nil {
+				opts.RoomPath = func(name string) (string, bool) {
+					r, ok := env.RoomByName(name)
+					if !ok || r.Platform != Platform {
+						return "", false
+					}
+					return "/rooms/" + url.PathEscape(r.WithDefaults().ID), true
+				}
+			}
+			w := New(env.DB, env.Inbox, opts)
 			w.Register(env.Mux)
 			return platform.Built{Chat: w, Close: w.Close, Page: func(r rooms.Room) string { return "/rooms/" + url.PathEscape(r.ID) }}, nil
 		},

@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -36,6 +35,7 @@ import (
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/jsonenc"
+	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
@@ -116,6 +116,19 @@ type Options struct {
 	// any other name answer 404, so nobody can make up rooms (and fill the
 	// store with their logs). Nil serves every valid name.
 	Exists func(room string) bool
+	// Room, if set, returns the sitrep room a web room ID belongs to (its
+	// display name heads the page).
+	Room func(id string) (rooms.Room, bool)
+	// Incident, if set, gives each incident a page, /incidents/{id}, behind
+	// the key like the rooms: its state, timeline with origins, rooms and
+	// status pages. Messages link their incident there.
+	Incident func(id uint64) (timeline.Incident, []timeline.Event, error)
+	// RoomPath, if set, is the path of a sitrep room's page on this server,
+	// for an incident page's links; false for a room with none.
+	RoomPath func(name string) (string, bool)
+	// StatusPages, if set, says what each status page shows of an incident,
+	// for its page; nil (or none) says no status page shows it.
+	StatusPages func(inc timeline.Incident) []StatusPageState
 }
 
 // WebRoom serves web rooms and implements adapters.Chat. It is safe for concurrent use.
@@ -125,7 +138,7 @@ type WebRoom struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
-	page     *template.Template
+	pages    pages
 	maxLog   int // log entries kept per room
 	queueLen int // send queue per connection
 
@@ -199,7 +212,7 @@ func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 		handlerCtx:    handlerCtx,
 		handlerCancel: handlerCancel,
 		rooms:         make(map[string]map[*conn]struct{}),
-		page:          parsePage(),
+		pages:         parsePages(),
 	}
 	w.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -640,11 +653,20 @@ func (w *WebRoom) Close() {
 	<-done
 }
 
-// Register adds the room page (GET /rooms/{room}) and its websocket
-// (GET /rooms/{room}/ws) to mux.
+// Register adds the room page (GET /rooms/{room}), its websocket
+// (GET /rooms/{room}/ws) and, with Options.Incident, the incident pages
+// (GET /incidents/{id}) to mux.
 func (w *WebRoom) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /rooms/{room}", w.servePage)
 	mux.HandleFunc("GET /rooms/{room}/ws", w.serveWS)
+	if w.opts.Incident != nil {
+		mux.HandleFunc("GET /incidents/{id}", w.serveIncident)
+	}
+}
+
+// roomKnown reports whether room names a room these web rooms serve.
+func (w *WebRoom) roomKnown(room string) bool {
+	return ValidRoomName(room) && (w.opts.Exists == nil || w.opts.Exists(room))
 }
 
 // checkRoom returns the request's room name, or writes a 404 and returns false
@@ -666,6 +688,14 @@ func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bo
 // key or a user's key (when either is set). user is the name whose key it
 // carries, if any: the verified name of whoever holds it.
 func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) (user string, ok bool) {
+	if user, ok = w.keyOf(r); !ok {
+		httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
+	}
+	return user, ok
+}
+
+// keyOf is checkKey without the answer.
+func (w *WebRoom) keyOf(r *http.Request) (user string, ok bool) {
 	presented := false
 	bearer, _ := secret.Bearer(r)
 	for _, key := range []string{r.URL.Query().Get("key"), bearer} {
@@ -682,11 +712,7 @@ func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) (user string
 	}
 	// Open rooms take anyone; a wrong user key is refused, so its holder
 	// learns of the typo rather than being shown as unverified.
-	if w.opts.Key == "" && (len(w.opts.Users) == 0 || !presented) {
-		return "", true
-	}
-	httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
-	return "", false
+	return "", w.opts.Key == "" && (len(w.opts.Users) == 0 || !presented)
 }
 
 // userOf returns the name of the user whose key is key, or "". Every key

@@ -548,24 +548,37 @@ func TestPage(t *testing.T) {
 		path   string
 		hdr    http.Header
 		status int
+		says   string
 	}{
-		{"key as bearer", "/rooms/ops", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusOK},
-		{"no key", "/rooms/ops", nil, http.StatusUnauthorized},
-		{"wrong key", "/rooms/ops?key=x", nil, http.StatusUnauthorized},
-		{"invalid room", "/rooms/.hidden?key=s3cret", nil, http.StatusNotFound},
-		{"room with a space", "/rooms/a%20b?key=s3cret", nil, http.StatusNotFound},
+		{"key as bearer", "/rooms/ops", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusOK, ""},
+		{"no key", "/rooms/ops", nil, http.StatusUnauthorized, "This room needs its key"},
+		{"wrong key", "/rooms/ops?key=x", nil, http.StatusUnauthorized, "This room needs its key"},
+		{"invalid room", "/rooms/.hidden?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called .hidden."},
+		{"room with a space", "/rooms/a%20b?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called a b."},
+		{"a room name that is markup", "/rooms/%3Cb%3Ex?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called &lt;b&gt;x."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := get(t, tc.path, tc.hdr)
 			assert.Equal(t, tc.status, resp.StatusCode, body)
 			if tc.status != http.StatusOK {
-				assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
-				var e struct{ Error string }
-				require.NoError(t, json.Unmarshal([]byte(body), &e), body)
-				assert.NotEmpty(t, e.Error)
+				assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), "a browser gets a page it can show")
+				assert.Contains(t, body, tc.says)
+				assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'nonce-")
+				assert.NotContains(t, body, "<script")
 			}
 		})
 	}
+
+	t.Run("a room that is not configured", func(t *testing.T) {
+		f := newFixture(t, Options{Exists: func(room string) bool { return room == "ops" }}, nil)
+		resp, err := f.srv.Client().Get(f.srv.URL + "/rooms/nope")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		assert.Contains(t, string(body), "<h1 id=\"notice-title\">No such room</h1>")
+		assert.Contains(t, string(body), "PUT /v1/rooms/NAME")
+	})
 }
 
 func TestCloseSaysGoingAway(t *testing.T) {
@@ -775,4 +788,64 @@ func TestOpenIncidentsAreListedAndKeptLive(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{10, 7}, ids, "a late joiner gets the list as it stands")
 	assert.Equal(t, "alice", list.Incidents[1].By)
+}
+
+func TestIncidentPage(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	ack := at.Add(5 * time.Minute)
+	inc := timeline.Incident{ID: 7, EntityID: "db-1", Title: "db-1 <disk> full", State: timeline.StateAcknowledged, Rooms: []string{"ops", "pay-hc"},
+		Fields:   map[string]string{"entity_id": "db-1", "host": "db-1.example.com", "auth_token": "hunter2-0123456789"},
+		OpenedAt: at, AcknowledgedAt: &ack, AcknowledgedBy: "bob (unverified)"}
+	events := []timeline.Event{
+		{ID: 1, Kind: timeline.KindTriggered, Text: "97% used", Origin: timeline.Origin{Adapter: "http"}, Time: at},
+		{ID: 2, Kind: timeline.KindAcknowledged, Text: "on it", Origin: timeline.Origin{Adapter: "webroom", Room: "ops", User: "bob (unverified)", Unverified: true}, Time: ack},
+	}
+	opts := Options{Key: "s3cret",
+		Incident: func(id uint64) (timeline.Incident, []timeline.Event, error) {
+			if id != 7 {
+				return timeline.Incident{}, nil, timeline.ErrNotFound
+			}
+			return inc, events, nil
+		},
+		RoomPath: func(name string) (string, bool) { return "/rooms/" + name, name == "ops" },
+	}
+	f := newFixture(t, opts, nil)
+	get := func(path string) (int, string, http.Header) {
+		resp, err := f.srv.Client().Get(f.srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+
+	code, body, hdr := get("/incidents/7?key=s3cret")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, "text/html; charset=utf-8", hdr.Get("Content-Type"))
+	for _, want := range []string{
+		`<span id="incident-title">db-1 &lt;disk&gt; full</span>`, // escaped
+		`<span id="incident-state" class="state acknowledged">acknowledged</span>`,
+		"2026-12-01 09:35:00 UTC by bob (unverified)",
+		`<a href="/rooms/ops">ops</a>`, "<li>pay-hc</li>",
+		"db-1.example.com",
+		`<span class="who unverified">bob (unverified)</span>`, "webroom #ops", "on it",
+		`<section id="status-pages">`, "No status page shows this incident.",
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, "hunter2", "secret-looking fields are not shown")
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/incidents/7", http.StatusUnauthorized, "This page needs its key"},
+		{"/incidents/8?key=s3cret", http.StatusNotFound, "sitrep has no incident #8."},
+		{"/incidents/x?key=s3cret", http.StatusNotFound, "/incidents/NUMBER"},
+	} {
+		code, body, hdr := get(tc.path)
+		assert.Equal(t, tc.status, code, tc.path)
+		assert.Equal(t, "text/html; charset=utf-8", hdr.Get("Content-Type"))
+		assert.Contains(t, body, tc.says)
+	}
 }
