@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	})
 	b.inbox = inbox.New(db, b.handle, inbox.Options{Logger: log.With("component", "inbox")})
 
+	incidentPage := func(id uint64) string { return "/v1/incidents/" + strconv.FormatUint(id, 10) }
 	for _, d := range list {
 		built, err := d.Build(platform.Env{
 			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
@@ -142,8 +144,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 				}
 				return rooms.Room{}, false
 			},
-			RoomByName: b.rooms.Get,
-			Timeline:   b.tl,
+			RoomByName:   b.rooms.Get,
+			Timeline:     b.tl,
+			IncidentPath: func(id uint64) string { return incidentPage(id) },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)
@@ -151,6 +154,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		if built.Chat == nil {
 			log.Info("chat adapter off", "platform", d.Name, "enable", built.Off)
 			continue
+		}
+		if built.IncidentPage != nil {
+			incidentPage = built.IncidentPage
 		}
 		b.chats[d.Name] = built
 	}

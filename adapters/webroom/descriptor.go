@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,7 +98,11 @@ func Descriptor() platform.Descriptor {
 			}
 			w := New(env.DB, env.Inbox, opts)
 			w.Register(env.Mux)
-			return platform.Built{Chat: w, Close: w.Close, Page: func(r rooms.Room) string { return "/rooms/" + url.PathEscape(r.ID) }}, nil
+			built := platform.Built{Chat: w, Close: w.Close, Page: func(r rooms.Room) string { return "/rooms/" + url.PathEscape(r.ID) }}
+			if opts.Incident != nil {
+				built.IncidentPage = func(id uint64) string { return "/incidents/" + strconv.FormatUint(id, 10) }
+			}
+			return built, nil
 		},
 	}
 }
