@@ -12,6 +12,16 @@
 // handed over the same way, as an Inbound with an Action. A web room edits
 // messages in place, shows buttons and answers a sender privately; it has
 // no threads (see Capabilities).
+//
+// Each room also keeps its open incidents (see OpenIncident), which its page
+// lists at a glance, and, given the timeline (Options.Incident), each
+// incident has a readable page behind the same key.
+//
+// Who a responder is: a name the client chooses is shown and recorded as
+// unverified ("bob (unverified)", Inbound.Unverified); a key of a person's
+// own (Options.Users) names its holder, verified. Lines are rate limited per
+// connection, per room and per remote address, so no crowd of sockets can
+// push a room's history out of its log.
 package webroom
 
 import (
