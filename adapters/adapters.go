@@ -131,6 +131,11 @@ type Inbound struct {
 	Platform string `json:"platform"`
 	RoomID   string `json:"room_id"` // the platform's room ID; sitrep maps it to its room
 	User     string `json:"user,omitempty"`
+	// UserID is the platform's ID of the sender where the platform vouches
+	// for it (Slack's and Discord's user IDs, the sender of a signed
+	// HipChat request, a web-room user named by their key); empty where the
+	// name is only what the sender says it is.
+	UserID string `json:"user_id,omitempty"`
 	// Unverified means the platform did not vouch for User: the sender chose
 	// it (a web room's self-declared name). The timeline's origin says so.
 	Unverified bool `json:"unverified,omitempty"`

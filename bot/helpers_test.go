@@ -69,6 +69,12 @@ func startBot(t testing.TB, yaml string) *testBot {
 // startBotWith is startBot with the platforms of list.
 func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
 	t.Helper()
+	return startBotClock(t, yaml, list, time.Now)
+}
+
+// startBotClock is startBotWith on the clock now.
+func startBotClock(t testing.TB, yaml string, list platform.List, now func() time.Time) *testBot {
+	t.Helper()
 	cfg := parseConfig(t, yaml)
 	logs := &logtest.Buffer{}
 	level := slog.LevelDebug
@@ -76,7 +82,7 @@ func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
 		level = slog.LevelWarn
 	}
 	log := logs.Logger(level)
-	b, err := NewWith(cfg, log, list)
+	b, err := newWith(cfg, log, list, now)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen) // 127.0.0.1:0 unless a test needs its address in advance
 	require.NoError(t, err)

@@ -22,6 +22,8 @@ func (b *Bot) registerAPI() {
 		Timeline:    b.tl,
 		Outbox:      b.outbox,
 		Teams:       b.teams,
+		StatusPages: api.StatusPages{Store: b.pageStore, Check: b.cfg.CheckStatusPage, Shown: b.pages.Shown},
+		Webhooks:    b.hooks,
 		RoomUsable:  b.roomUsable,
 		Logger:      b.log,
 		Now:         b.now,

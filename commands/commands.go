@@ -31,7 +31,11 @@ type Options struct {
 	// Chat, if set, takes a chat line that names no incident, typed in the
 	// sitrep room named room (its team's timeline and bridge).
 	Chat func(ctx context.Context, room string, in adapters.Inbound, origin timeline.Origin) error
-	Now  func() time.Time // default time.Now
+	// Pages, if set, carries out the status page subcommands of /incident
+	// (open, update, resolve, maintenance, list); its reply goes to the
+	// sender. A *UsageError it returns is shown as a usage line.
+	Pages func(ctx context.Context, pc PageCommand, in adapters.Inbound, origin timeline.Origin) (string, error)
+	Now   func() time.Time // default time.Now
 }
 
 // Handler turns inbound chat lines into timeline actions.
@@ -41,6 +45,7 @@ type Handler struct {
 	extra  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error)
 	known  map[Verb]bool
 	chat   func(context.Context, string, adapters.Inbound, timeline.Origin) error
+	pages  func(context.Context, PageCommand, adapters.Inbound, timeline.Origin) (string, error)
 	now    func() time.Time
 }
 
@@ -60,6 +65,7 @@ func New(opts Options) *Handler {
 		extra:  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error){},
 		known:  map[Verb]bool{},
 		chat:   opts.Chat,
+		pages:  opts.Pages,
 		now:    opts.Now,
 	}
 	if h.now == nil {
@@ -177,11 +183,30 @@ func (h *Handler) Run(ctx context.Context, cmd Command, in adapters.Inbound) (st
 	case VerbIncidents:
 		return h.list(cmd.Sub)
 	case VerbIncident:
+		if cmd.Page != nil {
+			return h.page(ctx, *cmd.Page, in)
+		}
 		return h.show(cmd.IncidentID)
 	case VerbHelp:
 		return h.help(Verb(cmd.Sub)), nil
 	}
 	return fmt.Sprintf("/%s is not available on this server", cmd.Verb), nil
+}
+
+// page carries out a status page subcommand.
+func (h *Handler) page(ctx context.Context, pc PageCommand, in adapters.Inbound) (string, error) {
+	if h.pages == nil {
+		return "status pages are not available on this server", nil
+	}
+	reply, err := h.pages(ctx, pc, in, h.origin(in))
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return ue.Error(), nil
+		}
+		return "", fmt.Errorf("/incident %s: %w", pc.Sub, err)
+	}
+	return reply, nil
 }
 
 func (h *Handler) origin(in adapters.Inbound) timeline.Origin {
@@ -337,6 +362,8 @@ func (h *Handler) help(v Verb) string {
 			return fmt.Sprintf("unknown command /%s", clip(string(v), 30))
 		case !sp.builtin && !h.known[v]:
 			return fmt.Sprintf("/%s is not available on this server", v)
+		case v == VerbIncident:
+			return incidentUsage()
 		case sp.summary == "":
 			return sp.usage
 		}

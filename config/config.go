@@ -19,6 +19,7 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // Config is sitrep's whole configuration.
@@ -37,6 +38,12 @@ type Config struct {
 	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
 	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
+	// DefaultStatusPage is the page /incident commands use without --page
+	// when there is more than one; must name one of status_pages.
+	DefaultStatusPage string `yaml:"default_status_page"`
+	// StatusAdmins says who may change status pages from chat; nil: every room.
+	StatusAdmins *StatusAdmins   `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook `yaml:"webhooks"` // outgoing webhooks, Splunk On-Call style
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -248,6 +255,7 @@ func (c *Config) applyEnv(env func(string) string) {
 		})
 	}
 	c.applyPageEnv(set)
+	c.applyWebhookEnv(set)
 }
 
 // PublicURLSet reports whether public_url was configured rather than derived from listen.
@@ -368,6 +376,7 @@ func (c *Config) Redacted() Config {
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
 	r.StatusPages = redactedPages(c.StatusPages)
+	r.Webhooks = redactedWebhooks(c.Webhooks)
 	return r
 }
 
@@ -378,6 +387,7 @@ func (c *Config) secrets() []string {
 		s = append(s, r.Token, r.NotifyToken)
 	}
 	s = append(s, c.pageSecrets()...)
+	s = append(s, c.webhookSecrets()...)
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
 			if tag.Get("secret") == "true" {

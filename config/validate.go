@@ -76,7 +76,9 @@ func (c *Config) validate() Errors {
 	p.teams()
 	p.defaultRoom()
 	p.statusPages()
+	p.statusAdmins()
 	p.routes()
+	p.webhooks()
 	p.outbox()
 	if c.Ingest.MaxFields < 0 {
 		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")

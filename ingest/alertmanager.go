@@ -266,6 +266,7 @@ func (d *amDecoder) alert(i int) (amAlert, error) {
 	fields[FieldMonitoringTool] = AdapterAlertmanager
 	setIf(fields, FieldGeneratorURL, generatorURL)
 	fields[timeline.FieldMessageType] = a.MessageType
+	timeline.SetEntityState(fields, a.MessageType)
 	fields[timeline.FieldEntityID] = a.EntityID
 	return a, nil
 }

@@ -101,6 +101,7 @@ func DecodeAlert(body []byte, now time.Time, newID func() string) (timeline.Aler
 		}
 	}
 	fields[timeline.FieldMessageType] = mt
+	timeline.SetEntityState(fields, mt)
 
 	at := now
 	if ts, ok := fields["timestamp"]; ok {

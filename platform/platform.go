@@ -16,6 +16,7 @@ import (
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/statuspage"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -83,6 +84,9 @@ type Descriptor struct {
 	Hosts func(block any) []string
 	// Build makes the platform's adapter.
 	Build func(env Env) (Built, error)
+	// Render, for a status page kind, renders a page incident's updates as
+	// the kind's request bodies.
+	Render statuspage.Renderer
 }
 
 // Hosts lists the host names every platform's block allows.

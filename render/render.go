@@ -69,6 +69,13 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 	case timeline.KindNote, timeline.KindCommand:
 		m.Color = Purple
 		m.Text = fmt.Sprintf("%s note from %s", ref, who)
+	case timeline.KindStatusPage:
+		m.Color, m.Fields = Purple, nil // its fields say what the command asked; its text says what the page got
+		m.Text = fmt.Sprintf("%s status page: %s", ref, ev.Text)
+		if ev.Origin.User != "" {
+			m.Text += " (by " + ev.Origin.User + ")"
+		}
+		return m
 	}
 	if ev.Text != "" && ev.Kind != timeline.KindTriggered && ev.Kind != timeline.KindUpdated {
 		m.Text += ": " + ev.Text
@@ -137,13 +144,15 @@ func alertLine(messageType, title, stateMessage string) string {
 
 // alertFields is the field list of an alert's message: the shown fields
 // less those its title and sentence already say (message type, display name,
-// state message, and the entity ID when it is the title), so no fact is
-// printed twice.
+// state message, the entity state when it is the message type, and the
+// entity ID when it is the title), so no fact is printed twice.
 func alertFields(title string, f map[string]string) map[string]string {
 	said := func(k, v string) bool {
 		switch k {
 		case timeline.FieldMessageType, timeline.FieldEntityDisplayName, timeline.FieldStateMessage:
 			return true
+		case timeline.FieldEntityState:
+			return strings.EqualFold(v, f[timeline.FieldMessageType])
 		case timeline.FieldEntityID:
 			return v == title
 		}

@@ -16,7 +16,7 @@ func incident(state timeline.State) *timeline.Incident {
 	inc := &timeline.Incident{ID: 7, EntityID: "db-1", Title: "db-1 disk full", State: state, FirstEventID: 1, OpenedAt: at,
 		Fields: map[string]string{
 			timeline.FieldMessageType: "CRITICAL", timeline.FieldEntityID: "db-1", timeline.FieldEntityDisplayName: "db-1 disk full",
-			timeline.FieldStateMessage: "97% used on /var", "host": "db-1.example.com",
+			timeline.FieldStateMessage: "97% used on /var", timeline.FieldEntityState: "CRITICAL", "host": "db-1.example.com",
 		}}
 	switch state {
 	case timeline.StateAcknowledged:

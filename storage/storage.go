@@ -63,6 +63,15 @@ var (
 	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
+// Buckets of status pages.
+var (
+	BucketStatusPages   = []byte("statuspages")   // page incidents, their links to incidents, held-back publications, what each service shows (keys by prefix: package statuspage)
+	BucketStatusConfigs = []byte("statusconfigs") // status page name → page JSON, hook URLs included (the pages the API and the config set)
+)
+
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
 // Buckets of web rooms.
 var (
 	BucketWebOpen = []byte("webopen") // web room ID → nested bucket of incident ID (u64) → the room's view of an open incident (JSON)
@@ -72,7 +81,8 @@ func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
-		BucketDiscordCards, BucketDiscordSigs, BucketWebOpen,
+		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
+		BucketWebhooks, BucketWebOpen,
 	}
 }
 

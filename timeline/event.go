@@ -22,6 +22,7 @@ const (
 	KindNote         Kind = "note"         // an INFO alert: a note, no state change
 	KindChat         Kind = "chat"         // a responder's chat line about the incident
 	KindCommand      Kind = "command"      // a command that ran against the incident without changing its state
+	KindStatusPage   Kind = "status_page"  // a status page update sitrep queued for the incident, or a page's refusal of one
 )
 
 // State is an incident's place in its life.
@@ -59,6 +60,31 @@ func ParseMessageType(s string) (string, bool) {
 		return mt, true
 	}
 	return "", false
+}
+
+// FieldEntityState is the alert's state as Splunk On-Call names it, set on
+// every alert from its message type (see EntityState).
+const FieldEntityState = "entity_state"
+
+// EntityState is the entity_state Splunk On-Call gives an alert of message
+// type mt: CRITICAL, WARNING and INFO as they are, OK for a RECOVERY; ""
+// for an ACKNOWLEDGEMENT (it changes the incident, not the entity).
+func EntityState(mt string) string {
+	switch mt {
+	case MsgCritical, MsgWarning, MsgInfo:
+		return mt
+	case MsgRecovery:
+		return "OK"
+	}
+	return ""
+}
+
+// SetEntityState sets fields' entity_state from its message type, as
+// Splunk On-Call does; an acknowledgement keeps the one the source gave.
+func SetEntityState(fields map[string]string, mt string) {
+	if st := EntityState(mt); st != "" {
+		fields[FieldEntityState] = st
+	}
 }
 
 // Origin records where an event came from, so it is never mirrored back there.
@@ -154,5 +180,7 @@ type Result struct {
 	Incident Incident `json:"incident"`
 	Event    Event    `json:"event"`
 	Created  bool     `json:"created"`           // the event opened a new incident
+	Follow   []Event  `json:"follow,omitempty"`  // events Event caused, recorded after it (Dispatched.Follow)
+	Wake     []string `json:"-"`                 // destinations beyond the incident's rooms with new outbox entries
 	Ignored  string   `json:"ignored,omitempty"` // why nothing was recorded (an ACKNOWLEDGEMENT for an unknown entity)
 }

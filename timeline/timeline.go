@@ -32,7 +32,19 @@ func (e *StateError) Error() string {
 // inc.Rooms) and enqueues their deliveries in tx, so an event and its
 // deliveries commit together. It must derive everything from its arguments and
 // tx: the transaction can be retried.
-type Dispatcher func(tx *bolt.Tx, inc *Incident, ev *Event) error
+type Dispatcher func(tx *bolt.Tx, inc *Incident, ev *Event) (Dispatched, error)
+
+// Dispatched is what a Dispatcher reports beyond the deliveries it enqueued.
+type Dispatched struct {
+	// Follow are events ev caused on the incident's behalf (a status page
+	// update it queued): recorded right after ev, on the same incident, in
+	// the same transaction, each dispatched in turn (their own follow-ups
+	// are not taken: one level only).
+	Follow []Event
+	// Wake are destinations beyond inc.Rooms that got outbox entries (a
+	// status page's service, a webhook), to be woken after the commit.
+	Wake []string
+}
 
 // Options configure a Timeline.
 type Options struct {
@@ -194,6 +206,11 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 // record stores ev on inc's timeline, lets the dispatcher route it, and saves inc.
 // pre, if not nil, is the alert's fields already encoded.
 func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pre *encodedFields) (Result, error) {
+	return t.recordEvent(tx, inc, ev, created, pre, false)
+}
+
+// recordEvent is record; a followUp's own follow-ups are not taken.
+func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created bool, pre *encodedFields, followUp bool) (Result, error) {
 	evs := tx.Bucket(storage.BucketEvents)
 	id, err := evs.NextSequence()
 	if err != nil {
@@ -205,8 +222,10 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 		inc.FirstEventID = id
 	}
 	inc.UpdatedAt = ev.Time
+	var d Dispatched
 	if t.opts.Dispatch != nil {
-		if err := t.opts.Dispatch(tx, inc, &ev); err != nil {
+		var err error
+		if d, err = t.opts.Dispatch(tx, inc, &ev); err != nil {
 			return Result{}, fmt.Errorf("dispatch event: %w", err)
 		}
 	}
@@ -221,14 +240,30 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 	if err := putIncident(tx, inc, pre); err != nil {
 		return Result{}, err
 	}
-	return Result{Incident: *inc, Event: ev, Created: created}, nil
+	res := Result{Event: ev, Created: created, Wake: d.Wake}
+	if !followUp {
+		for _, f := range d.Follow {
+			if f.Time.IsZero() {
+				f.Time = ev.Time
+			}
+			fr, err := t.recordEvent(tx, inc, f, false, nil, true)
+			if err != nil {
+				return Result{}, fmt.Errorf("follow-up %s: %w", f.Kind, err)
+			}
+			res.Follow = append(res.Follow, fr.Event)
+			res.Wake = append(res.Wake, fr.Wake...)
+		}
+	}
+	res.Incident = *inc
+	return res, nil
 }
 
 // Action is something a responder did to an incident from a room or the API.
 type Action struct {
 	IncidentID uint64
-	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote or KindCommand
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand or KindStatusPage
 	Text       string
+	Fields     map[string]string // what the action names beyond its text (a status page change: page, state, status), kept on its event
 	Origin     Origin
 }
 
@@ -237,7 +272,7 @@ type Action struct {
 // incident is ErrNotFound.
 func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	switch a.Kind {
-	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand:
+	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage:
 	default:
 		return Result{}, fmt.Errorf("act: unsupported action %q", a.Kind)
 	}
@@ -264,7 +299,7 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 			}
 			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
 		}
-		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Origin: origin, Time: now}, false, nil)
+		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Fields: a.Fields, Origin: origin, Time: now}, false, nil)
 		return err
 	})
 	if err != nil {

@@ -188,17 +188,17 @@ func TestDispatcherRunsInTheSameTransaction(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[uint64]int{}
 	fail := true
-	tl, db := newTimeline(t, Options{Dispatch: func(tx *bolt.Tx, inc *Incident, ev *Event) error {
+	tl, db := newTimeline(t, Options{Dispatch: func(tx *bolt.Tx, inc *Incident, ev *Event) (Dispatched, error) {
 		if ev.Kind == KindTriggered {
 			inc.Rooms = append(inc.Rooms, "ops")
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if fail && inc.EntityID == "bad" {
-			return errors.New("no route")
+			return Dispatched{}, errors.New("no route")
 		}
 		seen[ev.ID]++
-		return tx.Bucket(storage.BucketRefs).Put(storage.U64(ev.ID), []byte("x"))
+		return Dispatched{}, tx.Bucket(storage.BucketRefs).Put(storage.U64(ev.ID), []byte("x"))
 	}})
 	ctx := context.Background()
 	_, err := tl.Ingest(ctx, []Alert{alert(MsgCritical, "bad")})
@@ -283,11 +283,11 @@ func TestParseState(t *testing.T) {
 // it behind: the next alert sees the incident as it was committed.
 func TestRollbackLeavesNoTrace(t *testing.T) {
 	failOn := ""
-	tl, _ := newTimeline(t, Options{Dispatch: func(_ *bolt.Tx, inc *Incident, _ *Event) error {
+	tl, _ := newTimeline(t, Options{Dispatch: func(_ *bolt.Tx, inc *Incident, _ *Event) (Dispatched, error) {
 		if inc.EntityID == failOn {
-			return errors.New("dispatch failed")
+			return Dispatched{}, errors.New("dispatch failed")
 		}
-		return nil
+		return Dispatched{}, nil
 	}})
 	ctx := context.Background()
 	alert := func(mt, entity string) Alert {
@@ -317,13 +317,13 @@ func TestRollbackLeavesNoTrace(t *testing.T) {
 
 // Each result has its own rooms, however a dispatcher grows them.
 func TestResultsKeepTheirOwnRooms(t *testing.T) {
-	tl, _ := newTimeline(t, Options{Dispatch: func(_ *bolt.Tx, inc *Incident, ev *Event) error {
+	tl, _ := newTimeline(t, Options{Dispatch: func(_ *bolt.Tx, inc *Incident, ev *Event) (Dispatched, error) {
 		if ev.Kind == KindTriggered {
 			inc.Rooms = append(make([]string, 0, 8), "ops")
 		} else {
 			inc.Rooms = append(inc.Rooms, "extra") // grows in place if the slice were shared
 		}
-		return nil
+		return Dispatched{}, nil
 	}})
 	ctx := context.Background()
 	a := Alert{MessageType: MsgCritical, EntityID: "x", Fields: map[string]string{}, Time: time.Now()}
@@ -353,4 +353,31 @@ func TestAlertsThatCanNeverBeStoredAreInvalidNotFailures(t *testing.T) {
 	res, err := tl.Ingest(context.Background(), []Alert{a})
 	require.NoError(t, err)
 	assert.Less(t, res[0].Event.Time.Year(), 9999)
+}
+
+// A dispatcher's follow-up events are recorded right after the event, on the
+// same incident, in the same transaction; their own follow-ups are not taken.
+func TestFollowUpEvents(t *testing.T) {
+	tl, _ := newTimeline(t, Options{Dispatch: func(_ *bolt.Tx, inc *Incident, ev *Event) (Dispatched, error) {
+		if ev.Kind == KindStatusPage {
+			return Dispatched{Follow: []Event{{Kind: KindStatusPage, Text: "never"}}, Wake: []string{"page:" + ev.Text}}, nil
+		}
+		return Dispatched{Follow: []Event{{Kind: KindStatusPage, Text: "a", Origin: Origin{Adapter: "statuspage"}}, {Kind: KindStatusPage, Text: "b"}}}, nil
+	}})
+	ctx := context.Background()
+	res, err := tl.Ingest(ctx, []Alert{{MessageType: MsgCritical, EntityID: "x", Fields: map[string]string{}, Time: time.Now()}})
+	require.NoError(t, err)
+	require.Len(t, res[0].Follow, 2)
+	assert.Equal(t, []string{"page:a", "page:b"}, res[0].Wake)
+	assert.Equal(t, res[0].Follow[1].ID, res[0].Incident.LastEventID)
+
+	_, events, err := tl.Incident(res[0].Incident.ID)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range events {
+		got = append(got, string(e.Kind)+":"+e.Text)
+	}
+	assert.Equal(t, []string{"triggered:", "status_page:a", "status_page:b"}, got)
+	assert.Equal(t, "statuspage", events[1].Origin.Adapter)
+	assert.Equal(t, events[0].Time, events[1].Time, "a follow-up without a time takes its cause's")
 }

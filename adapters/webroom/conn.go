@@ -360,7 +360,7 @@ func (c *conn) handleLine(data []byte) {
 	}
 	e := entry{Time: now.UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
-	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Unverified: unverified, Text: text, Time: e.Time}
+	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, UserID: c.verified, Unverified: unverified, Text: text, Time: e.Time}
 	var ticket inbox.Ticket
 	seq, err := c.w.appendLogWith(c.w.ctx, c.room, x, func(tx *bolt.Tx, seq uint64) error {
 		line.MessageID = strconv.FormatUint(seq, 10)
@@ -390,9 +390,10 @@ func (c *conn) handleLine(data []byte) {
 }
 
 // sender is the name a line or press is shown and recorded under: the
-// verified one of the connection's user key, else the one the client chose
-// (or the connection's own), marked unverified. A name passing for sitrep
-// is refused.
+// verified one of the connection's user key (which is also the Inbound's
+// UserID, so status_admins can name "webroom:alice"), else the one the
+// client chose (or the connection's own), marked unverified. A name passing
+// for sitrep is refused.
 func (c *conn) sender(chosen string, refuse func(string)) (user string, unverified, ok bool) {
 	if c.verified != "" {
 		return c.verified, false, true
@@ -454,7 +455,7 @@ func (c *conn) handlePress(in clientFrame, refuse func(string)) {
 	if c.w.inbox == nil {
 		return
 	}
-	press := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Unverified: unverified, Action: &a,
+	press := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, UserID: c.verified, Unverified: unverified, Action: &a,
 		MessageID: in.MessageID, Key: "press/" + c.room + "/" + in.MessageID + "/" + in.Ref, Time: time.Now().UTC()}
 	ticket, err := c.w.inbox.Store(c.w.ctx, press)
 	switch {

@@ -263,6 +263,11 @@ func TestInboundUserNames(t *testing.T) {
 			in := <-f.inbound
 			assert.Equal(t, got.User, in.User)
 			assert.Equal(t, !strings.HasSuffix(tc.key, "-key"), in.Unverified, "the timeline learns whether the name is vouched for")
+			if strings.HasSuffix(tc.key, "-key") {
+				assert.Equal(t, tc.want, in.UserID, "a user's key makes their name an ID sitrep can grant rights to")
+			} else {
+				assert.Empty(t, in.UserID)
+			}
 		})
 	}
 }

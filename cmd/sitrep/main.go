@@ -26,6 +26,7 @@ import (
 	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -268,6 +269,11 @@ func routeTest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		ex = r.Explain(fields, nil)
+		hooks, err := webhooks.Compile(cfg.Webhooks, webhooks.Options{PublicURL: cfg.PublicURL})
+		if err != nil {
+			return err
+		}
+		hooks.ExplainInto(&ex, r.Route(fields, nil).Fields, time.Now())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
