@@ -237,7 +237,9 @@ rooms:
 	alice.poll("status connected", `() => document.querySelector("#status").textContent === "connected"`)
 	assert.Equal(t, "Operations", alice.eval(`document.querySelector("#room").textContent`))
 	assert.Equal(t, "alice", alice.eval(`document.querySelector("#me-name").textContent`))
-	assert.Contains(t, alice.eval(`document.querySelector("#messages .empty").textContent`), "/v1/alerts", "an empty room says how to send a first alert")
+	hint := alice.eval(`document.querySelector("#messages .empty").textContent`)
+	assert.Contains(t, hint, srv.url("/v1/alerts"), "an empty room says how to send a first alert")
+	assert.Contains(t, hint, `-H "Authorization: Bearer $SITREP_INGEST_TOKEN"`, "in a command a shell runs as shown")
 	alice.shot(shots, "1-empty-room")
 
 	// An alert arrives: its card has the buttons, the open list has it.
