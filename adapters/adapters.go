@@ -140,6 +140,9 @@ type Inbound struct {
 	// HipChat request, a web-room user named by their key); empty where the
 	// name is only what the sender says it is.
 	UserID string `json:"user_id,omitempty"`
+	// Unverified means the platform did not vouch for User: the sender chose
+	// it (a web room's self-declared name). The timeline's origin says so.
+	Unverified bool `json:"unverified,omitempty"`
 	// Text is what the responder typed; for a platform's own slash command,
 	// the text after the command.
 	Text string `json:"text,omitempty"`
@@ -172,6 +175,9 @@ type Reply struct {
 	// Replace asks that it replace the message whose button was pressed,
 	// where the platform can.
 	Replace bool
+	// Quiet marks a confirmation worth showing only to its sender: where the
+	// platform has no private replies, it is not shown at all.
+	Quiet bool
 }
 
 // Empty reports whether there is nothing to say.

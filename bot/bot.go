@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,13 +170,23 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Chat:  b.teams.Chat,
 		Pages: b.pages.Command,
 	})
-	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
+	b.inbox = inbox.New(db, b.handle, inbox.Options{Logger: log.With("component", "inbox")})
 
+	incidentPage := func(id uint64) string { return "/v1/incidents/" + strconv.FormatUint(id, 10) }
 	for _, d := range list {
 		built, err := d.Build(platform.Env{
 			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
 			RoomExists: func(id string) bool { _, ok := b.rooms.ByPlatformID(d.Name, id); return ok },
 			RoomNamed:  b.rooms.Exists,
+			Room: func(id string) (rooms.Room, bool) {
+				if name, ok := b.rooms.ByPlatformID(d.Name, id); ok {
+					return b.rooms.Get(name)
+				}
+				return rooms.Room{}, false
+			},
+			RoomByName:   b.rooms.Get,
+			Timeline:     b.tl,
+			IncidentPath: func(id uint64) string { return incidentPage(id) },
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)
@@ -183,6 +194,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		if built.Chat == nil {
 			log.Info("chat adapter off", "platform", d.Name, "enable", built.Off)
 			continue
+		}
+		if built.IncidentPage != nil {
+			incidentPage = built.IncidentPage
 		}
 		b.chats[d.Name] = built
 	}
@@ -284,6 +298,16 @@ func (b *Bot) afterCommit(r timeline.Result) {
 	}
 	b.outbox.Notify(r.Incident.Rooms...)
 	b.outbox.Notify(r.Wake...)
+}
+
+// handle is the inbox's Handler: the commands, less a Quiet reply where the
+// platform cannot show it to its sender alone.
+func (b *Bot) handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+	r, err := b.cmds.Handle(ctx, in)
+	if built, on := b.chats[in.Platform]; r.Quiet && (!on || !built.Chat.Capabilities().PrivateReplies) {
+		return adapters.Reply{}, err
+	}
+	return r, err
 }
 
 // roomOf maps a platform's room ID to its sitrep room: the room with that

@@ -113,7 +113,7 @@ func TestDispatch(t *testing.T) {
 						assert.Equal(t, tc.state, it.Msg.State, "the card shows the new state")
 						assert.Equal(t, uint64(1), it.Msg.EventID, "the card is the alert that opened the incident")
 						if room != "chat" {
-							assert.Equal(t, "DB: db-1 down", it.Msg.Text, "and keeps its route's text")
+							assert.Equal(t, "#7 "+string(tc.state)+"\nDB: db-1 down", it.Msg.Text, "says the new state and who, and keeps its route's text")
 						}
 					}
 				}

@@ -73,12 +73,17 @@ var (
 // BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
 var BucketWebhooks = []byte("webhooks")
 
+// Buckets of web rooms.
+var (
+	BucketWebOpen = []byte("webopen") // web room ID → nested bucket of incident ID (u64) → the room's view of an open incident (JSON)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
 		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketEscalate, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
-		BucketWebhooks,
+		BucketWebhooks, BucketWebOpen,
 	}
 }
 

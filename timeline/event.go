@@ -90,11 +90,14 @@ func SetEntityState(fields map[string]string, mt string) {
 
 // Origin records where an event came from, so it is never mirrored back there.
 type Origin struct {
-	Adapter   string    `json:"adapter"`              // "http", "alertmanager", "webroom", "slack", ...
-	Room      string    `json:"room,omitempty"`       // sitrep room name the event was typed in
-	MessageID string    `json:"message_id,omitempty"` // platform message ID
-	User      string    `json:"user,omitempty"`
-	Time      time.Time `json:"time"`
+	Adapter   string `json:"adapter"`              // "http", "alertmanager", "webroom", "slack", ...
+	Room      string `json:"room,omitempty"`       // sitrep room name the event was typed in
+	MessageID string `json:"message_id,omitempty"` // platform message ID
+	User      string `json:"user,omitempty"`
+	// Unverified means the platform did not vouch for User: the sender
+	// chose the name (a web room without a configured user key).
+	Unverified bool      `json:"unverified,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // Event is one entry on an incident's timeline.
