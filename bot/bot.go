@@ -187,6 +187,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 			RoomByName:   b.rooms.Get,
 			Timeline:     b.tl,
 			IncidentPath: func(id uint64) string { return incidentPage(id) },
+			StatusPages:  b.pageLines,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)

@@ -48,6 +48,10 @@ type Env struct {
 	// platform serves it (Built.IncidentPage), else the admin API's. Call
 	// it when linking, not at Build: it is settled once every platform is built.
 	IncidentPath func(id uint64) string
+	// StatusPages says what each status page shows of an incident, one
+	// line per page incident ("StatusHub public/api: identified, down"),
+	// for a platform that shows incidents itself.
+	StatusPages func(incident uint64) []string
 }
 
 // Built is a platform's adapter as Build made it.

@@ -12,6 +12,7 @@ import (
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/rooms"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Config is the web room's block of settings, under web: in the config file.
@@ -86,6 +87,16 @@ func Descriptor() platform.Descriptor {
 			}
 			if env.Timeline != nil {
 				opts.Incident = env.Timeline.Incident
+			}
+			if env.StatusPages != nil {
+				opts.StatusPages = func(inc timeline.Incident) []StatusPageState {
+					var out []StatusPageState
+					for _, line := range env.StatusPages(inc.ID) {
+						page, state, _ := strings.Cut(line, ": ")
+						out = append(out, StatusPageState{Page: page, State: state})
+					}
+					return out
+				}
 			}
 			if env.RoomByName != nil {
 				opts.RoomPath = func(name string) (string, bool) {
