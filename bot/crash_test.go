@@ -283,7 +283,7 @@ func BenchmarkStore100kEvents(b *testing.B) {
 		cfg := parseConfig(b, cfgYAML)
 		db, err := storage.Open(cfg.Data, storage.Options{NoSync: true})
 		require.NoError(b, err)
-		bt, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, platforms.All())
+		bt, err := build(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), db, platforms.All(), time.Now)
 		require.NoError(b, err)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(b, err)

@@ -69,6 +69,12 @@ func startBot(t testing.TB, yaml string) *testBot {
 // startBotWith is startBot with the platforms of list.
 func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
 	t.Helper()
+	return startBotClock(t, yaml, list, time.Now)
+}
+
+// startBotClock is startBotWith on the clock now.
+func startBotClock(t testing.TB, yaml string, list platform.List, now func() time.Time) *testBot {
+	t.Helper()
 	cfg := parseConfig(t, yaml)
 	logs := &logtest.Buffer{}
 	level := slog.LevelDebug
@@ -76,7 +82,7 @@ func startBotWith(t testing.TB, yaml string, list platform.List) *testBot {
 		level = slog.LevelWarn
 	}
 	log := logs.Logger(level)
-	b, err := NewWith(cfg, log, list)
+	b, err := newWith(cfg, log, list, now)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", cfg.Listen) // 127.0.0.1:0 unless a test needs its address in advance
 	require.NoError(t, err)
@@ -161,8 +167,9 @@ type roomClient struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
 
-	mu  sync.Mutex
-	log []map[string]any // every frame received, in order
+	mu        sync.Mutex
+	log       []map[string]any // every frame received, in order, but the open-incident ones
+	incidents []map[string]any // the open-incident frames ("incident", "incidents"), in order
 }
 
 // countText counts the message frames received so far whose text holds sub.
@@ -180,7 +187,16 @@ func (c *roomClient) countText(sub string) int {
 
 func (tb *testBot) join(t testing.TB, room string) *roomClient {
 	t.Helper()
+	return tb.joinWith(t, room, "")
+}
+
+// joinWith is join with a query, such as "key=...".
+func (tb *testBot) joinWith(t testing.TB, room, query string) *roomClient {
+	t.Helper()
 	u := strings.Replace(tb.URL, "http://", "ws://", 1) + "/rooms/" + room + "/ws"
+	if query != "" {
+		u += "?" + query
+	}
 	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -193,6 +209,11 @@ func (tb *testBot) join(t testing.TB, room string) *roomClient {
 				return
 			}
 			c.mu.Lock()
+			if f["type"] == "incident" || f["type"] == "incidents" {
+				c.incidents = append(c.incidents, f)
+				c.mu.Unlock()
+				continue
+			}
 			c.log = append(c.log, f)
 			c.mu.Unlock()
 			c.frames <- f

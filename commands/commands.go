@@ -31,7 +31,11 @@ type Options struct {
 	// Chat, if set, takes a chat line that names no incident, typed in the
 	// sitrep room named room (its team's timeline and bridge).
 	Chat func(ctx context.Context, room string, in adapters.Inbound, origin timeline.Origin) error
-	Now  func() time.Time // default time.Now
+	// Pages, if set, carries out the status page subcommands of /incident
+	// (open, update, resolve, maintenance, list); its reply goes to the
+	// sender. A *UsageError it returns is shown as a usage line.
+	Pages func(ctx context.Context, pc PageCommand, in adapters.Inbound, origin timeline.Origin) (string, error)
+	Now   func() time.Time // default time.Now
 }
 
 // Handler turns inbound chat lines into timeline actions.
@@ -41,6 +45,7 @@ type Handler struct {
 	extra  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error)
 	known  map[Verb]bool
 	chat   func(context.Context, string, adapters.Inbound, timeline.Origin) error
+	pages  func(context.Context, PageCommand, adapters.Inbound, timeline.Origin) (string, error)
 	now    func() time.Time
 }
 
@@ -60,6 +65,7 @@ func New(opts Options) *Handler {
 		extra:  map[Verb]func(context.Context, Command, adapters.Inbound) (string, error){},
 		known:  map[Verb]bool{},
 		chat:   opts.Chat,
+		pages:  opts.Pages,
 		now:    opts.Now,
 	}
 	if h.now == nil {
@@ -83,41 +89,48 @@ func (h *Handler) parser() parser { return parser{extra: h.known} }
 // malformed command is answered with a usage line; only storage failures are
 // errors. Replies go to the sender only, where the platform can.
 func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
-	text, err := h.answer(ctx, in)
+	text, quiet, err := h.answer(ctx, in)
 	if err != nil || text == "" {
 		return adapters.Reply{}, err
 	}
-	return adapters.Reply{Text: text, Private: true}, nil
+	return adapters.Reply{Text: text, Private: true, Quiet: quiet}, nil
 }
 
-func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (string, error) {
+// answer is the reply to in; quiet means it only confirms a chat line.
+func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (text string, quiet bool, err error) {
 	switch {
 	case in.Action != nil:
 		cmd, err := actionCommand(*in.Action)
 		if err != nil {
-			return usageReply(err)
+			text, err = usageReply(err)
+			return text, false, err
 		}
-		return h.Run(ctx, cmd, in)
+		text, err = h.Run(ctx, cmd, in)
+		return text, false, err
 	case in.Command != "":
 		cmd, err := h.parser().slash(in.Command, in.Text)
 		if err != nil {
-			return usageReply(err)
+			text, err = usageReply(err)
+			return text, false, err
 		}
-		return h.Run(ctx, cmd, in)
+		text, err = h.Run(ctx, cmd, in)
+		return text, false, err
 	}
 	cmd, ok, err := h.parser().parse(in.Text)
 	if !ok {
 		if o := h.origin(in); h.chat != nil && o.Room != "" {
 			if err := h.chat(ctx, o.Room, in, o); err != nil {
-				return "", fmt.Errorf("chat line: %w", err)
+				return "", false, fmt.Errorf("chat line: %w", err)
 			}
 		}
-		return "", nil // a chat line is already visible in the room
+		return "", false, nil // a chat line is already visible in the room
 	}
 	if err != nil {
-		return usageReply(err)
+		text, err = usageReply(err)
+		return text, false, err
 	}
-	return h.Run(ctx, cmd, in)
+	text, err = h.Run(ctx, cmd, in)
+	return text, err == nil && cmd.Verb == VerbChat && text == chatReply(cmd.IncidentID), err
 }
 
 // actionCommand is the command a button press stands for.
@@ -170,6 +183,9 @@ func (h *Handler) Run(ctx context.Context, cmd Command, in adapters.Inbound) (st
 	case VerbIncidents:
 		return h.list(cmd.Sub)
 	case VerbIncident:
+		if cmd.Page != nil {
+			return h.page(ctx, *cmd.Page, in)
+		}
 		return h.show(cmd.IncidentID)
 	case VerbHelp:
 		return h.help(Verb(cmd.Sub)), nil
@@ -177,8 +193,24 @@ func (h *Handler) Run(ctx context.Context, cmd Command, in adapters.Inbound) (st
 	return fmt.Sprintf("/%s is not available on this server", cmd.Verb), nil
 }
 
+// page carries out a status page subcommand.
+func (h *Handler) page(ctx context.Context, pc PageCommand, in adapters.Inbound) (string, error) {
+	if h.pages == nil {
+		return "status pages are not available on this server", nil
+	}
+	reply, err := h.pages(ctx, pc, in, h.origin(in))
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			return ue.Error(), nil
+		}
+		return "", fmt.Errorf("/incident %s: %w", pc.Sub, err)
+	}
+	return reply, nil
+}
+
 func (h *Handler) origin(in adapters.Inbound) timeline.Origin {
-	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Time: in.Time}
+	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Unverified: in.Unverified, Time: in.Time}
 	if h.roomOf != nil {
 		if room, ok := h.roomOf(in.Platform, in.RoomID); ok {
 			o.Room = room
@@ -207,8 +239,12 @@ func (h *Handler) act(ctx context.Context, cmd Command, in adapters.Inbound, kin
 	case timeline.KindNote:
 		return fmt.Sprintf("noted on #%d", res.Incident.ID), nil
 	}
-	return "", nil // a chat line is already visible in the room
+	// A chat line is already visible in the room; its sender alone learns
+	// that it is on the incident's timeline too (a Quiet reply).
+	return chatReply(res.Incident.ID), nil
 }
+
+func chatReply(id uint64) string { return fmt.Sprintf("on #%d's timeline", id) }
 
 // actionReply turns the errors a responder causes into a reply.
 func actionReply(id uint64, err error) (string, bool) {
@@ -326,6 +362,8 @@ func (h *Handler) help(v Verb) string {
 			return fmt.Sprintf("unknown command /%s", clip(string(v), 30))
 		case !sp.builtin && !h.known[v]:
 			return fmt.Sprintf("/%s is not available on this server", v)
+		case v == VerbIncident:
+			return incidentUsage()
 		case sp.summary == "":
 			return sp.usage
 		}

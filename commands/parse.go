@@ -24,6 +24,7 @@ const (
 	VerbHelp      Verb = "help"
 	VerbOncall    Verb = "oncall"
 	VerbRoute     Verb = "route"
+	VerbStatus    Verb = "status"
 )
 
 // MaxTextRunes bounds the text a command carries (a note, a chat line).
@@ -43,6 +44,7 @@ type Command struct {
 	Sub        string            // incidents: the filter; help: the verb asked about; others: the first word unless it is key=value
 	Args       map[string]string // key=value arguments after Sub (route, oncall, Extra verbs); never nil for those
 	Rest       string            // everything after the verb as typed, trimmed
+	Page       *PageCommand      // incident: a status page subcommand
 }
 
 // UsageError is a command that could not be understood. Its text is meant
@@ -63,12 +65,13 @@ func (e *UsageError) Error() string {
 type shape int
 
 const (
-	shapeIDNote shape = iota // <id> [text]
-	shapeIDText              // <id> <text>
-	shapeID                  // <id>
-	shapeFilter              // [state]
-	shapeHelp                // [verb]
-	shapeArgs                // [sub] [key=value ...]
+	shapeIDNote   shape = iota // <id> [text]
+	shapeIDText                // <id> <text>
+	shapeID                    // <id>
+	shapeFilter                // [state]
+	shapeHelp                  // [verb]
+	shapeArgs                  // [sub] [key=value ...]
+	shapeIncident              // <id>, or a status page subcommand (PageCommand)
 )
 
 type spec struct {
@@ -89,9 +92,10 @@ func specs() []spec {
 		{verb: VerbNote, shape: shapeIDText, builtin: true, usage: "/note <id> <text>", summary: "add a note to an incident's timeline"},
 		{verb: VerbChat, shape: shapeIDText, builtin: true, usage: "/chat <id> <text> (or #<id> <text>)", summary: "put a chat line on an incident's timeline"},
 		{verb: VerbIncidents, shape: shapeFilter, builtin: true, usage: "/incidents [open|triggered|acknowledged|resolved|all]", summary: "list incidents, open ones by default"},
-		{verb: VerbIncident, shape: shapeID, builtin: true, usage: "/incident <id>", summary: "show an incident and its latest events"},
+		{verb: VerbIncident, shape: shapeIncident, builtin: true, usage: "/incident <id> | open | update | resolve | maintenance | list", summary: "show an incident; open, update and resolve status page incidents, announce maintenance, list them (/help incident)"},
 		{verb: VerbHelp, shape: shapeHelp, builtin: true, usage: "/help [command]", summary: "show this help"},
-		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [args]", summary: "who is on call"},
+		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [team]", summary: "who is on call now and next, for this room's team or the one named"},
+		{verb: VerbStatus, shape: shapeArgs, usage: "/status", summary: "what each status page shows, as sitrep last sent it"},
 		{verb: VerbRoute, shape: shapeArgs, strict: true, usage: `/route test key=value key2="quoted value" ...`, summary: "show which rooms an alert with these fields would reach"},
 	}
 }
@@ -275,6 +279,29 @@ func (p parser) command(word, rest string) (Command, error) {
 			return Command{}, err
 		}
 		cmd.IncidentID, cmd.Text = id, text
+	case shapeIncident:
+		tok, more := cutWord(rest)
+		if sub := strings.ToLower(tok); PageUsage(sub) != "" {
+			pc, err := parsePageCommand(sub, more)
+			if err != nil {
+				return Command{}, err
+			}
+			cmd.Sub, cmd.Page = sub, &pc
+			break
+		}
+		if tok == "" || !allDigits(strings.TrimSuffix(strings.TrimPrefix(tok, "#"), ":")) {
+			if tok != "" && isVerbWord(tok) {
+				return Command{}, &UsageError{Usage: incidentUsage(), Msg: fmt.Sprintf("unknown /incident subcommand %q", clip(tok, 30))}
+			}
+		}
+		id, err := parseID(tok, sp.usage)
+		if err != nil {
+			return Command{}, err
+		}
+		if more != "" {
+			return Command{}, unexpected(more, sp.usage)
+		}
+		cmd.IncidentID = id
 	case shapeID:
 		tok, extra := cutWord(rest)
 		id, err := parseID(tok, sp.usage)

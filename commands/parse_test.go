@@ -202,6 +202,8 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"", "/ack 42", "!resolve #1 done", "#42 hi", "#0", "#99999999999999999999999 x", "/route test a=b c=\"d e\"",
 		"/sitrep note 1 x", "/help ack", "/incidents open", "/oncall \"x", "/sitrep #3", "/\xff", "#1\u00a0ü", "/route “a b”=c",
+		`/incident open "DB slow" --status degraded --services api,web -- slow`, "/incident update 3 identified --status=down fixed",
+		"/incident resolve 3 -- done", `/incident maintenance x --start "tomorrow 02:00" --end +2h`, "/incident list", "/incident open -- --",
 	} {
 		f.Add(s)
 	}
@@ -224,9 +226,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) gave unknown verb %q", s, cmd.Verb)
 		}
 		switch cmd.Verb {
-		case VerbAck, VerbResolve, VerbChat, VerbNote, VerbIncident:
+		case VerbAck, VerbResolve, VerbChat, VerbNote:
 			if cmd.IncidentID == 0 {
 				t.Fatalf("Parse(%q) gave incident 0", s)
+			}
+		case VerbIncident:
+			if cmd.Page == nil && cmd.IncidentID == 0 {
+				t.Fatalf("Parse(%q) gave incident 0", s)
+			}
+			if p := cmd.Page; p != nil && (p.Sub == "update" || p.Sub == "resolve") && p.IncidentID == 0 {
+				t.Fatalf("Parse(%q) gave a page command on incident 0", s)
 			}
 		}
 		if n := len([]rune(cmd.Text)); n > MaxTextRunes {

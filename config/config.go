@@ -18,9 +18,11 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // Config is sitrep's whole configuration.
@@ -39,7 +41,15 @@ type Config struct {
 	Ingest      Ingest               `yaml:"ingest"`       // caps on what one alert may carry
 	RateLimits  map[string]RateLimit `yaml:"rate_limits"`  // by platform name
 	StatusPages []StatusPage         `yaml:"status_pages"` // status pages routes publish on
-	Retention   string               `yaml:"retention"`    // how long a resolved incident is kept after its last event ("90d", "2160h"); "0" or "off" keeps everything; default 90d (see RetentionPeriod)
+	// DefaultStatusPage is the page /incident commands use without --page
+	// when there is more than one; must name one of status_pages.
+	DefaultStatusPage string `yaml:"default_status_page"`
+	// StatusAdmins says who may change status pages from chat; nil: every room.
+	StatusAdmins *StatusAdmins          `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook        `yaml:"webhooks"`  // outgoing webhooks, Splunk On-Call style
+	Schedules    []oncall.Schedule      `yaml:"schedules"` // on-call schedules, one per team
+	Users        map[string]oncall.User `yaml:"users"`     // people's user IDs by platform, for mentions
+	Retention    string                 `yaml:"retention"` // how long a resolved incident is kept after its last event ("90d", "2160h"); "0" or "off" keeps everything; default 90d (see RetentionPeriod)
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -283,6 +293,7 @@ func (c *Config) applyEnv(env func(string) string) {
 		})
 	}
 	c.applyPageEnv(set)
+	c.applyWebhookEnv(set)
 }
 
 // PublicURLSet reports whether public_url was configured rather than derived from listen.
@@ -406,6 +417,7 @@ func (c *Config) Redacted() Config {
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
 	r.StatusPages = redactedPages(c.StatusPages)
+	r.Webhooks = redactedWebhooks(c.Webhooks)
 	return r
 }
 
@@ -416,6 +428,7 @@ func (c *Config) secrets() []string {
 		s = append(s, r.Token, r.NotifyToken)
 	}
 	s = append(s, c.pageSecrets()...)
+	s = append(s, c.webhookSecrets()...)
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
 			if tag.Get("secret") == "true" {

@@ -15,19 +15,45 @@ import (
 // them, and SITREP_STATUS_PAGE_<NAME>_URL (a page with one URL) or
 // SITREP_STATUS_PAGE_<NAME>_<SERVICE>_URL (a service's) overrides the file.
 type StatusPage struct {
-	Name string `yaml:"name"`
-	Kind string `yaml:"kind"` // statushub, statuscast
+	Name string `yaml:"name" json:"name"`
+	Kind string `yaml:"kind" json:"kind"` // statushub, statuscast
 	// URL is the page's one hook URL, for a kind without services (StatusCast).
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url,omitempty"`
 	// Services maps each service of the page to its hook URL, for a kind with
 	// services (StatusHub: one Generic Hook v2 URL per service).
-	Services map[string]string `yaml:"services"`
+	Services map[string]string `yaml:"services" json:"services,omitempty"`
 }
 
 // PageKind is what the config knows of a status page kind (a Platform whose
-// PageKind is set): whether its pages list services.
+// PageKind is set): whether its pages list services, whether it is driven
+// by monitors (an alert reaches it only with a monitor_name), and its name
+// as people write it.
 type PageKind struct {
 	Services bool
+	Monitor  bool
+	Title    string // "StatusHub"
+}
+
+// StatusAdmins are who may change status pages from chat (/incident open,
+// update, resolve, maintenance): anyone in one of Rooms, and the users
+// listed as "platform:user ID" where the platform vouches for who they are
+// (Slack, Discord, HipChat's signed add-on requests, web-room users named by
+// their key).
+type StatusAdmins struct {
+	Rooms []string `yaml:"rooms"`
+	Users []string `yaml:"users"`
+}
+
+// Allows reports whether a command from room by user on platform may change
+// status pages; verified says whether the platform vouches for user.
+func (a *StatusAdmins) Allows(room, platform, user string, verified bool) bool {
+	if a == nil {
+		return true
+	}
+	if room != "" && slices.Contains(a.Rooms, room) {
+		return true
+	}
+	return verified && user != "" && slices.Contains(a.Users, platform+":"+user)
 }
 
 // StatusPage returns the status page named name.
@@ -119,6 +145,52 @@ func (p *problems) statusPages() {
 		p.url(prefix+".url", sp.URL, true)
 	}
 }
+
+// statusAdmins checks default_status_page and status_admins.
+func (p *problems) statusAdmins() {
+	c := p.c
+	if c.DefaultStatusPage != "" {
+		if _, ok := c.StatusPage(c.DefaultStatusPage); !ok {
+			p.add("default_status_page", "unknown status page %q", c.DefaultStatusPage)
+		}
+	}
+	if c.StatusAdmins == nil {
+		return
+	}
+	for i, r := range c.StatusAdmins.Rooms {
+		if r == "" {
+			p.add(fmt.Sprintf("status_admins.rooms[%d]", i), "empty room name")
+		}
+	}
+	for i, u := range c.StatusAdmins.Users {
+		if pl, id, ok := strings.Cut(u, ":"); !ok || pl == "" || id == "" {
+			p.add(fmt.Sprintf("status_admins.users[%d]", i), "expected platform:user, like slack:U123, got %q", u)
+		}
+	}
+}
+
+// CheckStatusPage checks one page as the config checks its status_pages
+// entries (a page the admin API is given): it returns the field at fault
+// ("kind", "services.api", "url") and why, or "".
+func (c *Config) CheckStatusPage(sp StatusPage) (field, msg string) {
+	one := Config{platforms: c.platforms, StatusPages: []StatusPage{sp}}
+	p := &problems{c: &one}
+	p.statusPages()
+	if len(p.errs) == 0 {
+		return "", ""
+	}
+	e := p.errs[0]
+	msg = e.Msg
+	for _, u := range one.pageSecrets() {
+		if u != "" {
+			msg = strings.ReplaceAll(msg, u, secret.Redact(u))
+		}
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(e.Key, "status_pages[0]"), "."), msg
+}
+
+// Redacted is the page with its hook URLs redacted.
+func (p StatusPage) Redacted() StatusPage { return redactedPages([]StatusPage{p})[0] }
 
 // pageCheck is routing's check of a status_page block's page and services.
 func (c *Config) pageCheck(page string, services []string) (string, error) {

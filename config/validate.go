@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 )
@@ -76,7 +77,10 @@ func (c *Config) validate() Errors {
 	p.teams()
 	p.defaultRoom()
 	p.statusPages()
+	p.statusAdmins()
 	p.routes()
+	p.webhooks()
+	p.schedules()
 	p.outbox()
 	p.retention()
 	if c.Ingest.MaxFields < 0 {
@@ -222,6 +226,45 @@ func (p *problems) teams() {
 			}
 		}
 	}
+}
+
+func (p *problems) schedules() {
+	c := p.c
+	first := map[string]int{}
+	for i, s := range c.Schedules {
+		prefix := fmt.Sprintf("schedules[%d]", i)
+		t, _ := c.Team(s.Team)
+		if _, err := oncall.Compile(s, t.Location()); err != nil {
+			for _, fe := range oncall.Problems(err) {
+				p.add(prefix+"."+fe.Field, "%s", fe.Msg)
+			}
+		}
+		if j, dup := first[s.Team]; dup && s.Team != "" {
+			p.add(prefix+".team", "team %q already has a schedule: schedules[%d]", s.Team, j)
+		} else {
+			first[s.Team] = i
+		}
+	}
+	for _, fe := range oncall.CheckUsers(c.Users) {
+		p.add(fe.Field, "%s", fe.Msg)
+	}
+}
+
+// Warnings lists what works but is likely a mistake, each naming its key
+// and line: a schedule for a team that has no rooms announces to no one.
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, s := range c.Schedules {
+		has := false
+		for _, r := range c.Rooms {
+			has = has || r.Team == s.Team
+		}
+		if !has {
+			key := fmt.Sprintf("schedules[%d].team", i)
+			out = append(out, fmt.Sprintf("%s:%d: %s: team %q has no rooms: its handoffs are announced in none (give rooms team: %s)", c.file, c.lineOf(key), key, s.Team, s.Team))
+		}
+	}
+	return out
 }
 
 func (p *problems) defaultRoom() {

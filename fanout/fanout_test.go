@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,7 +69,7 @@ func TestDispatch(t *testing.T) {
 	triggered := timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields, Origin: timeline.Origin{Adapter: "http"}}
 
 	q := queued{}
-	require.NoError(t, f.Dispatch(q, &inc, &triggered))
+	require.NoError(t, dispatch(f, q, &inc, &triggered))
 	assert.Equal(t, []string{"web", "slackish", "chat"}, inc.Rooms, "the incident remembers its rooms, in route order")
 	assert.Equal(t, map[string]string{"web": "DB: db-1 down", "slackish": "DB: db-1 down"}, inc.Messages, "and the text each route gave its card")
 	for room, items := range q {
@@ -103,7 +104,7 @@ func TestDispatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inc.State = tc.state
 			q := queued{}
-			require.NoError(t, f.Dispatch(q, &inc, &tc.ev))
+			require.NoError(t, dispatch(f, q, &inc, &tc.ev))
 			got := map[string][]adapters.Op{}
 			for room, items := range q {
 				got[room] = ops(items)
@@ -112,7 +113,7 @@ func TestDispatch(t *testing.T) {
 						assert.Equal(t, tc.state, it.Msg.State, "the card shows the new state")
 						assert.Equal(t, uint64(1), it.Msg.EventID, "the card is the alert that opened the incident")
 						if room != "chat" {
-							assert.Equal(t, "DB: db-1 down", it.Msg.Text, "and keeps its route's text")
+							assert.Equal(t, "#7 "+string(tc.state)+"\nDB: db-1 down", it.Msg.Text, "says the new state and who, and keeps its route's text")
 						}
 					}
 				}
@@ -127,9 +128,9 @@ func TestPolicy(t *testing.T) {
 	f.opts.Rooms = Policy{Hears: func(k timeline.Kind) bool { return k != timeline.KindChat }, NoDigest: true}
 	inc := timeline.Incident{ID: 9, Title: "x", State: timeline.StateTriggered, Rooms: []string{"web"}}
 	q := queued{}
-	require.NoError(t, f.Dispatch(q, &inc, &timeline.Event{Kind: timeline.KindChat, Text: "hi"}))
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{Kind: timeline.KindChat, Text: "hi"}))
 	assert.Empty(t, q, "a destination hears only the kinds its policy names")
-	require.NoError(t, f.Dispatch(q, &inc, &timeline.Event{Kind: timeline.KindNote, Text: "n"}))
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{Kind: timeline.KindNote, Text: "n"}))
 	require.Len(t, q["web"], 1)
 	assert.True(t, q["web"][0].NoDigest)
 }
@@ -148,14 +149,40 @@ func TestTeamLines(t *testing.T) {
 	inc := timeline.Incident{ID: 3, Title: "db-1 down", State: timeline.StateTriggered}
 	l := &logged{queued: queued{}, lines: map[string][]teams.Entry{}}
 	fields := map[string]string{"service": "db", "entity_display_name": "db-1 down"}
-	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields}))
-	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 2, Kind: timeline.KindAcknowledged}))
+	require.NoError(t, dispatch(f, l, &inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields}))
+	require.NoError(t, dispatch(f, l, &inc, &timeline.Event{ID: 2, Kind: timeline.KindAcknowledged}))
 	inc.State = timeline.StateResolved
-	require.NoError(t, f.Dispatch(l, &inc, &timeline.Event{ID: 3, Kind: timeline.KindResolved}))
+	require.NoError(t, dispatch(f, l, &inc, &timeline.Event{ID: 3, Kind: timeline.KindResolved}))
 	for team, n := range map[string]int{"payments": 2, "dba": 2} {
 		require.Len(t, l.lines[team], n, "one line per team for opened and resolved, none for the ack: %s", team)
 		assert.Equal(t, "#3 opened: db-1 down", l.lines[team][0].Text)
 		assert.Equal(t, teams.KindResolved, l.lines[team][1].Kind)
 		assert.Equal(t, uint64(3), l.lines[team][1].IncidentID)
 	}
+}
+
+// dispatch is f.Dispatch for tests that look only at its error.
+func dispatch(f *Fanout, q Writer, inc *timeline.Incident, ev *timeline.Event) error {
+	_, err := f.Dispatch(q, inc, ev)
+	return err
+}
+
+// A new incident's card in a team room names who is on call; later events
+// and rooms with no one on call do not.
+func TestFirstMessageNamesWhoIsOnCall(t *testing.T) {
+	f := newFanout(t)
+	f.opts.OnCall = func(room string, _ time.Time) string {
+		if room == "slackish" {
+			return "on call: bob"
+		}
+		return ""
+	}
+	q := queued{}
+	inc := timeline.Incident{ID: 4, Title: "db-1 down", State: timeline.StateTriggered}
+	fields := map[string]string{"service": "db", "entity_display_name": "db-1 down"}
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields}))
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{ID: 2, Kind: timeline.KindNote, Text: "looking"}))
+	assert.Equal(t, "DB: db-1 down\non call: bob", q["slackish"][0].Msg.Text)
+	assert.Equal(t, "DB: db-1 down", q["web"][0].Msg.Text)
+	assert.NotContains(t, q["slackish"][1].Msg.Text, "on call")
 }

@@ -102,6 +102,9 @@ func (o *Outbox) kill(ctx context.Context, room string, e Entry, reason string) 
 	}
 	o.m.dead.Inc()
 	o.log.Warn("message dead-lettered", "room", room, "seq", e.Seq, "incident", e.Msg.IncidentID, "reason", reason)
+	if o.opts.Dead != nil {
+		o.opts.Dead(DeadEntry{Room: room, Entry: e, Error: reason, DiedAt: now})
+	}
 	return nil
 }
 
@@ -178,5 +181,10 @@ func (o *Outbox) killExpired(ctx context.Context, room string, now time.Time, li
 	o.log.Warn("expired messages dead-lettered", "room", room, "entries", len(killed),
 		"first_seq", first.Seq, "last_seq", last.Seq, "first_incident", first.Msg.IncidentID,
 		"reason", expiredReason(first, now, o.opts.MaxAge))
+	if o.opts.Dead != nil {
+		for _, e := range killed {
+			o.opts.Dead(DeadEntry{Room: room, Entry: e, Error: expiredReason(e, now, o.opts.MaxAge), DiedAt: now})
+		}
+	}
 	return nil
 }

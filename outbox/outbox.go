@@ -120,9 +120,13 @@ type Options struct {
 	MaxBackoff time.Duration
 	// DigestAfter: collapse a room's backlog when it cannot drain within this; default 1s.
 	DigestAfter time.Duration
-	Logger      *slog.Logger
-	Metrics     prometheus.Registerer // may be nil
-	Now         func() time.Time      // default time.Now
+	// Dead, if set, hears of each entry moved to the dead letters, after
+	// the commit (a status page's refusal is told in the incident's rooms).
+	// It must not block.
+	Dead    func(d DeadEntry)
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // may be nil
+	Now     func() time.Time      // default time.Now
 }
 
 // Entry is one pending side effect in one room.

@@ -15,12 +15,35 @@ import (
 // are redacted everywhere in it, including in rendered messages and in
 // values rendered from them.
 type Explanation struct {
-	Alert        map[string]string `json:"alert"`                // the alert's fields as given
-	Rules        []RuleTrace       `json:"rules"`                // every rule tried, in order
-	StoppedBy    string            `json:"stopped_by,omitempty"` // the rule without continue that ended routing
-	Fields       map[string]string `json:"fields"`               // the fields after all set actions
-	Destinations []Destination     `json:"targets"`              // the rooms the alert goes to
-	Default      bool              `json:"default"`              // no rule delivered; the default rooms were used
+	Alert        map[string]string `json:"alert"`                  // the alert's fields as given
+	Rules        []RuleTrace       `json:"rules"`                  // every rule tried, in order
+	StoppedBy    string            `json:"stopped_by,omitempty"`   // the rule without continue that ended routing
+	Fields       map[string]string `json:"fields"`                 // the fields after all set actions
+	Destinations []Destination     `json:"targets"`                // the rooms the alert goes to
+	Default      bool              `json:"default"`                // no rule delivered; the default rooms were used
+	StatusPages  []PageShown       `json:"status_pages,omitempty"` // the status pages the alert is published on
+	// Webhooks are the outgoing webhooks a new incident of the alert would
+	// fire or not, and why; the caller that knows them appends them.
+	Webhooks []WebhookTrace `json:"webhooks,omitempty"`
+}
+
+// WebhookTrace is what an outgoing webhook would do for a new incident of
+// the alert.
+type WebhookTrace struct {
+	Name   string `json:"name"`
+	Event  string `json:"event"`
+	Fires  bool   `json:"fires"`
+	Method string `json:"method,omitempty"`
+	URL    string `json:"url,omitempty"`    // rendered, tokens redacted
+	Reason string `json:"reason,omitempty"` // why it does not fire
+}
+
+// PageShown is a status page target as Explain shows it.
+type PageShown struct {
+	PageTarget
+	// NoMonitor says the route's monitor_name names a field the alert does
+	// not have: pages driven by monitors (StatusCast) do not get the alert.
+	NoMonitor string `json:"no_monitor,omitempty"`
 }
 
 // RuleTrace is what one rule did.
@@ -73,7 +96,22 @@ func (r *Router) Explain(alert, incident map[string]string) Explanation {
 	for i, t := range d.Destinations {
 		ex.Destinations[i] = Destination{Room: t.Room, Rule: t.Rule, Message: msgs[t.Rule]}
 	}
+	for _, t := range d.StatusPages {
+		ps := PageShown{PageTarget: t}
+		if t.MonitorName == "" {
+			ps.NoMonitor = fmt.Sprintf("monitor_name %s names a field the alert lacks: monitor-driven pages (StatusCast) do not get it",
+				cmpOr(t.StatusPage.MonitorName, DefaultMonitorName))
+		}
+		ex.StatusPages = append(ex.StatusPages, ps)
+	}
 	return ex
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // view holds the values Explain shows for fields that set actions wrote:
@@ -185,8 +223,32 @@ func (e Explanation) String() string {
 		}
 		b.WriteByte('\n')
 	}
+	for _, p := range e.StatusPages {
+		fmt.Fprintf(&b, "→ status page %s", p.Page)
+		if len(p.Services) > 0 {
+			fmt.Fprintf(&b, " (%s)", strings.Join(p.Services, ", "))
+		}
+		fmt.Fprintf(&b, " (rule %s)", p.Rule)
+		if p.Wait > 0 {
+			fmt.Fprintf(&b, ", after %s", p.Wait)
+		}
+		if p.MonitorName != "" {
+			fmt.Fprintf(&b, ", monitor %q", p.MonitorName)
+		}
+		if p.NoMonitor != "" {
+			fmt.Fprintf(&b, ": %s", p.NoMonitor)
+		}
+		b.WriteByte('\n')
+	}
 	if !maps.Equal(e.Alert, e.Fields) {
 		fmt.Fprintf(&b, "fields: %s\n", fieldList(e.Fields))
+	}
+	for _, w := range e.Webhooks {
+		if w.Fires {
+			fmt.Fprintf(&b, "⇒ webhook %s (%s): %s %s\n", w.Name, w.Event, w.Method, w.URL)
+		} else {
+			fmt.Fprintf(&b, "✗ webhook %s (%s): does not fire: %s\n", w.Name, w.Event, w.Reason)
+		}
 	}
 	return b.String()
 }

@@ -15,6 +15,9 @@ type StatusPage struct {
 	// Wait holds a publication back this long: an alert that recovers
 	// within it never reaches the page (flap suppression).
 	Wait time.Duration `json:"wait,omitempty" yaml:"wait,omitempty"`
+	// Combine lets concurrent alerts on the same services share one page
+	// incident, which recovers with the last of them.
+	Combine bool `json:"combine,omitempty" yaml:"combine,omitempty"`
 	// Publish is auto (the default) or draft.
 	Publish string `json:"publish,omitempty" yaml:"publish,omitempty"`
 	// Silent publishes without notifying the page's subscribers.

@@ -61,7 +61,8 @@ var (
 	BucketDead       = []byte("dead")      // entry ID (u64) → dead-lettered entry JSON
 	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
 	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
-	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
+	BucketOnCall     = []byte("oncall")    // nested buckets: schedules (team → schedule JSON), state (team → next handoff and who was announced), external (team → who another tool reports on call)
+	BucketEscalate   = []byte("escalate")  // nested buckets: due (due unix ns ‖ incident ID ‖ step, u64 ‖ u64 ‖ u32 → timer JSON), incident (incident ID ‖ step → its due key)
 	BucketInbox      = []byte("inbox")     // seq (u64) → an inbound message or action not yet handled (JSON)
 	BucketInboxSeen  = []byte("inboxseen") // platform ‖ 0 ‖ dedupe key → when it was received (unix ns, u64)
 	BucketTeams      = []byte("teams")     // team name → nested bucket of entry ID (u64) → team timeline entry JSON
@@ -94,11 +95,26 @@ var (
 	BucketDiscordSigs  = []byte("discordsigs")  // an interaction's Ed25519 signature (64 bytes) → when it stops being acceptable (unix s, u64), against replays
 )
 
+// Buckets of status pages.
+var (
+	BucketStatusPages   = []byte("statuspages")   // page incidents, their links to incidents, held-back publications, what each service shows (keys by prefix: package statuspage)
+	BucketStatusConfigs = []byte("statusconfigs") // status page name → page JSON, hook URLs included (the pages the API and the config set)
+)
+
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
+// Buckets of web rooms.
+var (
+	BucketWebOpen = []byte("webopen") // web room ID → nested bucket of incident ID (u64) → the room's view of an open incident (JSON)
+)
+
 func allBuckets() [][]byte {
 	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketIncidentEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketEscalate, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
-		BucketDiscordCards, BucketDiscordSigs,
+		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
+		BucketWebhooks, BucketWebOpen,
 	}
 }
 

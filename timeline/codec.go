@@ -48,6 +48,10 @@ func appendOrigin(b []byte, o *Origin, bad *bool) []byte {
 		b = appendKey(b, "user")
 		b = jsonenc.AppendString(b, o.User)
 	}
+	if o.Unverified {
+		b = appendKey(b, "unverified")
+		b = append(b, "true"...)
+	}
 	b = appendKey(b, "time")
 	b = appendTime(b, o.Time, bad)
 	return append(b, '}')

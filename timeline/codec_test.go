@@ -19,7 +19,7 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 	events := []Event{
 		{},
 		{ID: 1, IncidentID: 2, Kind: KindTriggered, Text: "disk full", Fields: map[string]string{"b": "2", "a": "1", odd: odd}, Origin: Origin{Adapter: "http", Time: at}, Time: at},
-		{ID: 9, IncidentID: 3, Kind: KindChat, Text: odd, Origin: Origin{Adapter: "webroom", Room: "ops", MessageID: "17", User: "alice", Time: at.In(time.FixedZone("x", 3600))}, Time: later},
+		{ID: 9, IncidentID: 3, Kind: KindChat, Text: odd, Origin: Origin{Adapter: "webroom", Room: "ops", MessageID: "17", User: "alice (unverified)", Unverified: true, Time: at.In(time.FixedZone("x", 3600))}, Time: later},
 		{ID: 1 << 63, Fields: map[string]string{}},
 	}
 	for i := range events {

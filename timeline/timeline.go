@@ -288,7 +288,7 @@ func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created boo
 // Action is something a responder did to an incident from a room or the API.
 type Action struct {
 	IncidentID uint64
-	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand or KindStatusPage
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand KindStatusPage or KindEscalated
 	Text       string
 	Fields     map[string]string // what the action names beyond its text (a status page change: page, state, status), kept on its event
 	Origin     Origin
@@ -299,7 +299,7 @@ type Action struct {
 // incident is ErrNotFound.
 func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	switch a.Kind {
-	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage:
+	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage, KindEscalated:
 	default:
 		return Result{}, fmt.Errorf("act: unsupported action %q", a.Kind)
 	}
@@ -325,6 +325,10 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
 			}
 			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
+		case KindEscalated:
+			if inc.State != StateTriggered {
+				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
+			}
 		}
 		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Fields: a.Fields, Origin: origin, Time: now}, false, nil)
 		return err

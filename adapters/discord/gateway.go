@@ -86,7 +86,7 @@ func (c *Client) ChatInbound(m *discordgo.Message) (adapters.Inbound, bool) {
 	if at.IsZero() {
 		at = c.opts.Now().UTC()
 	}
-	return adapters.Inbound{Platform: Platform, RoomID: room, User: name, Text: text, MessageID: m.ID, Key: "message:" + m.ID, Time: at}, true
+	return adapters.Inbound{Platform: Platform, RoomID: room, User: name, UserID: m.Author.ID, Text: text, MessageID: m.ID, Key: "message:" + m.ID, Time: at}, true
 }
 
 func (c *Client) onMessage(ev *discordgo.MessageCreate) {

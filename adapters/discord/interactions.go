@@ -127,6 +127,9 @@ func displayName(i *discordgo.Interaction) string {
 // *InteractionError, answered privately.
 func Inbound(i *discordgo.Interaction, room string) (adapters.Inbound, error) {
 	in := adapters.Inbound{Platform: Platform, RoomID: room, User: displayName(i), Key: "interaction:" + i.ID}
+	if u := user(i); u != nil {
+		in.UserID = u.ID
+	}
 	switch i.Type {
 	case discordgo.InteractionMessageComponent:
 		data, _ := i.Data.(discordgo.MessageComponentInteractionData)

@@ -126,5 +126,6 @@ func (c *Client) VerifyWebhook(ctx context.Context, token string, body []byte) (
 	} else if err != nil {
 		return adapters.Inbound{}, err
 	}
+	in.UserID = in.User // HipChat signed the request it names the sender in
 	return in, nil
 }

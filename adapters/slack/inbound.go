@@ -299,7 +299,7 @@ func (c *Client) command(ctx context.Context, cmd slack.SlashCommand, mark func(
 	}
 	in := adapters.Inbound{
 		Platform: Platform, RoomID: cmd.ChannelID, Command: word, Text: strings.TrimSpace(rest),
-		User: c.users.name(ctx, cmd.UserID, cmd.UserName), Time: c.opts.Now().UTC(),
+		User: c.users.name(ctx, cmd.UserID, cmd.UserName), UserID: cmd.UserID, Time: c.opts.Now().UTC(),
 	}
 	if cmd.TriggerID != "" {
 		in.Key = "command:" + cmd.TriggerID
@@ -435,7 +435,7 @@ func (c *Client) interaction(ctx context.Context, cb slack.InteractionCallback, 
 	}
 	in := adapters.Inbound{
 		Platform: Platform, RoomID: channel, Action: &adapters.Action{Verb: verb, IncidentID: id}, MessageID: ts,
-		User: c.users.name(ctx, cb.User.ID, cb.User.Name), Time: c.opts.Now().UTC(),
+		User: c.users.name(ctx, cb.User.ID, cb.User.Name), UserID: cb.User.ID, Time: c.opts.Now().UTC(),
 	}
 	switch {
 	case cb.TriggerID != "":
@@ -498,7 +498,7 @@ func (c *Client) event(ctx context.Context, ev slackevents.EventsAPIEvent, event
 	}
 	in := adapters.Inbound{
 		Platform: Platform, RoomID: m.Channel, Text: text, MessageID: m.TimeStamp, Key: "event:" + eventID,
-		User: c.users.name(ctx, m.User, ""), Time: c.opts.Now().UTC(),
+		User: c.users.name(ctx, m.User, ""), UserID: m.User, Time: c.opts.Now().UTC(),
 	}
 	if err := mark(ctx); err != nil {
 		return nil, err

@@ -123,7 +123,7 @@ func TestInboundRefusals(t *testing.T) {
 	assert.Equal(t, 401, r.Status)
 	assert.Contains(t, string(r.Body), "replayed")
 	require.Len(t, rec.inbounds(), 1)
-	assert.Equal(t, adapters.Inbound{Platform: "slack", RoomID: chanOps, User: "alice", Command: "ack", Text: "1", Key: "command:t1"}, withoutTime(rec.inbounds()[0]))
+	assert.Equal(t, adapters.Inbound{Platform: "slack", RoomID: chanOps, User: "alice", UserID: "U616C696365", Command: "ack", Text: "1", Key: "command:t1"}, withoutTime(rec.inbounds()[0]))
 
 	// url_verification answers the challenge.
 	r, err = slacktest.Post(ctx, f.srv.URL+slackadapter.EventsPath, "application/json", secret, now, []byte(`{"type":"url_verification","challenge":"abc123","token":"x"}`), nil)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/sitrep/sitrep/adapters/hookpost"
+	"github.com/sitrep/sitrep/statuspage"
 )
 
 // Kind is the status_pages kind of a StatusCast page.
@@ -41,6 +42,19 @@ func Render(u Update) (json.RawMessage, error) {
 		return nil, fmt.Errorf("statuscast update: %w", err)
 	}
 	return b, nil
+}
+
+// RenderUpdate is the kind's statuspage.Renderer: StatusCast hears of a page
+// incident when it opens (state: the alert's entity_state) and when its
+// alerts recover (state OK); nothing else.
+func RenderUpdate(u statuspage.Update) (json.RawMessage, error) {
+	switch u.Change {
+	case statuspage.Opened:
+		return Render(Update{MonitorName: u.MonitorName, State: u.EntityState})
+	case statuspage.Recovered:
+		return Render(Update{MonitorName: u.MonitorName, State: "OK"})
+	}
+	return nil, nil
 }
 
 // New returns the kind's Chat: it posts rendered updates to the hook URL in

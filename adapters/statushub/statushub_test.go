@@ -11,9 +11,10 @@ import (
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/adapters/statushub"
 	"github.com/sitrep/sitrep/adapters/statushub/statushubtest"
+	"github.com/sitrep/sitrep/statuspage"
 )
 
-func update(state statushub.State, status statushub.Status) statushub.Incident {
+func update(state statuspage.State, status statuspage.Status) statushub.Incident {
 	return statushub.Incident{Type: "incident", ID: "sitrep-7-api", Title: "API down", Description: "5xx on /v1",
 		StartTime: statushub.FormatTime(time.Date(2026, 3, 4, 5, 6, 7, 890, time.FixedZone("x", 3600))), State: state, Status: status}
 }
@@ -34,7 +35,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			u := update(statushub.Investigating, statushub.Down)
+			u := update(statuspage.Investigating, statuspage.Down)
 			tc.edit(&u)
 			_, err := statushub.Render(u)
 			if tc.field == "" {
@@ -59,25 +60,25 @@ func TestDeliverToFake(t *testing.T) {
 		return err
 	}
 	// resolved first is refused, permanently, with the fake's reason
-	err := deliver(update(statushub.Resolved, statushub.Up))
+	err := deliver(update(statuspage.Resolved, statuspage.Up))
 	require.Error(t, err)
 	assert.True(t, adapters.IsPermanent(err))
 	assert.Contains(t, err.Error(), "resolved cannot be the first update")
 	assert.NotContains(t, err.Error(), "token")
 
-	require.NoError(t, deliver(update(statushub.Investigating, statushub.Down)))
+	require.NoError(t, deliver(update(statuspage.Investigating, statuspage.Down)))
 	fake.Fail(1, 429, "3", "slow down")
-	err = deliver(update(statushub.Identified, statushub.Down))
+	err = deliver(update(statuspage.Identified, statuspage.Down))
 	after, limited := adapters.RetryAfter(err)
 	require.True(t, limited)
 	assert.Equal(t, 3*time.Second, after)
 	fake.Fail(1, 503, "", "busy")
-	err = deliver(update(statushub.Identified, statushub.Down))
+	err = deliver(update(statuspage.Identified, statuspage.Down))
 	require.Error(t, err)
 	assert.False(t, adapters.IsPermanent(err))
-	require.NoError(t, deliver(update(statushub.Identified, statushub.Down)))
-	require.NoError(t, deliver(update(statushub.Resolved, statushub.Up)))
-	err = deliver(update(statushub.Monitoring, statushub.Up))
+	require.NoError(t, deliver(update(statuspage.Identified, statuspage.Down)))
+	require.NoError(t, deliver(update(statuspage.Resolved, statuspage.Up)))
+	err = deliver(update(statuspage.Monitoring, statuspage.Up))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nothing may follow")
 

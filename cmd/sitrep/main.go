@@ -27,6 +27,7 @@ import (
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -230,7 +231,10 @@ func configCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, %d on-call schedules, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), len(cfg.Schedules), cfg.DefaultRoom)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	return nil
 }
 
@@ -272,6 +276,11 @@ func routeTest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		ex = r.Explain(fields, nil)
+		hooks, err := webhooks.Compile(cfg.Webhooks, webhooks.Options{PublicURL: cfg.PublicURL})
+		if err != nil {
+			return err
+		}
+		hooks.ExplainInto(&ex, r.Route(fields, nil).Fields, time.Now())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

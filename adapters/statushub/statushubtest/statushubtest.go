@@ -22,6 +22,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/sitrep/sitrep/adapters/statushub"
+	"github.com/sitrep/sitrep/statuspage"
 )
 
 //go:embed incident.schema.json
@@ -46,6 +47,7 @@ type Server struct {
 	tokens     map[string]string // token → service
 	updates    []Update
 	violations []string
+	watchers   []chan Update
 	resolved   map[string]bool // service/id → resolved
 	seen       map[string]bool // service/id → had an update
 	fail       []failure
@@ -121,6 +123,16 @@ func (s *Server) Updates(service string) []Update {
 	return out
 }
 
+// Watch returns a channel that receives every update accepted from now on
+// (up to 1024 unread; more are dropped from the channel, not from Updates).
+func (s *Server) Watch() <-chan Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan Update, 1024)
+	s.watchers = append(s.watchers, c)
+	return c
+}
+
 // Violations lists every request the fake refused as breaking the hook's rules.
 func (s *Server) Violations() []string {
 	s.mu.Lock()
@@ -180,14 +192,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case s.resolved[key]:
 			refuse("incident %s on %s is resolved: nothing may follow", u.ID, service)
 			return
-		case !s.seen[key] && u.State == statushub.Resolved:
+		case !s.seen[key] && u.State == statuspage.Resolved:
 			refuse("incident %s on %s: resolved cannot be the first update", u.ID, service)
 			return
 		}
 		s.seen[key] = true
-		s.resolved[key] = u.State == statushub.Resolved
+		s.resolved[key] = u.State == statuspage.Resolved
 	}
 	s.updates = append(s.updates, Update{Service: service, Body: body, Incident: u})
+	for _, c := range s.watchers {
+		select {
+		case c <- s.updates[len(s.updates)-1]:
+		default:
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(`{"ok":true}`))
 }
