@@ -291,11 +291,12 @@ func BenchmarkStore100kEvents(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- bt.Run(ctx, ln) }()
 		types := []string{timeline.MsgCritical, timeline.MsgWarning, timeline.MsgInfo, timeline.MsgAcknowledgement, timeline.MsgRecovery}
+		keys := newKeyShapes()
 		for batch := range 100 {
 			alerts := make([]timeline.Alert, 0, 1000)
 			for i := range 1000 {
 				n := batch*1000 + i
-				entity := fmt.Sprintf("svc-%d", n%200+200*(n/1000))
+				entity := keys.host(int64(n%200 + 200*(n/1000)))
 				alerts = append(alerts, timeline.Alert{MessageType: types[(n/200)%5], EntityID: entity, Time: time.Now(),
 					Fields: map[string]string{"entity_id": entity, "message_type": types[(n/200)%5], "entity_display_name": "Service " + entity + " is down",
 						"state_message": "p99 latency 1.2s over 5m", "host_name": fmt.Sprintf("web-%d", n%50), "routing_key": "ops"}})
