@@ -7,6 +7,7 @@ import (
 	"github.com/sitrep/sitrep/adapters/slack"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/retention"
+	"github.com/sitrep/sitrep/statuspage"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
 )
@@ -28,10 +29,7 @@ func (b *Bot) newPruner() *retention.Pruner {
 //
 // Not here, because they keep nothing of a resolved incident: escalation
 // timers (storage.BucketEscalate, deleted on ack and resolve) and the web
-// rooms' open incidents (storage.BucketWebOpen). Still to add, by the
-// package that owns it: status pages' links of a sitrep incident
-// (storage.BucketStatusPages, "l/" ‖ incident ID), a Hook whose Keep spares an
-// incident an open page incident or a held-back publication still names.
+// rooms' open incidents (storage.BucketWebOpen).
 func retentionHooks() ([]retention.Hook, []retention.Sweep) {
 	hooks := []retention.Hook{{
 		Name: "outbox",
@@ -40,6 +38,8 @@ func retentionHooks() ([]retention.Hook, []retention.Sweep) {
 			return func(inc timeline.Incident) bool { return pending[inc.ID] }, err
 		},
 		Prune: func(tx *bolt.Tx, inc timeline.Incident) error { return outbox.DeleteRefs(tx, inc.ID) },
+	}, {
+		Name: "status pages", Keep: statuspage.Keeps, Prune: statuspage.Prune,
 	}}
 	sweeps := []retention.Sweep{
 		{Name: "slack messages", Bucket: storage.BucketSlackMessages, Incident: func(_, v []byte) uint64 { return slack.MessageIncident(v) }},

@@ -437,3 +437,42 @@ func TestStatusPagesAPI(t *testing.T) {
 	require.Equal(t, 200, code)
 	assert.Len(t, out["shown"], 3)
 }
+
+// Retention prunes a resolved incident with what the pages keep of it, but
+// not one whose page incident is still open (monitoring, no auto_close).
+func TestStatusPageRetention(t *testing.T) {
+	hub := statushubtest.New(t)
+	clock := newFakeClock()
+	tb := startBotClock(t, hubConfig(newDataPath(t), hub, `retention: 24h
+routes:
+  - name: closes
+    matchers: ['service="api"']
+    rooms: [ops]
+    status_page: {page: public, services: [api], auto_close: true}
+  - name: stays
+    matchers: ['service="web"']
+    rooms: [ops]
+    status_page: {page: public, services: [web]}
+`), platforms.All(), clock.Now)
+	for _, svc := range []string{"api", "web"} {
+		tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": svc, "service": svc})
+		tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": svc, "service": svc})
+	}
+	waitUpdates(t, hub, "api", 3)
+	waitUpdates(t, hub, "web", 2)
+
+	clock.Add(48 * time.Hour)
+	st, err := tb.newPruner().Pass(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Incidents, "only the incident whose page incident closed")
+	code, _ := tb.do(t, "GET", "/v1/incidents/1", adminToken, nil)
+	assert.Equal(t, 404, code)
+	tb.incident(t, 2)
+	of, err := tb.pages.Of(1)
+	require.NoError(t, err)
+	assert.Empty(t, of)
+	of, err = tb.pages.Of(2)
+	require.NoError(t, err)
+	require.Len(t, of, 1)
+	assert.Equal(t, statuspage.Monitoring, of[0].State)
+}
