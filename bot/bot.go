@@ -37,6 +37,7 @@ import (
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/platforms"
+	"github.com/sitrep/sitrep/render"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/statuspage"
@@ -153,7 +154,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	}
 	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf,
 		OnCall: func(room string, at time.Time) string { return b.oncall.Line(b.teams.TeamOf(room), at) }})
-	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
+	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now, Shown: render.AlertFields})
 	b.tl.Subscribe(b.afterCommit)
 	b.escalator = oncall.NewEscalator(oncall.EscalatorOptions{
 		DB: db, Timeline: b.tl, Router: b.router.Load, PublicURL: cfg.PublicURL, OnCall: b.oncall, Room: b.rooms.Get,

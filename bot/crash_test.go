@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ func TestChildServe(t *testing.T) {
 		t.Skip("only runs as a child of the crash tests")
 	}
 	debug.SetGCPercent(GCPercent) // as sitrep serve runs
+	profileChild()
 	cfg, err := config.Parse(mustRead(path), path, os.Getenv, platforms.All().Config()...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +65,25 @@ func TestChildServe(t *testing.T) {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// profileChild writes a CPU profile of the child to $SITREP_TEST_CPUPROFILE
+// for its first $SITREP_TEST_CPUPROFILE_SECONDS seconds (default 10), for
+// looking at what bounds a benchmark: the benchmarks kill their children.
+func profileChild() {
+	path := os.Getenv("SITREP_TEST_CPUPROFILE")
+	if path == "" {
+		return
+	}
+	secs, err := strconv.Atoi(os.Getenv("SITREP_TEST_CPUPROFILE_SECONDS"))
+	if err != nil || secs <= 0 {
+		secs = 10
+	}
+	f, err := os.Create(path)
+	if err != nil || pprof.StartCPUProfile(f) != nil {
+		return
+	}
+	time.AfterFunc(time.Duration(secs)*time.Second, func() { pprof.StopCPUProfile(); _ = f.Close() })
 }
 
 func mustRead(path string) []byte {

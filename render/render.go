@@ -34,10 +34,14 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 		Title:      inc.Title,
 		User:       ev.Origin.User,
 		Color:      StateColor(inc.State),
-		Fields:     ShownFields(ev.Fields),
 	}
-	if ev.Kind == timeline.KindTriggered || ev.Kind == timeline.KindUpdated {
-		m.Fields = alertFields(inc.Title, m.Fields)
+	switch {
+	case ev.Kind != timeline.KindTriggered && ev.Kind != timeline.KindUpdated:
+		m.Fields = ShownFields(ev.Fields)
+	case ev.Shown != nil:
+		m.Fields = ev.Shown // AlertFields, computed before the writer took the alert
+	default:
+		m.Fields = alertFields(inc.Title, ShownFields(ev.Fields))
 	}
 	who := ev.Origin.User
 	if who == "" {
@@ -148,6 +152,18 @@ func alertLine(messageType, title, stateMessage string) string {
 // less those its title and sentence already say (message type, display name,
 // state message, the entity state when it is the message type, and the
 // entity ID when it is the title), so no fact is printed twice.
+// AlertFields is what an alert's card lists of its fields: those rooms may
+// see (ShownFields) but for what its title and sentence already say. It
+// depends on the fields alone, so the ingest path computes it before the
+// store's single writer takes the alert (timeline.Options.Shown).
+func AlertFields(fields map[string]string) map[string]string {
+	title := fields[timeline.FieldEntityDisplayName]
+	if title == "" {
+		title = fields[timeline.FieldEntityID]
+	}
+	return alertFields(title, ShownFields(fields))
+}
+
 func alertFields(title string, f map[string]string) map[string]string {
 	said := func(k, v string) bool {
 		switch k {

@@ -80,3 +80,26 @@ func TestAlertFactsAreSaidOnce(t *testing.T) {
 	m = render.Event(inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Text: "db-1", Fields: inc.Fields})
 	assert.Equal(t, "#7 triggered CRITICAL: db-1", m.Text)
 }
+
+// AlertFields, computed from an alert's fields before the writer takes it,
+// lists what Event would list for the alert's event without it.
+func TestAlertFieldsMatchEvent(t *testing.T) {
+	for _, fields := range []map[string]string{
+		{"entity_id": "db-1", "message_type": "CRITICAL", "entity_state": "CRITICAL", "state_message": "disk", "host": "db-1"},
+		{"entity_id": "db-1", "entity_display_name": "DB disk full", "message_type": "WARNING", "entity_state": "WARNING", "auth_token": "s3cr3t-value-xyz", "team": "core"},
+		{"entity_id": "x", "message_type": "CRITICAL", "hook": "https://hooks.slack.com/services/T000/B000/XXXXXXXX"},
+	} {
+		title := fields["entity_display_name"]
+		if title == "" {
+			title = fields["entity_id"]
+		}
+		inc := &timeline.Incident{ID: 1, Title: title, State: timeline.StateTriggered, Fields: fields}
+		for _, kind := range []timeline.Kind{timeline.KindTriggered, timeline.KindUpdated} {
+			want := render.Event(inc, &timeline.Event{Kind: kind, Fields: fields}).Fields
+			got := render.Event(inc, &timeline.Event{Kind: kind, Fields: fields, Shown: render.AlertFields(fields)}).Fields
+			assert.Equal(t, want, got, "%v", fields)
+			assert.NotContains(t, got, "auth_token")
+			assert.NotContains(t, got, "hook")
+		}
+	}
+}

@@ -107,8 +107,11 @@ type Event struct {
 	Kind       Kind              `json:"kind"`
 	Text       string            `json:"text,omitempty"`
 	Fields     map[string]string `json:"fields,omitempty"`
-	Origin     Origin            `json:"origin"`
-	Time       time.Time         `json:"time"`
+	// Shown is what rooms are shown of an alert's Fields, when the ingest
+	// path computed it outside the writer (Options.Shown); not stored.
+	Shown  map[string]string `json:"-"`
+	Origin Origin            `json:"origin"`
+	Time   time.Time         `json:"time"`
 }
 
 // Incident is the state an entity's timeline adds up to.

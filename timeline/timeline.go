@@ -52,6 +52,10 @@ type Dispatched struct {
 type Options struct {
 	Dispatch Dispatcher       // may be nil
 	Now      func() time.Time // default time.Now
+	// Shown, if set, computes what rooms are shown of an alert's fields
+	// (render.AlertFields) on the caller's goroutine, before the single
+	// writer takes the alert; the result rides on its event as Event.Shown.
+	Shown func(fields map[string]string) map[string]string
 }
 
 // Timeline applies alerts and actions to incidents, durably.
@@ -121,8 +125,15 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 	// Encode each alert's fields here, on the caller's goroutine, not in the
 	// single writer.
 	pre := make([]*encodedFields, len(alerts))
+	var shown []map[string]string
+	if t.opts.Shown != nil {
+		shown = make([]map[string]string, len(alerts))
+	}
 	for i, a := range alerts {
 		pre[i] = encodeFields(a.Fields)
+		if shown != nil {
+			shown[i] = t.opts.Shown(a.Fields)
+		}
 	}
 	var results []Result
 	update := t.db.Update
@@ -133,7 +144,11 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 		results = results[:0]
 		now := t.opts.Now().UTC()
 		for i, a := range alerts {
-			r, err := t.applyAlert(tx, a, pre[i], now)
+			var sh map[string]string
+			if shown != nil {
+				sh = shown[i]
+			}
+			r, err := t.applyAlert(tx, a, pre[i], sh, now)
 			if err != nil {
 				return err
 			}
@@ -148,7 +163,7 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 	return results, nil
 }
 
-func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time.Time) (Result, error) {
+func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, shown map[string]string, now time.Time) (Result, error) {
 	mt, _ := ParseMessageType(a.MessageType)
 	at := a.Time.UTC()
 	if y := at.Year(); a.Time.IsZero() || y < 1 || y > 9999 { // unset, or not a time JSON can carry
@@ -162,7 +177,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 	if err != nil {
 		return Result{}, err
 	}
-	ev := Event{Text: a.Fields[FieldStateMessage], Fields: a.Fields, Origin: origin, Time: at}
+	ev := Event{Text: a.Fields[FieldStateMessage], Fields: a.Fields, Shown: shown, Origin: origin, Time: at}
 	created := false
 	switch mt {
 	case MsgCritical, MsgWarning:
