@@ -80,5 +80,9 @@ func (m *Message) AppendJSONFields(dst []byte) []byte {
 		dst = append(dst, `,"payload":`...)
 		dst = append(dst, m.Payload...)
 	}
+	if len(m.Mentions) > 0 {
+		dst = append(dst, `,"mentions":`...)
+		dst = jsonenc.AppendStringMap(dst, m.Mentions)
+	}
 	return dst
 }

@@ -32,6 +32,7 @@ func TestAppendMessage(t *testing.T) {
 		full,
 		{Fields: map[string]string{}},
 		{Digest: []Message{}},
+		{Kind: "oncall", Text: "payments: alice → bob is now on call", Mentions: map[string]string{"bob": "U123"}},
 		{Kind: "note", Text: "page", Payload: []byte(`{"id":"sitrep-1","state":"investigating","title":"a \u003cb\u003e"}`)},
 		{Kind: "digest", Title: "2 alerts", Text: "x", Digest: []Message{full, {Text: "y"}, {Digest: []Message{full}}}},
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 const maxAdminBody = 1 << 20
@@ -51,6 +52,9 @@ type Options struct {
 	Teams    Teams // nil: no team timelines
 	// StatusPages, if its Store is set, serves /v1/status_pages.
 	StatusPages StatusPages
+	// Webhooks are the outgoing webhooks (GET/PUT /v1/webhooks, and route
+	// test's webhook section); nil serves none.
+	Webhooks *webhooks.Store
 
 	// RoomUsable checks what the room store cannot: that sitrep can reach
 	// the room on its platform. It returns the field at fault and why, or
@@ -107,6 +111,10 @@ func (a *API) Register(mux *http.ServeMux) {
 		admin("GET /v1/status_pages/{name}", a.getStatusPage)
 		admin("PUT /v1/status_pages/{name}", a.putStatusPage)
 	}
+	if a.opts.Webhooks != nil {
+		admin("GET /v1/webhooks", a.getWebhooks)
+		admin("PUT /v1/webhooks", a.putWebhooks)
+	}
 }
 
 func (a *API) requireAdmin(h http.Handler) http.Handler {
@@ -149,6 +157,7 @@ func (a *API) getOutbox(w http.ResponseWriter, r *http.Request) {
 			a.internalError(w, err)
 			return
 		}
+		redactDead(dead)
 		httpjson.Write(w, http.StatusOK, map[string]any{"dead": dead})
 	case "", "pending":
 		pending := map[string]int{}
@@ -159,6 +168,16 @@ func (a *API) getOutbox(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			pending[room.Name] = n
+		}
+		if a.opts.Webhooks != nil {
+			for _, h := range a.opts.Webhooks.Load().Hooks() {
+				n, err := a.opts.Outbox.Pending(webhooks.Room(h.Name))
+				if err != nil {
+					a.internalError(w, err)
+					return
+				}
+				pending[webhooks.Room(h.Name)] = n
+			}
 		}
 		httpjson.Write(w, http.StatusOK, map[string]any{"pending": pending})
 	default:

@@ -72,5 +72,10 @@ func (a *API) testRoutes(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &fields) {
 		return
 	}
-	httpjson.Write(w, http.StatusOK, a.opts.Routes.Load().Explain(fields, nil))
+	router := a.opts.Routes.Load()
+	ex := router.Explain(fields, nil)
+	if a.opts.Webhooks != nil {
+		a.opts.Webhooks.Load().ExplainInto(&ex, router.Route(fields, nil).Fields, a.now())
+	}
+	httpjson.Write(w, http.StatusOK, ex)
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/sitrep/sitrep/accesslog"
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/adapters/webhook"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/fanout"
@@ -31,6 +33,7 @@ import (
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/ingest"
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/platform"
 	"github.com/sitrep/sitrep/platforms"
@@ -40,6 +43,7 @@ import (
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/teams"
 	"github.com/sitrep/sitrep/timeline"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // GCPercent is the garbage collector setting sitrep serve runs with unless
@@ -55,11 +59,15 @@ type Bot struct {
 	db        *storage.DB
 	rooms     *rooms.Store
 	router    *routing.Store
+	hooks     *webhooks.Store // outgoing webhooks
+	hookChat  *webhook.Chat   // delivers them for the outbox
 	tl        *timeline.Timeline
 	fan       *fanout.Fanout
 	outbox    *outbox.Outbox
 	inbox     *inbox.Inbox
 	teams     *teams.Teams
+	oncall    *oncall.Service
+	escalator *oncall.Escalator
 	pages     *statuspage.Engine
 	pageStore *statuspage.Pages
 	platforms platform.List
@@ -125,32 +133,61 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	}); err != nil {
 		return nil, err
 	}
+	if b.hooks, err = webhooks.OpenStore(ctx, db, cfg.Webhooks, webhooks.Options{PublicURL: cfg.PublicURL}); err != nil {
+		return nil, err
+	}
+	b.hookChat = webhook.New(webhook.Options{Secret: func(name string) (string, bool) { return b.hooks.Load().Secret(name) }})
 
 	b.teams = teams.New(teams.Options{
 		DB: db, Rooms: b.rooms.List, Room: b.rooms.Get, Team: b.team, Now: b.now,
 		Notify: func(rooms ...string) { b.outbox.Notify(rooms...) },
+		Heard: func(q *outbox.Queue, e teams.Entry) ([]string, error) {
+			if e.Kind != teams.KindChat {
+				return nil, nil
+			}
+			return b.hooks.Load().TeamChat(q, e.Team, e.Origin, e.Text) // All-Chats
+		},
 	})
-	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf})
+	if b.oncall, err = b.newOnCall(); err != nil {
+		return nil, err
+	}
+	b.fan = fanout.New(fanout.Options{Router: b.router.Load, Capabilities: b.capabilities, PublicURL: cfg.PublicURL, TeamOf: b.teams.TeamOf,
+		OnCall: func(room string, at time.Time) string { return b.oncall.Line(b.teams.TeamOf(room), at) }})
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now})
 	b.tl.Subscribe(b.afterCommit)
+	b.escalator = oncall.NewEscalator(oncall.EscalatorOptions{
+		DB: db, Timeline: b.tl, Router: b.router.Load, PublicURL: cfg.PublicURL, OnCall: b.oncall, Room: b.rooms.Get,
+		Logger: log.With("component", "escalations"), Now: b.now,
+	})
 	b.pages = b.newPages()
 
 	b.cmds = commands.New(commands.Options{
 		Timeline: b.tl,
 		RoomOf:   b.roomOf,
 		Extra: map[commands.Verb]func(context.Context, commands.Command, adapters.Inbound) (string, error){
-			"route": b.routeCommand, "status": b.pages.StatusCommand,
+			"route": b.routeCommand, "status": b.pages.StatusCommand, "oncall": b.oncall.Command(b.teamOfInbound),
 		},
 		Chat:  b.teams.Chat,
 		Pages: b.pages.Command,
 	})
-	b.inbox = inbox.New(db, b.cmds.Handle, inbox.Options{Logger: log.With("component", "inbox")})
+	b.inbox = inbox.New(db, b.handle, inbox.Options{Logger: log.With("component", "inbox")})
 
+	incidentPage := func(id uint64) string { return "/v1/incidents/" + strconv.FormatUint(id, 10) }
 	for _, d := range list {
 		built, err := d.Build(platform.Env{
 			Config: cfg, DB: db, Inbox: b.inbox, Mux: b.mux, Log: log.With("adapter", d.Name),
 			RoomExists: func(id string) bool { _, ok := b.rooms.ByPlatformID(d.Name, id); return ok },
 			RoomNamed:  b.rooms.Exists,
+			Room: func(id string) (rooms.Room, bool) {
+				if name, ok := b.rooms.ByPlatformID(d.Name, id); ok {
+					return b.rooms.Get(name)
+				}
+				return rooms.Room{}, false
+			},
+			RoomByName:   b.rooms.Get,
+			Timeline:     b.tl,
+			IncidentPath: func(id uint64) string { return incidentPage(id) },
+			StatusPages:  b.pageLines,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", d.Name, err)
@@ -158,6 +195,9 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		if built.Chat == nil {
 			log.Info("chat adapter off", "platform", d.Name, "enable", built.Off)
 			continue
+		}
+		if built.IncidentPage != nil {
+			incidentPage = built.IncidentPage
 		}
 		b.chats[d.Name] = built
 	}
@@ -172,6 +212,13 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Metrics:     b.reg,
 	})
 
+	if err := b.oncall.Seed(ctx, cfg.Schedules); err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+
 	ingest.New(ingest.Options{
 		Token:         cfg.IngestToken,
 		MaxFields:     cfg.Ingest.MaxFields,
@@ -179,6 +226,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 		Sink:          b.tl,
 		Logger:        log.With("component", "ingest"),
 		Metrics:       b.reg,
+		Now:           b.now,
 	}).Register(b.mux)
 	b.registerAPI()
 	b.guard = hostguard.New(accesslog.Handler(b.mux, log.With("component", "http"), adminWrite), hostguard.Options{
@@ -196,14 +244,31 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	return b, nil
 }
 
-// dispatch is the timeline's Dispatcher: fan-out, into the event's transaction.
+// dispatch is the timeline's Dispatcher: escalations, fan-out, the status pages and the
+// outgoing webhooks (which read the fields routing set), into the event's
+// transaction.
 func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) (timeline.Dispatched, error) {
+	// Escalations first: an escalated event gets its text (who is on call)
+	// before fan-out renders it.
+	escalated, err := b.escalator.Dispatch(tx, inc, ev)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
 	w := txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}
 	pages, err := b.fan.Dispatch(w, inc, ev)
 	if err != nil {
 		return timeline.Dispatched{}, err
 	}
-	return b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
+	d, err := b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
+	hooks, err := b.hooks.Load().Dispatch(tx, w, inc, ev)
+	if err != nil {
+		return timeline.Dispatched{}, err
+	}
+	d.Wake = append(append(d.Wake, hooks...), escalated...)
+	return d, nil
 }
 
 // txWriter is fan-out's Writer over one transaction.
@@ -234,6 +299,16 @@ func (b *Bot) afterCommit(r timeline.Result) {
 	}
 	b.outbox.Notify(r.Incident.Rooms...)
 	b.outbox.Notify(r.Wake...)
+}
+
+// handle is the inbox's Handler: the commands, less a Quiet reply where the
+// platform cannot show it to its sender alone.
+func (b *Bot) handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
+	r, err := b.cmds.Handle(ctx, in)
+	if built, on := b.chats[in.Platform]; r.Quiet && (!on || !built.Chat.Capabilities().PrivateReplies) {
+		return adapters.Reply{}, err
+	}
+	return r, err
 }
 
 // roomOf maps a platform's room ID to its sitrep room: the room with that
@@ -271,7 +346,16 @@ func (b *Bot) routeCommand(_ context.Context, cmd commands.Command, _ adapters.I
 	if cmd.Sub != "test" {
 		return "usage: /route test key=value ...", nil
 	}
-	return b.router.Load().Explain(cmd.Args, nil).String(), nil
+	return b.explainRoute(cmd.Args).String(), nil
+}
+
+// explainRoute is route test's answer: how the routes take the alert, and
+// which outgoing webhooks a new incident of it would fire.
+func (b *Bot) explainRoute(fields map[string]string) routing.Explanation {
+	r := b.router.Load()
+	ex := r.Explain(fields, nil)
+	b.hooks.Load().ExplainInto(&ex, r.Route(fields, nil).Fields, b.now())
+	return ex
 }
 
 // Handler is the bot's HTTP handler (for tests and for embedding): every
@@ -293,7 +377,7 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loopErrs := make(chan error, 3+len(b.chats))
+	loopErrs := make(chan error, 6+len(b.chats))
 	loop := func(name string, run func(context.Context) error) {
 		loops.Go(func() {
 			if err := run(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
@@ -303,7 +387,10 @@ func (b *Bot) Run(ctx context.Context, ln net.Listener) error {
 	}
 	loop("outbox", b.outbox.Run)
 	loop("inbox", b.inbox.Run)
+	loop("oncall", b.oncall.Run)
+	loop("escalations", b.escalator.Run)
 	loop("status pages", b.pages.Run)
+	loop("retention", b.newPruner().Run)
 	for name, built := range b.chats {
 		if built.Run != nil {
 			loop(name, built.Run)
@@ -390,6 +477,10 @@ func (b *Bot) Close() error { return b.db.Close() }
 func (b *Bot) resolveRoom(name string) (outbox.Endpoint, bool) {
 	if e, ok := b.resolvePage(name); ok {
 		return e, true
+	}
+	if strings.HasPrefix(name, webhooks.RoomPrefix) {
+		// Unlimited: a receiver that wants less answers 429, which is waited out.
+		return outbox.Endpoint{Room: adapters.Room{Name: name}, Chat: b.hookChat}, true
 	}
 	r, ok := b.rooms.Get(name)
 	if !ok {

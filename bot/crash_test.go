@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,8 +12,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,27 +85,7 @@ func startChild(t testing.TB, cfgPath string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildServe$", "-test.count=1")
 	cmd.Env = append(os.Environ(), childConfigEnv+"="+cfgPath)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-				addr <- a
-			}
-		}
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case a := <-addr:
-		return &child{cmd: cmd, testBot: &testBot{URL: "http://" + a}}
-	case <-time.After(30 * time.Second):
-		t.Fatal("child sitrep did not start")
-		return nil
-	}
+	return &child{cmd: cmd, testBot: &testBot{URL: "http://" + startListening(t, cmd)}}
 }
 
 // kill9 kills the child without letting it clean up.
@@ -199,6 +180,98 @@ func TestKill9KeepsEveryAcceptedAlert(t *testing.T) {
 	}
 }
 
+// A kill -9 during a burst of alerts for the same few entities (single
+// alerts and Alertmanager batches naming one fingerprint several times, firing
+// and resolving, many in each group commit) leaves no entity with two open
+// incidents, and the restarted server finds each entity's incident again.
+func TestKill9DuringABurstForFewEntitiesOpensNoSecondIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfgPath := writeConfig(t, baseConfig(newDataPath(t), ""))
+	srv := startChild(t, cfgPath)
+	keys := newKeyShapes()
+	entities := make([]string, 5)
+	for i := range entities {
+		entities[i] = keys.fingerprint(int64(i))
+	}
+	var (
+		accepted atomic.Int64
+		wg       sync.WaitGroup
+		stop     = make(chan struct{})
+	)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := entities[(w+i)%len(entities)]
+				var code int
+				var err error
+				if w%2 == 0 {
+					mt := "CRITICAL"
+					if i%7 == 6 {
+						mt = "RECOVERY"
+					}
+					code, _, err = srv.request("POST", "/v1/alerts", ingestToken, map[string]any{"message_type": mt, "entity_id": e})
+				} else { // the same fingerprint three times in one request, beside the others
+					alerts := []any{}
+					for _, f := range []string{e, entities[(w+i+1)%len(entities)], e, e} {
+						alerts = append(alerts, map[string]any{"status": "firing", "fingerprint": f, "labels": map[string]string{"alertname": "Burst", "instance": f}})
+					}
+					code, _, err = srv.request("POST", "/v1/hooks/alertmanager", ingestToken, map[string]any{"version": "4", "status": "firing", "alerts": alerts})
+				}
+				if err != nil {
+					return // the server is gone
+				}
+				if code == http.StatusAccepted {
+					accepted.Add(1)
+				}
+			}
+		}()
+	}
+	require.Eventually(t, func() bool { return accepted.Load() >= 300 }, 30*time.Second, 5*time.Millisecond)
+	srv.kill9(t)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests got a 202 before kill -9", accepted.Load())
+
+	restarted := startChild(t, cfgPath)
+	openOf := func() map[string][]uint64 {
+		code, out := restarted.do(t, http.MethodGet, "/v1/incidents?limit=10000", adminToken, nil)
+		require.Equal(t, http.StatusOK, code)
+		open := map[string][]uint64{}
+		list, _ := out["incidents"].([]any)
+		require.NotEmpty(t, list)
+		for _, v := range list {
+			inc, _ := v.(map[string]any)
+			if inc["state"] != "resolved" {
+				e, _ := inc["entity_id"].(string)
+				open[e] = append(open[e], num(inc["id"]))
+			}
+		}
+		return open
+	}
+	before := openOf()
+	for e, ids := range before {
+		assert.Len(t, ids, 1, "open incidents of %s", e)
+	}
+	for _, e := range entities {
+		out := restarted.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": e})
+		if ids := before[e]; len(ids) == 1 {
+			assert.Equal(t, ids[0], num(out["incident_id"]), "%s's open incident", e)
+		}
+	}
+	for e, ids := range openOf() {
+		assert.Len(t, ids, 1, "open incidents of %s", e)
+	}
+}
+
 // BenchmarkStore100kEvents fills a store with 100,000 events (20,000
 // incidents, five events each, delivered to their room), then starts sitrep
 // on it in its own process and reports the time to ready and the resident
@@ -218,11 +291,12 @@ func BenchmarkStore100kEvents(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- bt.Run(ctx, ln) }()
 		types := []string{timeline.MsgCritical, timeline.MsgWarning, timeline.MsgInfo, timeline.MsgAcknowledgement, timeline.MsgRecovery}
+		keys := newKeyShapes()
 		for batch := range 100 {
 			alerts := make([]timeline.Alert, 0, 1000)
 			for i := range 1000 {
 				n := batch*1000 + i
-				entity := fmt.Sprintf("svc-%d", n%200+200*(n/1000))
+				entity := keys.host(int64(n%200 + 200*(n/1000)))
 				alerts = append(alerts, timeline.Alert{MessageType: types[(n/200)%5], EntityID: entity, Time: time.Now(),
 					Fields: map[string]string{"entity_id": entity, "message_type": types[(n/200)%5], "entity_display_name": "Service " + entity + " is down",
 						"state_message": "p99 latency 1.2s over 5m", "host_name": fmt.Sprintf("web-%d", n%50), "routing_key": "ops"}})
@@ -254,18 +328,75 @@ func BenchmarkStore100kEvents(b *testing.B) {
 	}
 }
 
+// BenchmarkStart1MIncidents fills a store with 1,000,000 incidents, one
+// alert each for a new entity (random fingerprints), then starts sitrep on it
+// in its own process and reports the time to ready (the entity index is
+// rebuilt from the store on open) and its anonymous resident memory after a
+// few requests: RssAnon, as bbolt's mmapped file pages are the OS's cache.
+// SITREP_BENCH_INCIDENTS sets another count.
+func BenchmarkStart1MIncidents(b *testing.B) {
+	total := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("SITREP_BENCH_INCIDENTS")); err == nil && v > 0 {
+		total = v
+	}
+	data := newDataPath(b)
+	cfgYAML := baseConfig(data, "")
+	keys := newKeyShapes()
+	func() {
+		db, err := storage.Open(data, storage.Options{NoSync: true})
+		require.NoError(b, err)
+		defer db.Close()
+		tl := timeline.New(db, timeline.Options{})
+		const per = 2000
+		for n := 0; n < total; n += per {
+			alerts := make([]timeline.Alert, 0, per)
+			for i := n; i < min(n+per, total); i++ {
+				fp := keys.fingerprint(int64(i))
+				alerts = append(alerts, timeline.Alert{MessageType: timeline.MsgCritical, EntityID: fp, Time: time.Now(),
+					Fields: map[string]string{"entity_id": fp, "message_type": timeline.MsgCritical, "alertname": "HighLatency",
+						"instance": keys.host(int64(i)) + ":9100", "severity": "page", "summary": "p99 over 1s", "monitoring_tool": "alertmanager"},
+					Origin: timeline.Origin{Adapter: "alertmanager"}})
+			}
+			_, err := tl.Ingest(context.Background(), alerts)
+			require.NoError(b, err)
+		}
+	}()
+	cfgPath := writeConfig(b, cfgYAML)
+	for b.Loop() {
+		start := time.Now()
+		c := startChild(b, cfgPath)
+		ready := time.Since(start)
+		for _, p := range []string{"/v1/incidents?limit=100", "/v1/incidents/1", fmt.Sprintf("/v1/incidents/%d", total)} {
+			code, _ := c.do(b, http.MethodGet, p, adminToken, nil)
+			require.Equal(b, http.StatusOK, code, p)
+		}
+		out := c.alert(b, map[string]any{"message_type": "CRITICAL", "entity_id": keys.fingerprint(int64(total / 2))})
+		require.Equal(b, float64(total/2+1), out["incident_id"], "the index knows an entity from before the start")
+		b.ReportMetric(ready.Seconds()*1000, "ms-to-ready")
+		b.ReportMetric(float64(procStatusKiB(b, c.cmd.Process.Pid, "VmRSS"))/1024, "RSS-MiB")
+		b.ReportMetric(float64(procStatusKiB(b, c.cmd.Process.Pid, "RssAnon"))/1024, "RssAnon-MiB")
+		c.kill9(b)
+	}
+	st, err := os.Stat(data)
+	require.NoError(b, err)
+	b.ReportMetric(float64(st.Size())/float64(total), "file-B/incident")
+}
+
 // rssKiB reads a process's resident set size from /proc.
-func rssKiB(t testing.TB, pid int) int {
+func rssKiB(t testing.TB, pid int) int { return procStatusKiB(t, pid, "VmRSS") }
+
+// procStatusKiB reads one of a process's memory figures (VmRSS, RssAnon, ...) from /proc.
+func procStatusKiB(t testing.TB, pid int, field string) int {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	require.NoError(t, err)
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			var kib int
 			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib)
 			require.NoError(t, err)
 			return kib
 		}
 	}
-	t.Fatal("no VmRSS")
+	t.Fatalf("no %s", field)
 	return 0
 }

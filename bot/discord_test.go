@@ -103,6 +103,8 @@ func TestDiscordEndToEnd(t *testing.T) {
 	assert.Equal(t, []string{discord.CustomID(adapters.VerbAck, id), discord.CustomID(adapters.VerbResolve, id)}, card.Buttons)
 	require.Len(t, card.Embeds, 1)
 	assert.Contains(t, card.Embeds[0].Title, "Queue stuck")
+	assert.Equal(t, fmt.Sprintf("%s/incidents/%d", tb.Bot.cfg.PublicURL, id), card.Embeds[0].URL,
+		"the card links to the incident's readable page, not the admin API")
 
 	// An unsigned request is refused, and changes nothing.
 	code, _ = rig.click(t, tb.URL, "1001", card.ID, "carol", adapters.VerbAck, id, false)

@@ -167,8 +167,9 @@ type roomClient struct {
 	conn   *websocket.Conn
 	frames chan map[string]any
 
-	mu  sync.Mutex
-	log []map[string]any // every frame received, in order
+	mu        sync.Mutex
+	log       []map[string]any // every frame received, in order, but the open-incident ones
+	incidents []map[string]any // the open-incident frames ("incident", "incidents"), in order
 }
 
 // countText counts the message frames received so far whose text holds sub.
@@ -186,7 +187,16 @@ func (c *roomClient) countText(sub string) int {
 
 func (tb *testBot) join(t testing.TB, room string) *roomClient {
 	t.Helper()
+	return tb.joinWith(t, room, "")
+}
+
+// joinWith is join with a query, such as "key=...".
+func (tb *testBot) joinWith(t testing.TB, room, query string) *roomClient {
+	t.Helper()
 	u := strings.Replace(tb.URL, "http://", "ws://", 1) + "/rooms/" + room + "/ws"
+	if query != "" {
+		u += "?" + query
+	}
 	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -199,6 +209,11 @@ func (tb *testBot) join(t testing.TB, room string) *roomClient {
 				return
 			}
 			c.mu.Lock()
+			if f["type"] == "incident" || f["type"] == "incidents" {
+				c.incidents = append(c.incidents, f)
+				c.mu.Unlock()
+				continue
+			}
 			c.log = append(c.log, f)
 			c.mu.Unlock()
 			c.frames <- f

@@ -3,6 +3,7 @@ package bot
 import (
 	"github.com/sitrep/sitrep/api"
 	"github.com/sitrep/sitrep/hipchatapi"
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 )
 
@@ -23,10 +24,12 @@ func (b *Bot) registerAPI() {
 		Outbox:      b.outbox,
 		Teams:       b.teams,
 		StatusPages: api.StatusPages{Store: b.pageStore, Check: b.cfg.CheckStatusPage, Shown: b.pages.Shown},
+		Webhooks:    b.hooks,
 		RoomUsable:  b.roomUsable,
 		Logger:      b.log,
 		Now:         b.now,
 	}).Register(b.mux)
+	b.oncall.Register(b.mux, oncall.HTTPOptions{AdminToken: b.cfg.AdminToken, IngestToken: b.cfg.IngestToken, Logger: b.log.With("component", "oncall")})
 	hipchatapi.New(hipchatapi.Options{
 		IngestToken: b.cfg.IngestToken,
 		Rooms:       b.rooms,

@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
+	"strings"
 
 	"github.com/sitrep/sitrep/adapters"
+	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/hipchatapi"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/timeline"
 )
-
-// namesIncident matches a notice that names an incident: "#42 rolled back".
-var namesIncident = regexp.MustCompile(`^#([0-9]{1,19})[:\s]+(\S[\s\S]*)$`)
 
 // Notice is the HipChat-compatible API's Sink. A notice reaches its room and
 // lands on the room's team timeline, reaching the team's other rooms (a room
@@ -32,9 +29,9 @@ func (b *Bot) Notice(ctx context.Context, room rooms.Room, n hipchatapi.Notice) 
 	}
 	origin := timeline.Origin{Adapter: hipchatapi.Adapter, Room: room.Name, User: n.From, Time: n.Time}
 	var except []string
-	if m := namesIncident.FindStringSubmatch(n.Text); m != nil {
-		id, _ := strconv.ParseUint(m[1], 10, 64)
-		res, err := b.tl.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindChat, Text: m[2], Origin: origin})
+	if cmd, ok, err := commands.Parse(n.Text); ok && err == nil && cmd.Verb == commands.VerbChat && strings.HasPrefix(n.Text, "#") {
+		id := cmd.IncidentID
+		res, err := b.tl.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindChat, Text: cmd.Text, Origin: origin})
 		switch {
 		case err == nil:
 			for _, r := range res.Incident.Rooms {

@@ -97,3 +97,25 @@ func (b *Bot) resolvePage(name string) (outbox.Endpoint, bool) {
 	}
 	return outbox.Endpoint{Room: adapters.Room{Name: name, ID: url}, Chat: chat, Limit: b.limit(sp.Kind)}, true
 }
+
+// pageLines says what each status page shows of an incident, one line per
+// page incident: "StatusHub public/api: identified, down (since 2026-12-01 09:00 UTC)".
+func (b *Bot) pageLines(incident uint64) []string {
+	list, err := b.pages.Of(incident)
+	if err != nil {
+		b.log.Error("status pages of an incident", "incident", incident, "err", err)
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		state := string(p.Status)
+		if p.State != "" {
+			state = string(p.State) + ", " + state
+		}
+		if p.Draft {
+			state += " (draft)"
+		}
+		out = append(out, b.pages.Where(p)+": "+state+" (since "+p.Start.UTC().Format("2006-01-02 15:04 UTC")+")")
+	}
+	return out
+}

@@ -3,6 +3,8 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -197,6 +199,16 @@ func TestStatusPageAutomation(t *testing.T) {
 	f := ops.waitFor(t, 5*time.Second, "the /status reply", textHas("status pages, as sitrep last sent them"))
 	assert.Contains(t, f["text"], "StatusHub public/api: up (#1 API errors resolved")
 	assert.Contains(t, f["text"], "StatusHub public/web: nothing sent yet")
+
+	// The incident's page says what the status page shows.
+	resp, err := http.Get(tb.URL + "/incidents/1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	page, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(page), "StatusHub public/api")
+	assert.Contains(t, string(page), "resolved, up (since ")
 }
 
 // A wait holds the publication back: an alert that recovers within it never
@@ -271,9 +283,12 @@ func TestStatusPageCombine(t *testing.T) {
 	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "a", "service": "api"})
 	time.Sleep(200 * time.Millisecond)
 	assert.Len(t, hub.Updates("api"), 2, "one alert still fires")
-	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "b", "service": "api"})
+	// An alert's own fields are not instructions: this one recovers, it does not close.
+	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "b", "service": "api", "status_page.state": "resolved"})
 	api = waitUpdates(t, hub, "api", 3)
 	assert.Equal(t, "monitoring/up", states(api)[2])
+	time.Sleep(100 * time.Millisecond)
+	assert.Len(t, hub.Updates("api"), 3, "no auto_close: the page incident stays monitoring")
 	assert.Empty(t, hub.Violations())
 }
 

@@ -53,7 +53,7 @@ func TestTeamChatIsBridgedToTheTeamsOtherRoomsOnce(t *testing.T) {
 
 	// A line typed in a web room of the team.
 	pay.say(t, "deploying the fix to checkout")
-	pay2.waitFor(t, 5*time.Second, "the line in the team's other web room", textHas("alice (webroom #payments): deploying the fix to checkout"))
+	pay2.waitFor(t, 5*time.Second, "the line in the team's other web room", textHas("alice (unverified) (webroom #payments): deploying the fix to checkout"))
 	require.Eventually(t, func() bool { return count(hc.Messages("101"), "deploying the fix") == 1 }, 5*time.Second, 10*time.Millisecond)
 	// A line typed in the HipChat room.
 	hipchatSays(t, tb, "hc-1", "rollback done")

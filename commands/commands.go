@@ -89,41 +89,48 @@ func (h *Handler) parser() parser { return parser{extra: h.known} }
 // malformed command is answered with a usage line; only storage failures are
 // errors. Replies go to the sender only, where the platform can.
 func (h *Handler) Handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
-	text, err := h.answer(ctx, in)
+	text, quiet, err := h.answer(ctx, in)
 	if err != nil || text == "" {
 		return adapters.Reply{}, err
 	}
-	return adapters.Reply{Text: text, Private: true}, nil
+	return adapters.Reply{Text: text, Private: true, Quiet: quiet}, nil
 }
 
-func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (string, error) {
+// answer is the reply to in; quiet means it only confirms a chat line.
+func (h *Handler) answer(ctx context.Context, in adapters.Inbound) (text string, quiet bool, err error) {
 	switch {
 	case in.Action != nil:
 		cmd, err := actionCommand(*in.Action)
 		if err != nil {
-			return usageReply(err)
+			text, err = usageReply(err)
+			return text, false, err
 		}
-		return h.Run(ctx, cmd, in)
+		text, err = h.Run(ctx, cmd, in)
+		return text, false, err
 	case in.Command != "":
 		cmd, err := h.parser().slash(in.Command, in.Text)
 		if err != nil {
-			return usageReply(err)
+			text, err = usageReply(err)
+			return text, false, err
 		}
-		return h.Run(ctx, cmd, in)
+		text, err = h.Run(ctx, cmd, in)
+		return text, false, err
 	}
 	cmd, ok, err := h.parser().parse(in.Text)
 	if !ok {
 		if o := h.origin(in); h.chat != nil && o.Room != "" {
 			if err := h.chat(ctx, o.Room, in, o); err != nil {
-				return "", fmt.Errorf("chat line: %w", err)
+				return "", false, fmt.Errorf("chat line: %w", err)
 			}
 		}
-		return "", nil // a chat line is already visible in the room
+		return "", false, nil // a chat line is already visible in the room
 	}
 	if err != nil {
-		return usageReply(err)
+		text, err = usageReply(err)
+		return text, false, err
 	}
-	return h.Run(ctx, cmd, in)
+	text, err = h.Run(ctx, cmd, in)
+	return text, err == nil && cmd.Verb == VerbChat && text == chatReply(cmd.IncidentID), err
 }
 
 // actionCommand is the command a button press stands for.
@@ -203,7 +210,7 @@ func (h *Handler) page(ctx context.Context, pc PageCommand, in adapters.Inbound)
 }
 
 func (h *Handler) origin(in adapters.Inbound) timeline.Origin {
-	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Time: in.Time}
+	o := timeline.Origin{Adapter: in.Platform, MessageID: in.MessageID, User: in.User, Unverified: in.Unverified, Time: in.Time}
 	if h.roomOf != nil {
 		if room, ok := h.roomOf(in.Platform, in.RoomID); ok {
 			o.Room = room
@@ -232,8 +239,12 @@ func (h *Handler) act(ctx context.Context, cmd Command, in adapters.Inbound, kin
 	case timeline.KindNote:
 		return fmt.Sprintf("noted on #%d", res.Incident.ID), nil
 	}
-	return "", nil // a chat line is already visible in the room
+	// A chat line is already visible in the room; its sender alone learns
+	// that it is on the incident's timeline too (a Quiet reply).
+	return chatReply(res.Incident.ID), nil
 }
+
+func chatReply(id uint64) string { return fmt.Sprintf("on #%d's timeline", id) }
 
 // actionReply turns the errors a responder causes into a reply.
 func actionReply(id uint64, err error) (string, bool) {

@@ -94,14 +94,15 @@ func TestHandleActions(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("incident #%d is already acknowledged", id), reply)
 
 	// A chat line from a room sitrep does not know, at no stated time.
-	in := adapters.Inbound{Platform: "webroom", RoomID: "elsewhere", User: "bob", Text: fmt.Sprintf("#%d restarting  the db", id), MessageID: "w-9"}
+	in := adapters.Inbound{Platform: "webroom", RoomID: "elsewhere", User: "bob (unverified)", Unverified: true, Text: fmt.Sprintf("#%d restarting  the db", id), MessageID: "w-9"}
 	reply, err = text(h, ctx, in)
 	require.NoError(t, err)
-	assert.Empty(t, reply)
+	assert.Equal(t, fmt.Sprintf("on #%d's timeline", id), reply, "a quiet confirmation to the sender")
 	_, ev, _ = lastEvent(t, tl, id)
 	assert.Equal(t, timeline.KindChat, ev.Kind)
 	assert.Equal(t, "restarting  the db", ev.Text)
-	assert.Equal(t, timeline.Origin{Adapter: "webroom", MessageID: "w-9", User: "bob", Time: t0.Add(time.Hour)}, ev.Origin)
+	assert.Equal(t, timeline.Origin{Adapter: "webroom", MessageID: "w-9", User: "bob (unverified)", Unverified: true, Time: t0.Add(time.Hour)}, ev.Origin,
+		"a self-chosen name is recorded as unverified")
 
 	reply, err = text(h, ctx, msg(fmt.Sprintf("/note %d disk at 91%%", id)))
 	require.NoError(t, err)

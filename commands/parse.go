@@ -94,7 +94,7 @@ func specs() []spec {
 		{verb: VerbIncidents, shape: shapeFilter, builtin: true, usage: "/incidents [open|triggered|acknowledged|resolved|all]", summary: "list incidents, open ones by default"},
 		{verb: VerbIncident, shape: shapeIncident, builtin: true, usage: "/incident <id> | open | update | resolve | maintenance | list", summary: "show an incident; open, update and resolve status page incidents, announce maintenance, list them (/help incident)"},
 		{verb: VerbHelp, shape: shapeHelp, builtin: true, usage: "/help [command]", summary: "show this help"},
-		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [args]", summary: "who is on call"},
+		{verb: VerbOncall, shape: shapeArgs, usage: "/oncall [team]", summary: "who is on call now and next, for this room's team or the one named"},
 		{verb: VerbStatus, shape: shapeArgs, usage: "/status", summary: "what each status page shows, as sitrep last sent it"},
 		{verb: VerbRoute, shape: shapeArgs, strict: true, usage: `/route test key=value key2="quoted value" ...`, summary: "show which rooms an alert with these fields would reach"},
 	}

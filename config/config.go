@@ -12,13 +12,17 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // Config is sitrep's whole configuration.
@@ -41,7 +45,11 @@ type Config struct {
 	// when there is more than one; must name one of status_pages.
 	DefaultStatusPage string `yaml:"default_status_page"`
 	// StatusAdmins says who may change status pages from chat; nil: every room.
-	StatusAdmins *StatusAdmins `yaml:"status_admins"`
+	StatusAdmins *StatusAdmins          `yaml:"status_admins"`
+	Webhooks     []webhooks.Hook        `yaml:"webhooks"`  // outgoing webhooks, Splunk On-Call style
+	Schedules    []oncall.Schedule      `yaml:"schedules"` // on-call schedules, one per team
+	Users        map[string]oncall.User `yaml:"users"`     // people's user IDs by platform, for mentions
+	Retention    string                 `yaml:"retention"` // how long a resolved incident is kept after its last event ("90d", "2160h"); "0" or "off" keeps everything; default 90d (see RetentionPeriod)
 	// Each platform's own block (web:, hipchat:, ...) is read into the
 	// block its Platform gives; see Block.
 
@@ -121,7 +129,39 @@ const (
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultBaseBackoff = time.Second
 	DefaultMaxBackoff  = 10 * time.Second
+	DefaultRetention   = "90d"
 )
+
+// ParseRetention reads a retention: a Go duration ("2160h"), a number of
+// days ("90d"), or "0" or "off" (0: keep everything); "" is the default.
+func ParseRetention(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = DefaultRetention
+	}
+	if s == "off" || s == "0" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("expected a number of days from 1 to 65535 before \"d\", got %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf(`expected a retention such as "90d", "2160h", or "off", got %q`, s)
+	}
+	return d, nil
+}
+
+// RetentionPeriod is how long resolved incidents are kept (0: forever).
+// Validate has checked it parses.
+func (c *Config) RetentionPeriod() time.Duration {
+	d, _ := ParseRetention(c.Retention)
+	return d
+}
 
 // envVar ties an environment variable to the key it overrides.
 type envVar struct {
@@ -253,6 +293,7 @@ func (c *Config) applyEnv(env func(string) string) {
 		})
 	}
 	c.applyPageEnv(set)
+	c.applyWebhookEnv(set)
 }
 
 // PublicURLSet reports whether public_url was configured rather than derived from listen.
@@ -281,6 +322,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
+	}
+	if c.Retention == "" && !c.set("retention") {
+		c.Retention = DefaultRetention
 	}
 	if c.Outbox.MaxAge == 0 && !c.set("outbox.max_age") {
 		c.Outbox.MaxAge = DefaultMaxAge
@@ -373,6 +417,7 @@ func (c *Config) Redacted() Config {
 	}
 	r.RateLimits = maps.Clone(c.RateLimits)
 	r.StatusPages = redactedPages(c.StatusPages)
+	r.Webhooks = redactedWebhooks(c.Webhooks)
 	return r
 }
 
@@ -383,6 +428,7 @@ func (c *Config) secrets() []string {
 		s = append(s, r.Token, r.NotifyToken)
 	}
 	s = append(s, c.pageSecrets()...)
+	s = append(s, c.webhookSecrets()...)
 	for _, p := range c.platforms {
 		blockFields(c.blocks[p.Name], p.Key, func(_ string, tag reflect.StructTag, f reflect.Value) {
 			if tag.Get("secret") == "true" {

@@ -191,11 +191,11 @@ func TestParseErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown top-level key", base + "lisen: 127.0.0.1:80\n", "lisen", 7,
-			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, default_status_page, status_admins, web, hipchat, slack, discord)"},
+			"unknown key (known: listen, data, public_url, log, ingest_token, admin_token, default_room, rooms, teams, routes, outbox, ingest, rate_limits, status_pages, default_status_page, status_admins, webhooks, schedules, users, retention, web, hipchat, slack, discord)"},
 		{"unknown nested key", base + "web:\n  histroy: 5\n", "web.histroy", 8,
-			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)"},
+			"unknown key (known: enabled, key, history, allowed_origins, allowed_hosts, users)"},
 		{"unknown key in a room", base + "  - name: pay\n    platfrom: webroom\n", "rooms[1].platfrom", 8, "unknown key (known: name, platform, id, token, team, display_name, threads, hipchat_ids, notify_token)"},
-		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue, status_page)"},
+		{"unknown key in a route", base + "routes:\n  - name: r\n    room: [ops]\n", "routes[0].room", 9, "unknown key (known: name, matchers, rooms, set, message, continue, status_page, escalate)"},
 		{"string where a number goes", base + "web:\n  history: lots\n", "web.history", 8, `expected a whole number, got "lots"`},
 		{"mapping where a string goes", base + "listen:\n  host: x\n", "listen", 7, "expected a string, got a mapping"},
 		{"value where a list goes", base + "routes: everything\n", "routes", 7, "expected a list, got a value"},
@@ -263,7 +263,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestErrorFormat(t *testing.T) {
 	errs := parseErrs(t, base+"web:\n  histroy: 5\n", noEnv)
-	assert.Equal(t, "config.yaml:8: web.histroy: unknown key (known: enabled, key, history, allowed_origins, allowed_hosts)", errs.Error())
+	assert.Equal(t, "config.yaml:8: web.histroy: unknown key (known: enabled, key, history, allowed_origins, allowed_hosts, users)", errs.Error())
 
 	errs = parseErrs(t, strings.Replace(base, "ingest_token: ingest-0123456789\n", "", 1), noEnv)
 	assert.Equal(t, "config.yaml: ingest_token: required: set it here or in SITREP_INGEST_TOKEN", errs.Error())
@@ -460,3 +460,64 @@ func all() []Platform { return platforms.All().Config() }
 func web(c *Config) *webroom.Config { return BlockOf[webroom.Config](c, webroom.Platform) }
 
 func hipchatOf(c *Config) *hipchat.Config { return BlockOf[hipchat.Config](c, hipchat.Platform) }
+
+func TestWebUsers(t *testing.T) {
+	doc := base + `web:
+  key: web-key-0123456789
+  users:
+    alice: {key: alice-key-0123456789}
+    bob.smith: {key: bob-file-key-0123456789}
+`
+	c, err := Parse([]byte(doc), "config.yaml", envOf(map[string]string{"SITREP_WEB_USER_BOB_SMITH_KEY": "bob-env-key-0123456789"}), all()...)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]webroom.User{"alice": {Key: "alice-key-0123456789"}, "bob.smith": {Key: "bob-env-key-0123456789"}}, web(c).Users,
+		"a user's key comes from the file or, winning, from SITREP_WEB_USER_<NAME>_KEY")
+
+	r := c.Redacted()
+	assert.Equal(t, map[string]webroom.User{"alice": {Key: "****6789"}, "bob.smith": {Key: "****6789"}}, web(&r).Users, "user keys are redacted")
+	assert.Equal(t, "alice-key-0123456789", web(c).Users["alice"].Key, "the copy does not share its users with the original")
+
+	for _, tc := range []struct{ name, users, key, msg string }{
+		{"no key", `{alice: {}}`, "web.users.alice.key", "required"},
+		{"web.key itself", `{alice: {key: web-key-0123456789}}`, "web.users.alice.key", "must differ from web.key"},
+		{"a shared key", `{alice: {key: same-key-0123456789}, bob: {key: same-key-0123456789}}`, "web.users.bob.key", "web.users.alice"},
+		{"sitrep's own name", `{sitrep: {key: k-0123456789}}`, "web.users.sitrep", "sitrep's own name"},
+		{"a name posing as unverified", `{"x (unverified)": {key: k-0123456789}}`, "web.users.x (unverified)", "does not end in"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := parseErrs(t, base+"web:\n  key: web-key-0123456789\n  users: "+tc.users+"\n", noEnv)
+			e := find(errs, tc.key)
+			require.NotNil(t, e, "%v", errs)
+			assert.Contains(t, e.Msg, tc.msg)
+			assert.NotContains(t, errs.Error(), "0123456789", "no key is shown")
+		})
+	}
+}
+
+func TestRetention(t *testing.T) {
+	tests := []struct {
+		doc  string
+		want time.Duration
+		err  string
+	}{
+		{"", 90 * 24 * time.Hour, ""},
+		{"retention: 30d\n", 30 * 24 * time.Hour, ""},
+		{"retention: 2160h\n", 2160 * time.Hour, ""},
+		{"retention: off\n", 0, ""},
+		{"retention: 0\n", 0, ""},
+		{"retention: 0d\n", 0, "retention"},
+		{"retention: -5h\n", 0, "retention"},
+		{"retention: a year\n", 0, `expected a retention such as "90d", "2160h", or "off", got "a year"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.doc, func(t *testing.T) {
+			c, err := Parse([]byte(base+tc.doc), "sitrep.yaml", func(string) string { return "" })
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, c.RetentionPeriod())
+		})
+	}
+}

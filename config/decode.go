@@ -22,7 +22,10 @@ const maxValues = 100_000
 // maxMergeDepth bounds nested merge keys ("<<"), which may form a cycle.
 const maxMergeDepth = 16
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
+)
 
 // decoder walks a YAML node tree against a Go type, strictly: every key must
 // name a field, every value must fit its field's type. It keeps walking after
@@ -190,6 +193,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, line int) {
 	switch {
 	case t == durationType:
 		d.duration(n, v, path, line)
+	case t == timeType:
+		d.timestamp(n, v, path, line)
 	case t.Kind() == reflect.Pointer:
 		if isNull(n) {
 			v.SetZero()
@@ -259,6 +264,19 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, path string, line int)
 		return
 	}
 	v.SetInt(int64(dur))
+}
+
+func (d *decoder) timestamp(n *yaml.Node, v reflect.Value, path string, line int) {
+	const want = "a time with its UTC offset, such as 2026-11-30T09:00:00+01:00"
+	if !d.scalar(n, path, line, want) || isNull(n) {
+		return
+	}
+	t, err := time.Parse(time.RFC3339, n.Value)
+	if err != nil {
+		d.fail(line, path, "expected %s%s", want, got(path, n.Value))
+		return
+	}
+	v.Set(reflect.ValueOf(t))
 }
 
 func (d *decoder) slice(n *yaml.Node, v reflect.Value, path string, line int) {

@@ -103,7 +103,7 @@ const maxShown = 24
 
 // isSecretKey reports whether the value at a key path is a credential.
 func isSecretKey(path string) bool {
-	return secret.LooksSecret(path) || path == "web.key"
+	return secret.LooksSecret(path) || strings.HasSuffix(path, ".key") // web.key, web.users.NAME.key
 }
 
 // got describes a wrong value for a message: `, got "x"`, or nothing when the

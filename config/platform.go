@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/sitrep/sitrep/rooms"
@@ -16,7 +17,10 @@ import (
 // A block is a struct with yaml tags, read as strictly as the rest of the
 // file. A string field tagged secret:"true" is a credential: no error and no
 // Redacted copy shows it. A string field tagged env:"SITREP_..." is also set
-// by that environment variable, which wins over the file.
+// by that environment variable, which wins over the file. A block's map of
+// structs by name (web.users) has its structs' string fields treated alike,
+// with the entry's name in upper case for a "*" in the variable's name
+// (SITREP_WEB_USER_*_KEY sets web.users.alice.key as SITREP_WEB_USER_ALICE_KEY).
 type Platform struct {
 	// Name is the platform's name, as rooms and rate_limits give it.
 	Name string
@@ -87,24 +91,43 @@ func (c *Config) platform(name string) (Platform, bool) {
 }
 
 // blockFields calls fn for every string field of block (a pointer to a
-// struct) with its key path under key and its tags.
+// struct) with its key path under key and its tags, and for the string
+// fields of each struct in a map of them (by name), with the entry's name
+// in place of a "*" in their env tag. fn may set the field.
 func blockFields(block any, key string, fn func(path string, tag reflect.StructTag, v reflect.Value)) {
 	v := reflect.ValueOf(block)
 	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
 		return
 	}
-	v = v.Elem()
+	structFields(v.Elem(), key, "", fn)
+}
+
+func structFields(v reflect.Value, key, entry string, fn func(path string, tag reflect.StructTag, v reflect.Value)) {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() || f.Type.Kind() != reflect.String {
-			continue
-		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
+		if !f.IsExported() || name == "" || name == "-" {
 			continue
 		}
-		fn(key+"."+name, f.Tag, v.Field(i))
+		switch {
+		case f.Type.Kind() == reflect.String:
+			tag := f.Tag
+			if env := tag.Get("env"); entry != "" && strings.Contains(env, "*") {
+				tag = reflect.StructTag(strings.Replace(string(tag), `env:"`+env+`"`, `env:"`+strings.Replace(env, "*", envSuffix(entry), 1)+`"`, 1))
+			}
+			fn(key+"."+name, tag, v.Field(i))
+		case entry == "" && f.Type.Kind() == reflect.Map && f.Type.Key().Kind() == reflect.String && f.Type.Elem().Kind() == reflect.Struct:
+			m := v.Field(i)
+			keys := m.MapKeys()
+			slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+			for _, k := range keys {
+				e := reflect.New(f.Type.Elem()).Elem()
+				e.Set(m.MapIndex(k))
+				structFields(e, key+"."+name+"."+k.String(), k.String(), fn)
+				m.SetMapIndex(k, e)
+			}
+		}
 	}
 }
 
@@ -117,6 +140,15 @@ func redactedBlock(block any) any {
 	}
 	cp := reflect.New(v.Elem().Type())
 	cp.Elem().Set(v.Elem())
+	for i := range cp.Elem().NumField() { // maps are the block's own: copy them before writing
+		if f := cp.Elem().Field(i); f.Kind() == reflect.Map && !f.IsNil() && f.CanSet() {
+			m := reflect.MakeMapWithSize(f.Type(), f.Len())
+			for it := f.MapRange(); it.Next(); {
+				m.SetMapIndex(it.Key(), it.Value())
+			}
+			f.Set(m)
+		}
+	}
 	out := cp.Interface()
 	blockFields(out, "", func(_ string, tag reflect.StructTag, f reflect.Value) {
 		if tag.Get("secret") == "true" {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sitrep/sitrep/oncall"
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/routing"
 )
@@ -78,7 +79,10 @@ func (c *Config) validate() Errors {
 	p.statusPages()
 	p.statusAdmins()
 	p.routes()
+	p.webhooks()
+	p.schedules()
 	p.outbox()
+	p.retention()
 	if c.Ingest.MaxFields < 0 {
 		p.add("ingest.max_fields", "must not be negative (leave it out for the default, 256)")
 	}
@@ -224,6 +228,45 @@ func (p *problems) teams() {
 	}
 }
 
+func (p *problems) schedules() {
+	c := p.c
+	first := map[string]int{}
+	for i, s := range c.Schedules {
+		prefix := fmt.Sprintf("schedules[%d]", i)
+		t, _ := c.Team(s.Team)
+		if _, err := oncall.Compile(s, t.Location()); err != nil {
+			for _, fe := range oncall.Problems(err) {
+				p.add(prefix+"."+fe.Field, "%s", fe.Msg)
+			}
+		}
+		if j, dup := first[s.Team]; dup && s.Team != "" {
+			p.add(prefix+".team", "team %q already has a schedule: schedules[%d]", s.Team, j)
+		} else {
+			first[s.Team] = i
+		}
+	}
+	for _, fe := range oncall.CheckUsers(c.Users) {
+		p.add(fe.Field, "%s", fe.Msg)
+	}
+}
+
+// Warnings lists what works but is likely a mistake, each naming its key
+// and line: a schedule for a team that has no rooms announces to no one.
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, s := range c.Schedules {
+		has := false
+		for _, r := range c.Rooms {
+			has = has || r.Team == s.Team
+		}
+		if !has {
+			key := fmt.Sprintf("schedules[%d].team", i)
+			out = append(out, fmt.Sprintf("%s:%d: %s: team %q has no rooms: its handoffs are announced in none (give rooms team: %s)", c.file, c.lineOf(key), key, s.Team, s.Team))
+		}
+	}
+	return out
+}
+
 func (p *problems) defaultRoom() {
 	c := p.c
 	if c.DefaultRoom == "" {
@@ -274,6 +317,12 @@ func (p *problems) routes() {
 			msg = re.Err.Error()
 		}
 		p.add(key, "%s", msg).err = re
+	}
+}
+
+func (p *problems) retention() {
+	if _, err := ParseRetention(p.c.Retention); err != nil {
+		p.add("retention", "%s", err.Error())
 	}
 }
 

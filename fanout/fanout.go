@@ -9,6 +9,9 @@
 // message again) is kept on the timeline but not posted: a room hears of an
 // alert when it says something new.
 //
+// A new incident's first message in a room of a team names who is on call
+// for the team (Options.OnCall).
+//
 // A new incident, and its resolution, also put a line on the timeline of
 // each team whose rooms it is in (package teams).
 //
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/outbox"
@@ -61,6 +65,10 @@ type Options struct {
 	// TeamOf returns the team of a room ("" for none): an incident opened or
 	// resolved in a team's rooms gets a line on the team's timeline.
 	TeamOf func(room string) string
+	// OnCall, if set, is the line a new incident's first message in room
+	// ends with, naming who is on call for the room's team at the time
+	// ("on call: bob"); "" adds none.
+	OnCall func(room string, at time.Time) string
 }
 
 // Fanout turns committed-to-be events into outbox deliveries.
@@ -79,6 +87,11 @@ func New(opts Options) *Fanout {
 // change inc: routing a new incident sets its fields, rooms and card texts.
 // For a new incident it returns the status pages its routes publish on.
 func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) ([]routing.PageTarget, error) {
+	if (ev.Kind == timeline.KindUpdated || ev.Kind == timeline.KindRepeated) && f.opts.Router != nil {
+		// The further alert's fields replaced the incident's: the routes'
+		// set values (a webhook's key, seed 000) hold for them too.
+		inc.Fields = f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL)).Fields
+	}
 	if ev.Kind == timeline.KindRepeated {
 		return nil, nil
 	}
@@ -161,6 +174,11 @@ func (f *Fanout) room(q Writer, room string, inc *timeline.Incident, ev *timelin
 	if ev.Kind == timeline.KindTriggered {
 		if text := inc.Messages[room]; text != "" {
 			msg.Text = text
+		}
+		if f.opts.OnCall != nil {
+			if line := f.opts.OnCall(room, ev.Origin.Time); line != "" {
+				msg.Text += "\n" + line
+			}
 		}
 		return q.Enqueue(room, outbox.Item{Op: adapters.OpPost, Card: true, NoDigest: pol.NoDigest, Msg: msg})
 	}

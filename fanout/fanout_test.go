@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,7 +113,7 @@ func TestDispatch(t *testing.T) {
 						assert.Equal(t, tc.state, it.Msg.State, "the card shows the new state")
 						assert.Equal(t, uint64(1), it.Msg.EventID, "the card is the alert that opened the incident")
 						if room != "chat" {
-							assert.Equal(t, "DB: db-1 down", it.Msg.Text, "and keeps its route's text")
+							assert.Equal(t, "#7 "+string(tc.state)+"\nDB: db-1 down", it.Msg.Text, "says the new state and who, and keeps its route's text")
 						}
 					}
 				}
@@ -164,4 +165,24 @@ func TestTeamLines(t *testing.T) {
 func dispatch(f *Fanout, q Writer, inc *timeline.Incident, ev *timeline.Event) error {
 	_, err := f.Dispatch(q, inc, ev)
 	return err
+}
+
+// A new incident's card in a team room names who is on call; later events
+// and rooms with no one on call do not.
+func TestFirstMessageNamesWhoIsOnCall(t *testing.T) {
+	f := newFanout(t)
+	f.opts.OnCall = func(room string, _ time.Time) string {
+		if room == "slackish" {
+			return "on call: bob"
+		}
+		return ""
+	}
+	q := queued{}
+	inc := timeline.Incident{ID: 4, Title: "db-1 down", State: timeline.StateTriggered}
+	fields := map[string]string{"service": "db", "entity_display_name": "db-1 down"}
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{ID: 1, Kind: timeline.KindTriggered, Fields: fields}))
+	require.NoError(t, dispatch(f, q, &inc, &timeline.Event{ID: 2, Kind: timeline.KindNote, Text: "looking"}))
+	assert.Equal(t, "DB: db-1 down\non call: bob", q["slackish"][0].Msg.Text)
+	assert.Equal(t, "DB: db-1 down", q["web"][0].Msg.Text)
+	assert.NotContains(t, q["slackish"][1].Msg.Text, "on call")
 }

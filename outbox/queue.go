@@ -69,6 +69,7 @@ func enqueue(tx *bolt.Tx, room string, it Item, now time.Time) (Entry, error) {
 
 // appendTo adds it at the tail of room's bucket b.
 func appendTo(b *bolt.Bucket, room string, it Item, now time.Time) (Entry, error) {
+	b.FillPercent = storage.AppendFill // appended at the tail, removed from the head
 	seq, err := b.NextSequence()
 	if err != nil {
 		return Entry{}, err

@@ -18,6 +18,7 @@ import (
 	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/statuspage"
 	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/timeline"
 )
 
 // Env is what a platform's Build gets.
@@ -35,6 +36,22 @@ type Env struct {
 	RoomExists func(id string) bool
 	// RoomNamed reports whether a sitrep room (on any platform) is called name.
 	RoomNamed func(name string) bool
+	// Room returns the sitrep room on this platform with platform ID id.
+	Room func(id string) (rooms.Room, bool)
+	// RoomByName returns the sitrep room (on any platform) called name.
+	RoomByName func(name string) (rooms.Room, bool)
+	// Timeline is sitrep's timeline, for a platform that shows incidents
+	// itself (the web room's incident pages).
+	Timeline *timeline.Timeline
+	// IncidentPath is the path, on sitrep's own server, of the page a
+	// message links its incident to: the web room's readable one where a
+	// platform serves it (Built.IncidentPage), else the admin API's. Call
+	// it when linking, not at Build: it is settled once every platform is built.
+	IncidentPath func(id uint64) string
+	// StatusPages says what each status page shows of an incident, one
+	// line per page incident ("StatusHub public/api: identified, down"),
+	// for a platform that shows incidents itself.
+	StatusPages func(incident uint64) []string
 }
 
 // Built is a platform's adapter as Build made it.
@@ -51,6 +68,10 @@ type Built struct {
 	// Page, if set, is the path of a room's page on sitrep's own server
 	// (the web room's), for links and the index page.
 	Page func(r rooms.Room) string
+	// IncidentPage, if set, is the path of an incident's readable page on
+	// sitrep's own server (the web room's), which every platform's messages
+	// then link to (Env.IncidentPath).
+	IncidentPage func(id uint64) string
 	// RoomOf, if set, maps a platform room ID that no sitrep room has to the
 	// sitrep room it speaks for (HipChat's add-on installs), so what
 	// responders send from it is attributed to that room.

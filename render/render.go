@@ -36,6 +36,9 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 		Color:      StateColor(inc.State),
 		Fields:     ShownFields(ev.Fields),
 	}
+	if ev.Kind == timeline.KindTriggered || ev.Kind == timeline.KindUpdated {
+		m.Fields = alertFields(inc.Title, m.Fields)
+	}
 	who := ev.Origin.User
 	if who == "" {
 		who = ev.Origin.Adapter
@@ -51,10 +54,7 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 		if ev.Kind == timeline.KindUpdated {
 			verb = "updated"
 		}
-		m.Text = fmt.Sprintf("%s %s %s: %s", ref, verb, mt, inc.Title)
-		if ev.Text != "" {
-			m.Text += " — " + ev.Text
-		}
+		m.Text = ref + " " + verb + " " + alertLine(mt, inc.Title, ev.Text)
 		if ev.Kind == timeline.KindTriggered {
 			m.Actions = Actions(inc.State)
 		}
@@ -66,6 +66,8 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 		m.Color = Gray
 		m.Text = fmt.Sprintf("%s %s: %s", ref, who, ev.Text)
 		return m
+	case timeline.KindEscalated:
+		m.Text = fmt.Sprintf("%s escalated: %s", ref, inc.Title)
 	case timeline.KindNote, timeline.KindCommand:
 		m.Color = Purple
 		m.Text = fmt.Sprintf("%s note from %s", ref, who)
@@ -84,9 +86,11 @@ func Event(inc *timeline.Incident, ev *timeline.Event) adapters.Message {
 }
 
 // Card is the incident's card as it stands now: the alert that opened it,
-// with the incident's current state, colour and buttons. text, if not empty,
-// is the text a route gave the card in that room (a route's message:), which
-// every refresh keeps.
+// with the incident's current state, colour and buttons. Once acknowledged or
+// resolved, its text leads with that and who did it ("#7 acknowledged by
+// alice", then the alert on the next line), and its User is that person.
+// text, if not empty, is the text a route gave the card in that room (a
+// route's message:), which every refresh keeps, after the state line.
 func Card(inc *timeline.Incident, text string) adapters.Message {
 	opening := timeline.Event{
 		ID:     inc.FirstEventID,
@@ -95,13 +99,83 @@ func Card(inc *timeline.Incident, text string) adapters.Message {
 		Fields: inc.Fields,
 	}
 	m := Event(inc, &opening)
-	if inc.State != timeline.StateTriggered {
-		m.Color = StateColor(inc.State)
-	}
 	if text != "" {
 		m.Text = text
 	}
+	if inc.State == timeline.StateTriggered {
+		return m
+	}
+	m.Color = StateColor(inc.State)
+	who := ChangedBy(inc)
+	m.User = who
+	line := "#" + strconv.FormatUint(inc.ID, 10) + " " + string(inc.State)
+	if who != "" {
+		line += " by " + who
+	}
+	if text == "" {
+		text = alertLine(strings.ToUpper(inc.Fields[timeline.FieldMessageType]), inc.Title, opening.Text)
+	}
+	m.Text = line + "\n" + text
 	return m
+}
+
+// ChangedBy is who put the incident in its current state: who acknowledged
+// or resolved it; "" while it is triggered or when nobody is on record.
+func ChangedBy(inc *timeline.Incident) string {
+	switch inc.State {
+	case timeline.StateAcknowledged:
+		return inc.AcknowledgedBy
+	case timeline.StateResolved:
+		return inc.ResolvedBy
+	}
+	return ""
+}
+
+// alertLine is an alert in one line: "CRITICAL: db-1 down — 97% used on /var"
+// (the state message only when it says more than the title).
+func alertLine(messageType, title, stateMessage string) string {
+	s := messageType + ": " + title
+	if messageType == "" {
+		s = title
+	}
+	if stateMessage != "" && stateMessage != title {
+		s += " — " + stateMessage
+	}
+	return s
+}
+
+// alertFields is the field list of an alert's message: the shown fields
+// less those its title and sentence already say (message type, display name,
+// state message, the entity state when it is the message type, and the
+// entity ID when it is the title), so no fact is printed twice.
+func alertFields(title string, f map[string]string) map[string]string {
+	said := func(k, v string) bool {
+		switch k {
+		case timeline.FieldMessageType, timeline.FieldEntityDisplayName, timeline.FieldStateMessage:
+			return true
+		case timeline.FieldEntityState:
+			return strings.EqualFold(v, f[timeline.FieldMessageType])
+		case timeline.FieldEntityID:
+			return v == title
+		}
+		return false
+	}
+	n := 0
+	for k, v := range f {
+		if said(k, v) {
+			n++
+		}
+	}
+	if n == 0 {
+		return f
+	}
+	out := make(map[string]string, len(f)-n)
+	for k, v := range f {
+		if !said(k, v) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Actions are the buttons an incident's card offers in state s: acknowledge

@@ -22,6 +22,20 @@ type Explanation struct {
 	Destinations []Destination     `json:"targets"`                // the rooms the alert goes to
 	Default      bool              `json:"default"`                // no rule delivered; the default rooms were used
 	StatusPages  []PageShown       `json:"status_pages,omitempty"` // the status pages the alert is published on
+	// Webhooks are the outgoing webhooks a new incident of the alert would
+	// fire or not, and why; the caller that knows them appends them.
+	Webhooks []WebhookTrace `json:"webhooks,omitempty"`
+}
+
+// WebhookTrace is what an outgoing webhook would do for a new incident of
+// the alert.
+type WebhookTrace struct {
+	Name   string `json:"name"`
+	Event  string `json:"event"`
+	Fires  bool   `json:"fires"`
+	Method string `json:"method,omitempty"`
+	URL    string `json:"url,omitempty"`    // rendered, tokens redacted
+	Reason string `json:"reason,omitempty"` // why it does not fire
 }
 
 // PageShown is a status page target as Explain shows it.
@@ -228,6 +242,13 @@ func (e Explanation) String() string {
 	}
 	if !maps.Equal(e.Alert, e.Fields) {
 		fmt.Fprintf(&b, "fields: %s\n", fieldList(e.Fields))
+	}
+	for _, w := range e.Webhooks {
+		if w.Fires {
+			fmt.Fprintf(&b, "⇒ webhook %s (%s): %s %s\n", w.Name, w.Event, w.Method, w.URL)
+		} else {
+			fmt.Fprintf(&b, "✗ webhook %s (%s): does not fire: %s\n", w.Name, w.Event, w.Reason)
+		}
 	}
 	return b.String()
 }

@@ -24,10 +24,11 @@ type Destination struct {
 
 // Decision is the outcome of routing one alert.
 type Decision struct {
-	Fields       map[string]string // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
-	Destinations []Destination     // rooms in order, each room at most once (first rule wins)
-	Default      bool              // true when no rule delivered anywhere and DefaultRooms were used
-	StatusPages  []PageTarget      // status pages in rule order, from the matched rules' status_page blocks
+	Fields       map[string]string  // alert fields after all matched rules' `set` actions: the alert's own map if no set fired (it is never mutated), else a new one
+	Destinations []Destination      // rooms in order, each room at most once (first rule wins)
+	Default      bool               // true when no rule delivered anywhere and DefaultRooms were used
+	StatusPages  []PageTarget       // status pages in rule order, from the matched rules' status_page blocks
+	Escalations  []EscalationTarget // escalation steps in rule order, from the matched rules' escalate blocks
 }
 
 // DefaultRule is the Rule name of targets chosen by the default route.
@@ -49,6 +50,7 @@ type Router struct {
 	pindex      map[indexKey][]int32
 	pfields     []prefixField // the fields pindex is keyed on
 	scan        []int32
+	escalates   bool // some rule has an escalate: block
 }
 
 // prefixField is a field pindex is keyed on, with the lengths of its prefixes.
@@ -74,6 +76,7 @@ type compiledRule struct {
 	msg      template
 	cont     bool
 	page     *compiledPage
+	escalate []Escalation
 	setsKey  bool // some set action writes a field the index is keyed on
 }
 
@@ -108,6 +111,8 @@ func Compile(rules []Rule, opts Options) (*Router, error) {
 			fail(i, "rooms", errors.New("a rule must deliver to rooms, publish on a status page or set fields"))
 		}
 		c.page = compilePage(rule.StatusPage, opts.StatusPage, func(field string, err error) { fail(i, field, err) })
+		c.escalate = compileEscalations(rule.Escalate, opts.RoomExists, func(field string, err error) { fail(i, field, err) })
+		r.escalates = r.escalates || len(c.escalate) > 0
 		seen := make(map[string]int, len(rule.Rooms))
 		for j, room := range rule.Rooms {
 			field := fmt.Sprintf("rooms[%d]", j)
@@ -235,7 +240,8 @@ func cloneRules(rules []Rule) []Rule {
 		out[i].Matchers = slices.Clone(r.Matchers)
 		out[i].Rooms = slices.Clone(r.Rooms)
 		out[i].Set = maps.Clone(r.Set)
-		out[i].StatusPage = r.Redacted().StatusPage
+		red := r.Redacted()
+		out[i].StatusPage, out[i].Escalate = red.StatusPage, red.Escalate
 	}
 	return out
 }
@@ -378,6 +384,9 @@ func (r *Router) route(alert, incident map[string]string, ex *Explanation) Decis
 		}
 		if c.page != nil {
 			d.StatusPages = append(d.StatusPages, c.page.target(c.name, fields, incident))
+		}
+		for k, e := range c.escalate {
+			d.Escalations = append(d.Escalations, EscalationTarget{Rule: c.name, Step: k, Escalation: e})
 		}
 		if tr != nil {
 			tr.Continue = c.cont

@@ -18,6 +18,9 @@ type Rule struct {
 	Continue bool              `json:"continue,omitempty" yaml:"continue,omitempty"`
 	// StatusPage, if set, publishes the alerts the rule matches on a status page.
 	StatusPage *StatusPage `json:"status_page,omitempty" yaml:"status_page,omitempty"`
+	// Escalate, if set, escalates the incidents the rule routes that stay
+	// unacknowledged.
+	Escalate []Escalation `json:"escalate,omitempty" yaml:"escalate,omitempty"`
 }
 
 // RuleError names the rule (by position and name) and the field that is wrong.
@@ -53,6 +56,12 @@ func (r Rule) Redacted() Rule {
 		sp := *r.StatusPage
 		sp.Services = append([]string(nil), sp.Services...)
 		out.StatusPage = &sp
+	}
+	if r.Escalate != nil {
+		out.Escalate = make([]Escalation, len(r.Escalate))
+		for i, e := range r.Escalate {
+			out.Escalate[i] = Escalation{After: e.After, Rooms: append([]string(nil), e.Rooms...), MentionOncall: e.MentionOncall}
+		}
 	}
 	return out
 }

@@ -2,16 +2,11 @@ package routing
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
@@ -22,18 +17,11 @@ import (
 // Load returns. Routes edited through Replace survive a restart until the
 // config's own routes change. A Store is safe for concurrent use.
 type Store struct {
-	db         *storage.DB
-	opts       Options
-	configHash string // of the config routes the store was opened with
+	list *storage.Seeded[Rule]
+	opts Options
 
 	mu      sync.Mutex // serialises Replace
 	current atomic.Pointer[Router]
-}
-
-// storedRoutes is the route list in bbolt.
-type storedRoutes struct {
-	ConfigHash string `json:"config_hash"`
-	Rules      []Rule `json:"rules"`
 }
 
 var keyRoutes = []byte("current")
@@ -42,8 +30,8 @@ var keyRoutes = []byte("current")
 // are none or the config's routes changed since they were last seeded, and
 // compiles them with opts.
 func OpenStore(ctx context.Context, db *storage.DB, fromConfig []Rule, opts Options) (*Store, error) {
-	s := &Store{db: db, opts: opts, configHash: hashRules(fromConfig)}
-	rules, err := s.load(ctx, fromConfig)
+	s := &Store{list: storage.NewSeeded(db, storage.BucketRoutes, keyRoutes, "rules", "routes", fromConfig), opts: opts}
+	rules, err := s.list.Load(ctx, fromConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -75,53 +63,10 @@ func (s *Store) Replace(ctx context.Context, rules []Rule) error {
 	if err != nil {
 		return err
 	}
-	if err := s.save(ctx, storedRoutes{ConfigHash: s.configHash, Rules: rules}); err != nil {
+	if err := s.list.Save(ctx, rules); err != nil {
 		return err
 	}
 	s.current.Store(r)
-	return nil
-}
-
-func hashRules(rules []Rule) string {
-	b, _ := json.Marshal(rules)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-// load returns the routes to run with: the stored list, unless the config's
-// routes changed since they were last seeded.
-func (s *Store) load(ctx context.Context, fromConfig []Rule) ([]Rule, error) {
-	var cur storedRoutes
-	found := false
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(storage.BucketRoutes).Get(keyRoutes)
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &cur)
-	}); err != nil {
-		return nil, fmt.Errorf("load routes: %w", err)
-	}
-	if found && cur.ConfigHash == s.configHash {
-		return cur.Rules, nil
-	}
-	if err := s.save(ctx, storedRoutes{ConfigHash: s.configHash, Rules: fromConfig}); err != nil {
-		return nil, err
-	}
-	return fromConfig, nil
-}
-
-func (s *Store) save(ctx context.Context, sr storedRoutes) error {
-	b, err := json.Marshal(sr)
-	if err != nil {
-		return fmt.Errorf("encode routes: %w", err)
-	}
-	if err := s.db.Update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(storage.BucketRoutes).Put(keyRoutes, b)
-	}); err != nil {
-		return fmt.Errorf("store routes: %w", err)
-	}
 	return nil
 }
 

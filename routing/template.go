@@ -8,12 +8,67 @@ import (
 )
 
 // Template scopes: ${{ALERT.field}} reads the alert's current fields,
-// ${{INCIDENT.field}} reads the incident's.
+// ${{INCIDENT.field}} reads the incident's. Routes take only those two;
+// outgoing webhooks also read ${{STATE.x}}, ${{CHAT.x}} and ${{ONCALL.x}}
+// (see ParseTemplate).
 const (
 	scopeLiteral uint8 = iota
 	scopeAlert
 	scopeIncident
+	scopeState
+	scopeChat
+	scopeOnCall
+	numScopes
 )
+
+// scopeSet is a set of scopes, one bit each.
+type scopeSet uint8
+
+// routeScopes are the scopes a route's templates may name.
+const routeScopes = scopeSet(1<<scopeAlert | 1<<scopeIncident)
+
+func (s scopeSet) has(scope uint8) bool { return s&(1<<scope) != 0 }
+
+// scopeName is a scope as templates spell it.
+func scopeName(scope uint8) string {
+	switch scope {
+	case scopeAlert:
+		return "ALERT"
+	case scopeIncident:
+		return "INCIDENT"
+	case scopeState:
+		return "STATE"
+	case scopeChat:
+		return "CHAT"
+	case scopeOnCall:
+		return "ONCALL"
+	}
+	return ""
+}
+
+// scopeNamed is the scope spelled name, or 0.
+func scopeNamed(name string) uint8 {
+	for s := scopeAlert; s < numScopes; s++ {
+		if scopeName(s) == name {
+			return s
+		}
+	}
+	return scopeLiteral
+}
+
+// names lists the set's scopes as "ALERT or INCIDENT", "ALERT, STATE or CHAT".
+func (s scopeSet) names() string {
+	var out []string
+	for sc := scopeAlert; sc < numScopes; sc++ {
+		if s.has(sc) {
+			out = append(out, scopeName(sc))
+		}
+	}
+	if len(out) < 2 {
+		return strings.Join(out, "")
+	}
+	return strings.Join(out[:len(out)-1], ", ") + " or " + out[len(out)-1]
+}
 
 const (
 	openDelim  = "${{"
@@ -33,16 +88,17 @@ type template struct {
 
 // refName is the qualified name of a field reference, as reported for an
 // unset field: "ALERT.team".
-func (s segment) refName() string {
-	if s.scope == scopeIncident {
-		return "INCIDENT." + s.text
-	}
-	return "ALERT." + s.text
+func (s segment) refName() string { return scopeName(s.scope) + "." + s.text }
+
+// lexTemplate splits tmpl into segments, taking placeholders of route
+// scopes. Strict lexing fails on the first syntax error; lenient lexing keeps
+// a malformed placeholder as literal text.
+func lexTemplate(tmpl string, strict bool) (template, error) {
+	return lexScoped(tmpl, strict, routeScopes)
 }
 
-// lexTemplate splits tmpl into segments. Strict lexing fails on the first
-// syntax error; lenient lexing keeps a malformed placeholder as literal text.
-func lexTemplate(tmpl string, strict bool) (template, error) {
+// lexScoped is lexTemplate taking placeholders of the scopes in allowed.
+func lexScoped(tmpl string, strict bool, allowed scopeSet) (template, error) {
 	var t template
 	lit := 0 // start of pending literal text
 	i := 0
@@ -61,7 +117,7 @@ func lexTemplate(tmpl string, strict bool) (template, error) {
 			break
 		}
 		end := body + k + len(closeDelim)
-		scope, name, err := parseRef(strings.TrimSpace(tmpl[body : body+k]))
+		scope, name, err := parseRef(strings.TrimSpace(tmpl[body:body+k]), allowed)
 		if err != nil {
 			if strict {
 				return t, fmt.Errorf("placeholder at offset %d: %w", start, err)
@@ -81,21 +137,19 @@ func lexTemplate(tmpl string, strict bool) (template, error) {
 	return t, nil
 }
 
-func parseRef(ref string) (uint8, string, error) {
-	scopeName, name, ok := strings.Cut(ref, ".")
-	var scope uint8
-	switch {
-	case !ok:
-		return 0, "", fmt.Errorf("%q names no scope; want ALERT.<field> or INCIDENT.<field>", ref)
-	case scopeName == "ALERT":
-		scope = scopeAlert
-	case scopeName == "INCIDENT":
-		scope = scopeIncident
-	default:
-		return 0, "", fmt.Errorf("unknown scope %q: want ALERT or INCIDENT", scopeName)
+func parseRef(ref string, allowed scopeSet) (uint8, string, error) {
+	prefix, name, ok := strings.Cut(ref, ".")
+	if !ok {
+		want := strings.ReplaceAll(allowed.names(), " or ", ".<field> or ")
+		want = strings.ReplaceAll(want, ", ", ".<field>, ")
+		return 0, "", fmt.Errorf("%q names no scope; want %s.<field>", ref, want)
+	}
+	scope := scopeNamed(prefix)
+	if scope == scopeLiteral || !allowed.has(scope) {
+		return 0, "", fmt.Errorf("unknown scope %q: want %s", prefix, allowed.names())
 	}
 	if name == "" {
-		return 0, "", fmt.Errorf("empty field name after %s", scopeName+".")
+		return 0, "", fmt.Errorf("empty field name after %s", prefix+".")
 	}
 	if strings.ContainsAny(name, "{}$ \t\r\n") {
 		return 0, "", fmt.Errorf("field name %q has a brace, dollar sign or space", name)

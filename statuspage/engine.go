@@ -468,8 +468,14 @@ func (d *dispatch) resolved() error {
 			return err
 		}
 	}
-	explicit := d.ev.Fields[FieldState] == string(Resolved)
-	_, err = d.each(d.ev.Fields[FieldPage], func(p *PageIncident) error {
+	// Only a command's resolution names what it does to the pages; an
+	// alert's fields are the source's, not instructions.
+	var explicit bool
+	var page string
+	if _, alert := d.ev.Fields[timeline.FieldMessageType]; !alert {
+		explicit, page = d.ev.Fields[FieldState] == string(Resolved), d.ev.Fields[FieldPage]
+	}
+	_, err = d.each(page, func(p *PageIncident) error {
 		p.Firing = slices.DeleteFunc(p.Firing, func(id uint64) bool { return id == d.inc.ID })
 		switch {
 		case explicit || p.Manual:

@@ -366,3 +366,29 @@ func (e *Engine) Shown() ([]Shown, error) {
 	})
 	return out, err
 }
+
+// Of lists the page incidents incident is behind, oldest first.
+func (e *Engine) Of(incident uint64) ([]PageIncident, error) {
+	var out []PageIncident
+	err := e.opts.DB.View(func(tx *bolt.Tx) error {
+		b := bucket(tx)
+		l, err := getLinks(b, incident)
+		if err != nil {
+			return err
+		}
+		for _, k := range l.Pages {
+			p, ok, err := getPage(b, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Where names p's page and services as people read it: "StatusHub public/api,web".
+func (e *Engine) Where(p PageIncident) string { return e.where(p.Page, p.Services) }

@@ -2,10 +2,23 @@
 // buckets, and a single writer goroutine that groups concurrent writes into one
 // transaction (group commit). A caller of Update hears back only after the
 // transaction that holds its write has been fsynced.
+//
+// # Turns
+//
+// Writes come in two lanes. Update is for the writes someone waits on (a
+// single alert, a delivery's removal from the outbox, a web room's log line,
+// a chat command); UpdateBulk for large ones that can wait their turn (a
+// batch of alerts, retention). A transaction takes every ordinary write that
+// is queued, and bulk writes after them, and stops taking more once its
+// writes have run for MaxTxTime: what it did not get to goes first into the
+// next. So a delivery waits at most about one such transaction and its fsync
+// however much bulk ingest is queued, and every transaction still carries at
+// least one bulk write, so bulk ingest is never starved either.
 package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,6 +26,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +37,16 @@ import (
 
 // SchemaVersion is the bucket layout this build writes. Open migrates older
 // files forward and refuses newer ones.
-const SchemaVersion = 1
+//
+//   - 1: the first layout.
+//   - 2: the entity index BucketEntities (entity_id → latest incident, a put
+//     at a random key for every new incident) gives way to
+//     BucketIncidentEntities (incident ID → entity_id, appended in ID order),
+//     from which the timeline rebuilds the index in memory on open. An
+//     incident record may leave its fields (and the title they make) to the
+//     event it names in fields_event; schema 1's records, which hold them,
+//     read as they are.
+const SchemaVersion = 2
 
 // Bucket names. Every package that persists state names its bucket here, so the
 // schema is visible in one place and created (or migrated) in one transaction.
@@ -31,19 +54,28 @@ var (
 	BucketMeta       = []byte("meta")
 	BucketIncidents  = []byte("incidents") // incident ID (u64) → incident JSON
 	BucketEvents     = []byte("events")    // incident ID (u64) ‖ event ID (u64) → event JSON
-	BucketEntities   = []byte("entities")  // entity_id → its latest incident ID (u64)
+	BucketEntities   = []byte("entities")  // schema 1 only (see BucketIncidentEntities)
 	BucketRooms      = []byte("rooms")     // room name → room JSON
 	BucketRoutes     = []byte("routes")    // "current" → route list JSON
 	BucketOutbox     = []byte("outbox")    // room name → nested bucket of entry ID (u64) → entry JSON
 	BucketDead       = []byte("dead")      // entry ID (u64) → dead-lettered entry JSON
 	BucketRefs       = []byte("refs")      // incident ID (u64) ‖ room name → platform message ID
 	BucketRoomLog    = []byte("roomlog")   // room name → nested bucket of seq (u64) → web room message JSON
-	BucketOnCall     = []byte("oncall")    // reserved for on-call schedules
+	BucketOnCall     = []byte("oncall")    // nested buckets: schedules (team → schedule JSON), state (team → next handoff and who was announced), external (team → who another tool reports on call)
+	BucketEscalate   = []byte("escalate")  // nested buckets: due (due unix ns ‖ incident ID ‖ step, u64 ‖ u64 ‖ u32 → timer JSON), incident (incident ID ‖ step → its due key)
 	BucketInbox      = []byte("inbox")     // seq (u64) → an inbound message or action not yet handled (JSON)
 	BucketInboxSeen  = []byte("inboxseen") // platform ‖ 0 ‖ dedupe key → when it was received (unix ns, u64)
 	BucketTeams      = []byte("teams")     // team name → nested bucket of entry ID (u64) → team timeline entry JSON
 	keySchemaVersion = []byte("schema_version")
 )
+
+// BucketIncidentEntities holds incident ID (u64) → its entity_id, written once
+// when the incident opens; keys only ever grow, so puts append. The timeline
+// keeps the entity → latest incident index in memory and rebuilds it from this
+// bucket on open. Schema 1 kept that index on disk instead, in BucketEntities
+// (entity_id → latest incident ID), a put at a random key for every new
+// incident; the migration to schema 2 moves it here and drops it.
+var BucketIncidentEntities = []byte("incentities")
 
 // Buckets of HipChat's add-on installs.
 var (
@@ -69,11 +101,20 @@ var (
 	BucketStatusConfigs = []byte("statusconfigs") // status page name → page JSON, hook URLs included (the pages the API and the config set)
 )
 
+// BucketWebhooks holds the outgoing webhooks: "current" → webhook list JSON.
+var BucketWebhooks = []byte("webhooks")
+
+// Buckets of web rooms.
+var (
+	BucketWebOpen = []byte("webopen") // web room ID → nested bucket of incident ID (u64) → the room's view of an open incident (JSON)
+)
+
 func allBuckets() [][]byte {
-	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities, BucketRooms,
-		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketInbox, BucketInboxSeen, BucketTeams,
+	return [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketIncidentEntities, BucketRooms,
+		BucketRoutes, BucketOutbox, BucketDead, BucketRefs, BucketRoomLog, BucketOnCall, BucketEscalate, BucketInbox, BucketInboxSeen, BucketTeams,
 		BucketHipChatAddons, BucketHipChatJTI, BucketSlackMessages, BucketSlackSigs,
 		BucketDiscordCards, BucketDiscordSigs, BucketStatusPages, BucketStatusConfigs,
+		BucketWebhooks, BucketWebOpen,
 	}
 }
 
@@ -91,14 +132,19 @@ type Options struct {
 	NoSync bool
 	// MaxBatch caps how many writes share one transaction; default 4096.
 	MaxBatch int
+	// MaxTxTime is how long a transaction's writes may run before it takes
+	// no more and commits (see Turns); default 10ms.
+	MaxTxTime time.Duration
 }
 
 // DB is the open store. It is safe for concurrent use.
 type DB struct {
-	bolt     *bolt.DB
-	path     string
-	reqs     chan *writeReq
-	maxBatch int
+	bolt      *bolt.DB
+	path      string
+	reqs      chan *writeReq // Update's lane
+	bulk      chan *writeReq // UpdateBulk's lane
+	maxBatch  int
+	maxTxTime time.Duration
 
 	commits atomic.Uint64 // transactions committed by the writer
 	writes  atomic.Uint64 // writes those transactions carried
@@ -123,6 +169,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 4096
 	}
+	if opts.MaxTxTime <= 0 {
+		opts.MaxTxTime = 10 * time.Millisecond
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        opts.LockTimeout,
 		NoFreelistSync: false,
@@ -140,11 +189,13 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{
-		bolt:     b,
-		path:     path,
-		reqs:     make(chan *writeReq, opts.MaxBatch),
-		maxBatch: opts.MaxBatch,
-		done:     make(chan struct{}),
+		bolt:      b,
+		path:      path,
+		reqs:      make(chan *writeReq, opts.MaxBatch),
+		bulk:      make(chan *writeReq, opts.MaxBatch),
+		maxBatch:  opts.MaxBatch,
+		maxTxTime: opts.MaxTxTime,
+		done:      make(chan struct{}),
 	}
 	go db.writer()
 	return db, nil
@@ -166,9 +217,53 @@ func migrate(tx *bolt.Tx) error {
 	if have > SchemaVersion {
 		return fmt.Errorf("data file has schema version %d, this build knows only up to %d", have, SchemaVersion)
 	}
-	// Migrations from have to SchemaVersion go here, one step per version.
+	// Migrations from have to SchemaVersion, one step per version.
+	if have < 2 {
+		if err := migrateEntityIndex(tx); err != nil {
+			return fmt.Errorf("migrate to schema 2: %w", err)
+		}
+	}
 	return meta.Put(keySchemaVersion, U64(SchemaVersion))
 }
+
+// migrateEntityIndex turns schema 1's entity_id → incident index into
+// schema 2's incident → entity_id, written in incident order, and drops the
+// old bucket. Only each entity's latest incident was indexed; that is all the
+// timeline needs.
+func migrateEntityIndex(tx *bolt.Tx) error {
+	old := tx.Bucket(BucketEntities)
+	if old == nil {
+		return nil
+	}
+	type pair struct {
+		id     uint64
+		entity []byte
+	}
+	var pairs []pair
+	if err := old.ForEach(func(k, v []byte) error {
+		if len(v) == 8 {
+			pairs = append(pairs, pair{ParseU64(v), bytes.Clone(k)})
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Compare(a.id, b.id) })
+	nb := tx.Bucket(BucketIncidentEntities)
+	nb.FillPercent = AppendFill
+	for _, p := range pairs {
+		if err := nb.Put(U64(p.id), p.entity); err != nil {
+			return err
+		}
+	}
+	return tx.DeleteBucket(BucketEntities)
+}
+
+// AppendFill is the FillPercent for a bucket whose keys are only ever
+// appended (sequence keys): bbolt splits its pages full, where its default
+// (0.5) leaves every page of such a bucket half empty for inserts that never
+// come.
+const AppendFill = 1.0
 
 // Path is the data file's path.
 func (db *DB) Path() string { return db.path }
@@ -179,6 +274,16 @@ func (db *DB) Path() string { return db.path }
 // it writes from tx and its own arguments. If fn returns an error, none of its
 // writes are kept and the error is returned as is.
 func (db *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return db.update(ctx, db.reqs, fn)
+}
+
+// UpdateBulk is Update for a large write that may wait: it takes its turn
+// after the ordinary writes queued with it (see Turns).
+func (db *DB) UpdateBulk(ctx context.Context, fn func(*bolt.Tx) error) error {
+	return db.update(ctx, db.bulk, fn)
+}
+
+func (db *DB) update(ctx context.Context, lane chan *writeReq, fn func(*bolt.Tx) error) error {
 	req := &writeReq{fn: fn, err: make(chan error, 1)}
 	db.mu.RLock()
 	if db.closed {
@@ -186,7 +291,7 @@ func (db *DB) Update(ctx context.Context, fn func(*bolt.Tx) error) error {
 		return ErrClosed
 	}
 	select {
-	case db.reqs <- req:
+	case lane <- req:
 		db.mu.RUnlock()
 	case <-ctx.Done():
 		db.mu.RUnlock()
@@ -224,12 +329,43 @@ func (db *DB) Backup(w io.Writer, size func(int64)) (int64, error) {
 type Stats struct {
 	Commits uint64 // transactions (each one fsync)
 	Writes  uint64 // Update calls they carried
+	// PageWrites counts the page writes of those transactions (one write
+	// syscall each: a page, or a run of overflow pages), and PageBytes their
+	// bytes. Each commit also writes its meta page (4 KiB) and calls fdatasync.
+	PageWrites int64
+	PageBytes  int64
 }
 
 // Stats returns how many transactions the writer committed and how many
 // writes they carried; Writes/Commits is the group-commit batch size.
 func (db *DB) Stats() Stats {
-	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+	tx := db.bolt.Stats().TxStats
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), PageWrites: tx.GetWrite(), PageBytes: tx.GetPageAlloc()}
+}
+
+// Usage is how much of the data file holds data.
+type Usage struct {
+	FileBytes int64 // the file's size
+	UsedBytes int64 // pages in use: below the high-water mark and not on the freelist
+}
+
+// Usage reports the file's size and the bytes of it in use.
+func (db *DB) Usage() (Usage, error) {
+	var u Usage
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		fi, err := os.Stat(db.path)
+		if err != nil {
+			return err
+		}
+		st := db.bolt.Stats()
+		u.FileBytes = fi.Size()
+		u.UsedBytes = tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.bolt.Info().PageSize)
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("usage: %w", err)
+	}
+	return u, nil
 }
 
 // Close stops taking writes, finishes the queued ones and closes the file.
@@ -239,6 +375,7 @@ func (db *DB) Close() error {
 		db.mu.Lock()
 		db.closed = true
 		close(db.reqs)
+		close(db.bulk)
 		db.mu.Unlock()
 		<-db.done
 		err = db.bolt.Close()
@@ -248,79 +385,121 @@ func (db *DB) Close() error {
 
 func (db *DB) writer() {
 	defer close(db.done)
-	batch := make([]*writeReq, 0, db.maxBatch)
-	for req := range db.reqs {
-		batch = append(batch[:0], req)
-		// Take what is queued; then, with no fixed delay, yield the processor
-		// so writers that are runnable (an HTTP handler about to call Update)
-		// can join this transaction, as long as yielding keeps finding more.
+	reqs, bulk := db.reqs, db.bulk
+	var carry []*writeReq // writes the last transaction did not get to, oldest first
+	for {
+		batch := make([]*writeReq, 0, min(db.maxBatch, 64+len(carry)))
+		if len(carry) == 0 {
+			// Wait for a write in either lane.
+			var r *writeReq
+			for r == nil && (reqs != nil || bulk != nil) {
+				var ok bool
+				select {
+				case r, ok = <-reqs:
+					if !ok {
+						reqs = nil
+					}
+				case r, ok = <-bulk:
+					if !ok {
+						bulk = nil
+					}
+				}
+			}
+			if r == nil {
+				return // closed, and every write answered
+			}
+			batch = append(batch, r)
+		} else {
+			// The oldest write left over goes first: every transaction
+			// gets through at least one, so neither lane starves.
+			batch, carry = append(batch, carry[0]), carry[1:]
+		}
+		// Take the ordinary writes queued; then, with no fixed delay, yield
+		// the processor so writers that are runnable (an HTTP handler about
+		// to call Update) can join this transaction, as long as yielding
+		// keeps finding more.
 		for round := 0; round < maxYields && len(batch) < db.maxBatch; round++ {
 			before := len(batch)
-			batch = db.drain(batch)
+			batch, reqs = drain(batch, reqs, db.maxBatch)
 			if round > 0 && len(batch) == before {
 				break
 			}
 			runtime.Gosched()
 		}
-		batch = db.drain(batch)
-		db.commit(batch)
+		batch, reqs = drain(batch, reqs, db.maxBatch)
+		// Then what was left over, then bulk writes.
+		n := min(len(carry), db.maxBatch-len(batch))
+		batch, carry = append(batch, carry[:n]...), carry[n:]
+		batch, bulk = drain(batch, bulk, db.maxBatch)
+		carry = append(db.commit(batch), carry...)
 	}
 }
 
 // maxYields bounds how often the writer yields to let more writes join a batch.
 const maxYields = 8
 
-// drain appends the queued writes to batch, up to maxBatch, without waiting.
-func (db *DB) drain(batch []*writeReq) []*writeReq {
-	for len(batch) < db.maxBatch {
+// drain appends the writes queued in lane to batch, up to max, without
+// waiting; a closed lane comes back nil.
+func drain(batch []*writeReq, lane chan *writeReq, max int) ([]*writeReq, chan *writeReq) {
+	for lane != nil && len(batch) < max {
 		select {
-		case r, ok := <-db.reqs:
+		case r, ok := <-lane:
 			if !ok {
-				return batch
+				return batch, nil
 			}
 			batch = append(batch, r)
 		default:
-			return batch
+			return batch, lane
 		}
 	}
-	return batch
+	return batch, lane
 }
 
-// commit runs a batch in one transaction. A write whose fn fails is answered
-// with its error and rolled back alone: the writes before it run again in a
-// fresh transaction and commit, and the ones after it go on in the next. So
-// one bad write never takes its neighbours down or leaves half of itself
-// behind, and K failures in a batch of N cost about 2N runs, not K·N.
-func (db *DB) commit(batch []*writeReq) {
+// commit runs a batch in transactions and returns the writes it did not get
+// to (a transaction's writes ran past MaxTxTime). A write whose fn fails is
+// answered with its error and rolled back alone: the writes before it run
+// again in a fresh transaction and commit, and the ones after it go on in the
+// next. So one bad write never takes its neighbours down or leaves half of
+// itself behind, and K failures in a batch of N cost about 2N runs, not K·N.
+func (db *DB) commit(batch []*writeReq) (rest []*writeReq) {
 	pending := batch
 	for len(pending) > 0 {
-		failed, failErr, err := db.run(pending)
+		ran, failed, failErr, err := db.run(pending)
 		if failed < 0 {
-			db.answer(pending, err)
-			return
+			db.answer(pending[:ran], err)
+			return append(rest, pending[ran:]...)
 		}
 		pending[failed].err <- failErr
 		if failed > 0 {
-			db.commit(pending[:failed]) // they succeeded once; on its own the prefix commits
+			// They succeeded once; on their own they commit.
+			rest = append(rest, db.commit(pending[:failed])...)
 		}
 		pending = pending[failed+1:]
 	}
+	return rest
 }
 
 // run runs the writes in one transaction and commits it, unless one fails:
-// then it rolls back and returns that write's index and error.
-func (db *DB) run(pending []*writeReq) (failed int, failErr, err error) {
+// then it rolls back and returns that write's index and error. It stops
+// taking writes once they have run for maxTxTime: ran is how many it took.
+func (db *DB) run(pending []*writeReq) (ran, failed int, failErr, err error) {
 	failed = -1
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		start := time.Now()
 		for i, r := range pending {
+			if i > 0 && time.Since(start) > db.maxTxTime {
+				ran = i
+				return nil
+			}
 			if err := runSafely(r.fn, tx); err != nil {
 				failed, failErr = i, err
 				return err
 			}
 		}
+		ran = len(pending)
 		return nil
 	})
-	return failed, failErr, err
+	return ran, failed, failErr, err
 }
 
 // answer tells each write of a committed (or failed) transaction its outcome.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,4 +219,136 @@ func TestDeleteBefore(t *testing.T) {
 		}
 		return err
 	}))
+}
+
+// A schema 1 file's entity index (entity_id → incident) becomes schema 2's
+// incident → entity_id, and the old bucket goes.
+func TestMigrateFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	v1 := map[string]uint64{"9f86d081884c7d65": 3, "db-17.eu-west-1.prod.example.net": 1, "2c26b46b68ffc68f": 2}
+	require.NoError(t, b.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{BucketMeta, BucketIncidents, BucketEvents, BucketEntities} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		for e, id := range v1 {
+			if err := tx.Bucket(BucketEntities).Put([]byte(e), U64(id)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(BucketMeta).Put(keySchemaVersion, U64(1))
+	}))
+	require.NoError(t, b.Close())
+
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket(BucketEntities))
+		assert.Equal(t, uint64(SchemaVersion), ParseU64(tx.Bucket(BucketMeta).Get(keySchemaVersion)))
+		got := map[string]uint64{}
+		var order []uint64
+		require.NoError(t, tx.Bucket(BucketIncidentEntities).ForEach(func(k, v []byte) error {
+			got[string(v)] = ParseU64(k)
+			order = append(order, ParseU64(k))
+			return nil
+		}))
+		assert.Equal(t, v1, got)
+		assert.Equal(t, []uint64{1, 2, 3}, order)
+		return nil
+	}))
+}
+
+func TestCompact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	db, err := Open(path, Options{NoSync: true})
+	require.NoError(t, err)
+	val := make([]byte, 400)
+	for i := range 2000 {
+		require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+			return tx.Bucket(BucketEvents).Put(U64(uint64(i)), val)
+		}))
+	}
+	require.NoError(t, db.Update(context.Background(), func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketEvents)
+		if _, err := b.NextSequence(); err != nil {
+			return err
+		}
+		for i := range 1900 {
+			if err := b.Delete(U64(uint64(i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+
+	_, err = Compact(path, 100*time.Millisecond)
+	assert.ErrorIs(t, err, ErrLocked, "not while the file is open")
+	require.NoError(t, db.Close())
+
+	res, err := Compact(path, 0)
+	require.NoError(t, err)
+	assert.Less(t, res.After, res.Before/2, "%+v", res)
+	db, err = Open(path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(BucketEvents)
+		assert.Equal(t, uint64(1), b.Sequence(), "sequences survive")
+		assert.Equal(t, 100, b.Stats().KeyN)
+		assert.Equal(t, uint64(SchemaVersion), ParseU64(tx.Bucket(BucketMeta).Get(keySchemaVersion)))
+		return nil
+	}))
+
+	_, err = Compact(filepath.Join(t.TempDir(), "missing.db"), 0)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// A write that arrives while a long line of bulk writes runs goes in the
+// next transaction, not at the end of the line (a transaction stops taking
+// writes after MaxTxTime); the bulk writes all land.
+func TestOrdinaryWritesGoBeforeQueuedBulk(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{NoSync: true, MaxTxTime: 5 * time.Millisecond})
+	require.NoError(t, err)
+	defer db.Close()
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	ran := func(name string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // a large write
+			return put(name)(tx)
+		}
+	}
+	const bulk = 60
+	var wg sync.WaitGroup
+	for i := range bulk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, db.UpdateBulk(context.Background(), ran(fmt.Sprintf("bulk-%02d", i))))
+		}()
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) > 0 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, db.Update(context.Background(), ran("ordinary")))
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, order, bulk+1)
+	pos := slices.Index(order, "ordinary")
+	assert.Less(t, pos, bulk/2, "ran after %d of %d bulk writes queued before it", pos, bulk)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		for _, k := range order {
+			assert.NotNil(t, tx.Bucket(BucketMeta).Get([]byte(k)), k)
+		}
+		return nil
+	}))
+	assert.Greater(t, db.Stats().Commits, uint64(5), "a transaction stops taking writes after MaxTxTime")
 }

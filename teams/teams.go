@@ -71,7 +71,11 @@ type Options struct {
 	Team func(name string) (Team, bool)
 	// Notify wakes the outbox for rooms once a write is committed.
 	Notify func(rooms ...string)
-	Now    func() time.Time
+	// Heard, if set, is told of each chat line and notice inside the
+	// transaction that records it, to enqueue more deliveries there (the
+	// outgoing webhooks); it returns the outbox rooms to wake.
+	Heard func(q *outbox.Queue, e Entry) ([]string, error)
+	Now   func() time.Time
 }
 
 // Teams keeps team timelines and bridges team rooms.
@@ -184,6 +188,8 @@ func (t *Teams) write(ctx context.Context, team string, e Entry, msg adapters.Me
 	if e.Time.IsZero() {
 		e.Time = now
 	}
+	e.Team = team
+	var heard []string // rooms Heard enqueued for
 	err := t.opts.DB.Update(ctx, func(tx *bolt.Tx) error {
 		if team != "" {
 			if _, err := Log(tx, team, e); err != nil {
@@ -196,12 +202,18 @@ func (t *Teams) write(ctx context.Context, team string, e Entry, msg adapters.Me
 				return fmt.Errorf("enqueue for room %s: %w", r, err)
 			}
 		}
+		if t.opts.Heard != nil {
+			var err error
+			if heard, err = t.opts.Heard(q, e); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("team %s: %w", team, err)
 	}
-	t.opts.Notify(targets...)
+	t.opts.Notify(append(targets, heard...)...)
 	return nil
 }
 

@@ -48,6 +48,10 @@ func appendOrigin(b []byte, o *Origin, bad *bool) []byte {
 		b = appendKey(b, "user")
 		b = jsonenc.AppendString(b, o.User)
 	}
+	if o.Unverified {
+		b = appendKey(b, "unverified")
+		b = append(b, "true"...)
+	}
 	b = appendKey(b, "time")
 	b = appendTime(b, o.Time, bad)
 	return append(b, '}')
@@ -155,6 +159,10 @@ func appendIncident(b []byte, inc *Incident, pre *encodedFields) ([]byte, error)
 	if inc.FirstEventID != 0 {
 		b = appendKey(b, "first_event_id")
 		b = strconv.AppendUint(b, inc.FirstEventID, 10)
+	}
+	if inc.FieldsEvent != 0 {
+		b = appendKey(b, "fields_event")
+		b = strconv.AppendUint(b, inc.FieldsEvent, 10)
 	}
 	return done(b, bad)
 }

@@ -19,7 +19,7 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 	events := []Event{
 		{},
 		{ID: 1, IncidentID: 2, Kind: KindTriggered, Text: "disk full", Fields: map[string]string{"b": "2", "a": "1", odd: odd}, Origin: Origin{Adapter: "http", Time: at}, Time: at},
-		{ID: 9, IncidentID: 3, Kind: KindChat, Text: odd, Origin: Origin{Adapter: "webroom", Room: "ops", MessageID: "17", User: "alice", Time: at.In(time.FixedZone("x", 3600))}, Time: later},
+		{ID: 9, IncidentID: 3, Kind: KindChat, Text: odd, Origin: Origin{Adapter: "webroom", Room: "ops", MessageID: "17", User: "alice (unverified)", Unverified: true, Time: at.In(time.FixedZone("x", 3600))}, Time: later},
 		{ID: 1 << 63, Fields: map[string]string{}},
 	}
 	for i := range events {
@@ -29,6 +29,7 @@ func TestCodecMatchesEncodingJSON(t *testing.T) {
 		{},
 		{ID: 4, EntityID: odd, Title: "t", State: StateTriggered, Fields: map[string]string{"z": "", "y": odd}, Rooms: []string{"ops", odd}, OpenedAt: at, UpdatedAt: later, LastEventID: 5},
 		{ID: 5, State: StateResolved, AcknowledgedAt: &at, AcknowledgedBy: "bob", ResolvedAt: &later, ResolvedBy: "nagios", Rooms: []string{}},
+		{ID: 6, State: StateTriggered, FirstEventID: 7, FieldsEvent: 9, LastEventID: 9},
 	}
 	_, err := appendEvent(nil, &Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, nil)
 	assert.ErrorIs(t, err, errTimeRange)

@@ -23,6 +23,7 @@ const (
 	KindChat         Kind = "chat"         // a responder's chat line about the incident
 	KindCommand      Kind = "command"      // a command that ran against the incident without changing its state
 	KindStatusPage   Kind = "status_page"  // a status page update sitrep queued for the incident, or a page's refusal of one
+	KindEscalated    Kind = "escalated"    // still unacknowledged after a route's escalate: after; announced in the step's rooms
 )
 
 // State is an incident's place in its life.
@@ -89,11 +90,14 @@ func SetEntityState(fields map[string]string, mt string) {
 
 // Origin records where an event came from, so it is never mirrored back there.
 type Origin struct {
-	Adapter   string    `json:"adapter"`              // "http", "alertmanager", "webroom", "slack", ...
-	Room      string    `json:"room,omitempty"`       // sitrep room name the event was typed in
-	MessageID string    `json:"message_id,omitempty"` // platform message ID
-	User      string    `json:"user,omitempty"`
-	Time      time.Time `json:"time"`
+	Adapter   string `json:"adapter"`              // "http", "alertmanager", "webroom", "slack", ...
+	Room      string `json:"room,omitempty"`       // sitrep room name the event was typed in
+	MessageID string `json:"message_id,omitempty"` // platform message ID
+	User      string `json:"user,omitempty"`
+	// Unverified means the platform did not vouch for User: the sender
+	// chose the name (a web room without a configured user key).
+	Unverified bool      `json:"unverified,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // Event is one entry on an incident's timeline.
@@ -124,6 +128,10 @@ type Incident struct {
 	ResolvedBy     string            `json:"resolved_by,omitempty"`
 	LastEventID    uint64            `json:"last_event_id"`
 	FirstEventID   uint64            `json:"first_event_id,omitempty"` // the alert that opened it
+	// FieldsEvent is the event whose fields Fields are (the latest alert's,
+	// unless a route set more): the stored incident leaves them out and they
+	// are read from that event, so an alert's fields are written once.
+	FieldsEvent uint64 `json:"fields_event,omitempty"`
 }
 
 // Open reports whether the incident is not yet resolved.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -56,17 +58,22 @@ type Options struct {
 type Timeline struct {
 	db   *storage.DB
 	opts Options
+	ix   *entityIndex
 
 	mu   sync.RWMutex
 	subs []func(Result)
 }
 
-// New returns a Timeline on db.
+// New returns a Timeline on db, its entity index built from what db holds.
+// It is the only writer of db's incidents: there is one Timeline per DB.
 func New(db *storage.DB, opts Options) *Timeline {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Timeline{db: db, opts: opts}
+	t := &Timeline{db: db, opts: opts, ix: newEntityIndex()}
+	// A failed build is tried again by the first write, which reports it.
+	_ = db.View(t.ix.build)
+	return t
 }
 
 // Subscribe registers fn to hear of every event after it is committed.
@@ -91,6 +98,10 @@ func (t *Timeline) publish(results []Result) {
 	}
 }
 
+// BulkAlerts is the most alerts an Ingest carries in the store's ordinary
+// lane; a larger batch goes in its bulk lane (storage.DB.UpdateBulk).
+const BulkAlerts = 16
+
 // Ingest applies alerts in order in one durable transaction and returns one
 // Result per alert, after the fsync. An ACKNOWLEDGEMENT, RECOVERY or INFO for
 // an entity that never had an incident changes nothing; its Result has
@@ -114,7 +125,11 @@ func (t *Timeline) Ingest(ctx context.Context, alerts []Alert) ([]Result, error)
 		pre[i] = encodeFields(a.Fields)
 	}
 	var results []Result
-	err := t.db.Update(ctx, func(tx *bolt.Tx) error {
+	update := t.db.Update
+	if len(alerts) > BulkAlerts {
+		update = t.db.UpdateBulk // a batch waits its turn behind deliveries and single alerts
+	}
+	err := update(ctx, func(tx *bolt.Tx) error {
 		results = results[:0]
 		now := t.opts.Now().UTC()
 		for i, a := range alerts {
@@ -143,7 +158,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 	if origin.Time.IsZero() {
 		origin.Time = now
 	}
-	inc, found, err := t.latestForEntity(tx, a.EntityID)
+	inc, found, prev, err := t.latestForEntity(tx, a.EntityID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -163,9 +178,12 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, now time
 				return Result{}, fmt.Errorf("next incident id: %w", err)
 			}
 			inc = Incident{ID: seq, EntityID: a.EntityID, State: StateTriggered, OpenedAt: at}
-			if err := tx.Bucket(storage.BucketEntities).Put([]byte(a.EntityID), storage.U64(seq)); err != nil {
+			ents := tx.Bucket(storage.BucketIncidentEntities)
+			ents.FillPercent = storage.AppendFill
+			if err := ents.Put(storage.U64(seq), []byte(a.EntityID)); err != nil {
 				return Result{}, fmt.Errorf("index entity: %w", err)
 			}
+			t.ix.set(tx, a.EntityID, prev, seq)
 			ev.Kind, created = KindTriggered, true
 		}
 		inc.Fields = a.Fields
@@ -212,6 +230,7 @@ func (t *Timeline) record(tx *bolt.Tx, inc *Incident, ev Event, created bool, pr
 // recordEvent is record; a followUp's own follow-ups are not taken.
 func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created bool, pre *encodedFields, followUp bool) (Result, error) {
 	evs := tx.Bucket(storage.BucketEvents)
+	evs.FillPercent = storage.AppendFill // keys grow but for events of older incidents
 	id, err := evs.NextSequence()
 	if err != nil {
 		return Result{}, fmt.Errorf("next event id: %w", err)
@@ -237,6 +256,14 @@ func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created boo
 	if err := evs.Put(eventKey(inc.ID, id), b); err != nil {
 		return Result{}, fmt.Errorf("store event: %w", err)
 	}
+	// The incident's fields are this event's (an alert's, as routed): the
+	// record points at the event rather than holding them a second time.
+	// Otherwise (an ack or a note kept the fields of an older event) they are
+	// written out.
+	inc.FieldsEvent = 0
+	if len(inc.Fields) > 0 && sameFields(inc.Fields, ev.Fields) {
+		inc.FieldsEvent = id
+	}
 	if err := putIncident(tx, inc, pre); err != nil {
 		return Result{}, err
 	}
@@ -261,7 +288,7 @@ func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created boo
 // Action is something a responder did to an incident from a room or the API.
 type Action struct {
 	IncidentID uint64
-	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand or KindStatusPage
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand KindStatusPage or KindEscalated
 	Text       string
 	Fields     map[string]string // what the action names beyond its text (a status page change: page, state, status), kept on its event
 	Origin     Origin
@@ -272,7 +299,7 @@ type Action struct {
 // incident is ErrNotFound.
 func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 	switch a.Kind {
-	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage:
+	case KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage, KindEscalated:
 	default:
 		return Result{}, fmt.Errorf("act: unsupported action %q", a.Kind)
 	}
@@ -298,6 +325,10 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
 			}
 			inc.State, inc.ResolvedAt, inc.ResolvedBy = StateResolved, &now, origin.User
+		case KindEscalated:
+			if inc.State != StateTriggered {
+				return &StateError{Incident: inc.ID, State: inc.State, Action: a.Kind}
+			}
 		}
 		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Fields: a.Fields, Origin: origin, Time: now}, false, nil)
 		return err
@@ -346,6 +377,9 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 			if state != "" && inc.State != state {
 				continue
 			}
+			if err := loadFields(tx, &inc); err != nil {
+				return err
+			}
 			out = append(out, inc)
 			if limit > 0 && len(out) >= limit {
 				break
@@ -356,16 +390,23 @@ func (t *Timeline) Incidents(state State, limit int) ([]Incident, error) {
 	return out, err
 }
 
-func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (Incident, bool, error) {
-	v := tx.Bucket(storage.BucketEntities).Get([]byte(entity))
-	if v == nil {
-		return Incident{}, false, nil
+// latestForEntity returns entity's latest incident, if it has one; prev is
+// its ID (0 if none), for the index's update when a new one opens.
+func (t *Timeline) latestForEntity(tx *bolt.Tx, entity string) (inc Incident, found bool, prev uint64, err error) {
+	id, fromHash, err := t.ix.lookup(tx, entity)
+	if err != nil || id == 0 {
+		return Incident{}, false, 0, err
 	}
-	inc, err := getIncident(tx, storage.ParseU64(v))
-	if err != nil {
-		return Incident{}, false, err
+	inc, err = getIncident(tx, id)
+	switch {
+	case errors.Is(err, ErrNotFound): // not kept any more: the entity starts afresh
+		return Incident{}, false, id, nil
+	case err != nil:
+		return Incident{}, false, 0, err
+	case fromHash && inc.EntityID != entity: // another entity's, sharing the hash
+		return Incident{}, false, 0, nil
 	}
-	return inc, true, nil
+	return inc, true, id, nil
 }
 
 func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
@@ -377,18 +418,66 @@ func getIncident(tx *bolt.Tx, id uint64) (Incident, error) {
 	if err != nil {
 		return inc, fmt.Errorf("decode incident %d: %w", id, err)
 	}
+	if err := loadFields(tx, &inc); err != nil {
+		return inc, err
+	}
 	return inc, nil
 }
 
+// loadFields reads a stored incident's fields from its FieldsEvent.
+func loadFields(tx *bolt.Tx, inc *Incident) error {
+	if inc.FieldsEvent == 0 || inc.Fields != nil {
+		return nil
+	}
+	v := tx.Bucket(storage.BucketEvents).Get(eventKey(inc.ID, inc.FieldsEvent))
+	if v == nil {
+		return nil // pruned with the incident it belonged to: no fields to show
+	}
+	ev, err := decodeEvent(v)
+	if err != nil {
+		return fmt.Errorf("decode event %d of incident %d: %w", inc.FieldsEvent, inc.ID, err)
+	}
+	inc.Fields = ev.Fields
+	if inc.Title == "" {
+		inc.Title = titleOf(inc.Fields, inc.EntityID)
+	}
+	return nil
+}
+
+// putIncident stores inc; with a FieldsEvent, without the fields it holds,
+// and without its title if the fields make it (loadFields makes it again).
 func putIncident(tx *bolt.Tx, inc *Incident, pre *encodedFields) error {
-	b, err := appendIncident(make([]byte, 0, 512), inc, pre)
+	rec := inc
+	if inc.FieldsEvent != 0 {
+		c := *inc
+		c.Fields = nil
+		if c.Title == titleOf(inc.Fields, inc.EntityID) {
+			c.Title = ""
+		}
+		rec = &c
+	}
+	b, err := appendIncident(make([]byte, 0, 320), rec, pre)
 	if err != nil {
 		return fmt.Errorf("encode incident: %w", err)
 	}
-	if err := tx.Bucket(storage.BucketIncidents).Put(storage.U64(inc.ID), b); err != nil {
+	incs := tx.Bucket(storage.BucketIncidents)
+	incs.FillPercent = storage.AppendFill // new incidents append; a rewrite splits a page at worst
+	if err := incs.Put(storage.U64(inc.ID), b); err != nil {
 		return fmt.Errorf("store incident: %w", err)
 	}
 	return nil
+}
+
+// sameFields reports whether a and b hold the same fields: the same map
+// (the hot path) or equal ones.
+func sameFields(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() {
+		return true
+	}
+	return maps.Equal(a, b)
 }
 
 func eventKey(incident, event uint64) []byte {

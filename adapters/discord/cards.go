@@ -123,3 +123,13 @@ func (r *replays) prune(ctx context.Context, now time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// CardIncident is the incident a stored card entry (a value of
+// storage.BucketDiscordCards) names, 0 if none: for the retention sweep.
+func CardIncident(raw []byte) uint64 {
+	var card Card
+	if json.Unmarshal(raw, &card) != nil {
+		return 0
+	}
+	return card.Incident
+}

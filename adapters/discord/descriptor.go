@@ -96,7 +96,12 @@ func build(env platform.Env) (platform.Built, error) {
 		opts.Inbox = env.Inbox
 	}
 	if base := strings.TrimRight(env.Config.PublicURL, "/"); base != "" {
-		opts.IncidentURL = func(id uint64) string { return base + "/v1/incidents/" + strconv.FormatUint(id, 10) }
+		opts.IncidentURL = func(id uint64) string {
+			if env.IncidentPath != nil {
+				return base + env.IncidentPath(id)
+			}
+			return base + "/v1/incidents/" + strconv.FormatUint(id, 10)
+		}
 	}
 	if cfg.PublicKey != "" {
 		key, err := publicKey(cfg.PublicKey)

@@ -363,6 +363,14 @@ func (c *Client) send(m adapters.Message) *discordgo.MessageSend {
 	if strings.TrimSpace(ms.Content) == "" {
 		ms.Content = "(empty)"
 	}
+	if len(m.Mentions) > 0 {
+		// Only the people named are pinged: no @everyone, roles or other users.
+		ms.Content = clip(adapters.Mention(ms.Content, m.Mentions, func(id string) string { return "<@" + id + ">" }), MaxContent)
+		for _, id := range m.Mentions {
+			ms.AllowedMentions.Users = append(ms.AllowedMentions.Users, id)
+		}
+		slices.Sort(ms.AllowedMentions.Users)
+	}
 	return ms
 }
 

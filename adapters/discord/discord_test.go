@@ -227,3 +227,17 @@ func TestGatewayReconnects(t *testing.T) {
 	assert.Equal(t, 1, resumes, "the session resumed")
 	assert.Positive(t, heartbeats)
 }
+
+// An on-call announcement pings the person it names and no one else, even
+// when the text says @everyone.
+func TestMentionPingsOnlyThePersonNamed(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	room := adapters.Room{Name: "pay", ID: f.fake.AddChannel()}
+	msg := adapters.Message{Kind: "oncall", Text: "payments: alice → bob is now on call @everyone", Mentions: map[string]string{"bob": "4567"}}
+	_, err := f.c.Deliver(context.Background(), adapters.Delivery{Room: room, Op: adapters.OpPost, Msg: msg, Key: "pay:1"})
+	require.NoError(t, err)
+	msgs := f.fake.Messages(room.ID)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "payments: alice → <@4567> is now on call @everyone", msgs[0].Content)
+	assert.JSONEq(t, `{"parse":[],"users":["4567"],"replied_user":false}`, string(msgs[0].Mentions))
+}

@@ -1,5 +1,6 @@
 // Package hookpost posts a JSON body to a hook URL whose token is part of the
-// URL (a status page's generic hook), and turns the answer into the errors
+// URL (a status page's generic hook), or sends an outgoing webhook's request
+// (Send), and turns the answer into the errors
 // the outbox acts on: 429 waits for Retry-After, another 4xx is permanent
 // with the page's reason, 5xx and network failures are retried. No error it
 // returns shows the URL's query or path beyond its host.
@@ -35,25 +36,55 @@ func Post(ctx context.Context, client *http.Client, rawURL string, body []byte) 
 	if len(body) == 0 {
 		return adapters.Permanent(errors.New("no payload to post"))
 	}
-	shown := Shown(rawURL)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
-	if err != nil {
-		return adapters.Permanent(fmt.Errorf("hook %s: bad URL", shown))
+	return Send(ctx, client, Request{Method: http.MethodPost, URL: rawURL,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: body})
+}
+
+// Request is one request to a hook: an outgoing webhook's, with its own
+// method, headers and body.
+type Request struct {
+	Method string // default POST
+	URL    string
+	Header http.Header
+	Body   []byte // nil sends none
+}
+
+// Send sends req with client and turns the answer into the errors the
+// outbox acts on, as Post does.
+func Send(ctx context.Context, client *http.Client, r Request) error {
+	shown := Shown(r.URL)
+	method := r.Method
+	if method == "" {
+		method = http.MethodPost
 	}
-	req.Header.Set("Content-Type", "application/json")
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.URL, body)
+	if err != nil {
+		return adapters.Permanent(fmt.Errorf("hook %s: bad URL or method", shown))
+	}
+	for k, vs := range r.Header {
+		req.Header[k] = vs
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the URL, token and all
 		}
-		return fmt.Errorf("post to %s: %w", shown, err)
+		return fmt.Errorf("%s to %s: %w", strings.ToLower(method), shown, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 		return nil
+	case code >= 300 && code < 400:
+		// Only a client that does not follow redirects sees one: a hook's
+		// request (and its headers) is not sent to another URL.
+		return adapters.Permanent(fmt.Errorf("%s answered %d (a redirect, not followed): point the hook at its new URL", shown, code))
 	case code == http.StatusTooManyRequests:
 		return &adapters.RetryAfterError{After: retryAfter(resp.Header.Get("Retry-After")), Err: fmt.Errorf("%s answered 429", shown)}
 	case code >= 400 && code < 500:

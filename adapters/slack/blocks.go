@@ -104,14 +104,14 @@ func Render(msg adapters.Message, link string) ([]slack.Block, string) {
 		text = "sitrep"
 	}
 	raw := text
-	text = cutEscaped(raw, MaxText)
+	text = mention(cutEscaped(raw, MaxText), msg.Mentions)
 	var blocks []slack.Block
 	if t := strings.TrimSpace(msg.Title); t != "" && (msg.Kind == timeline.KindTriggered || msg.Kind == adapters.KindDigest) {
 		blocks = append(blocks, slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, Cut(t, MaxHeader), false, false)))
 	}
 	cue := stateCue(msg)
 	lead := cue + "  "
-	body := lead + cutEscaped(raw, MaxSectionText-utf8.RuneCountInString(lead))
+	body := lead + mention(cutEscaped(raw, MaxSectionText-utf8.RuneCountInString(lead)), msg.Mentions)
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, body, false, false), nil, nil))
 	if msg.Kind != adapters.KindDigest {
 		if fields := fieldObjects(msg.Fields); len(fields) > 0 {
@@ -129,6 +129,14 @@ func Render(msg adapters.Message, link string) ([]slack.Block, string) {
 		blocks = blocks[:MaxBlocks]
 	}
 	return blocks, text
+}
+
+// mention turns the names of m in escaped text into Slack mentions (<@U123>).
+func mention(text string, m map[string]string) string {
+	if len(m) == 0 {
+		return text
+	}
+	return adapters.Mention(text, m, func(id string) string { return "<@" + id + ">" })
 }
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

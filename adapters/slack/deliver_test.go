@@ -245,3 +245,12 @@ func TestAnswersAreEscaped(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"response_type":"in_channel","text":"`+want+`"}`, string(r.Body))
 }
+
+// A message's Mentions become Slack mentions of those people; the rest of
+// the text stays escaped.
+func TestRenderMentions(t *testing.T) {
+	msg := adapters.Message{Kind: "oncall", Text: "payments: alice → bob is now on call <!channel>", Mentions: map[string]string{"bob": "U123"}}
+	blocks, top := slackadapter.Render(msg, "")
+	assert.Equal(t, "payments: alice → <@U123> is now on call &lt;!channel&gt;", top)
+	assert.Contains(t, blocks[0].(*slack.SectionBlock).Text.Text, "<@U123> is now on call &lt;!channel&gt;")
+}

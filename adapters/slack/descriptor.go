@@ -85,7 +85,7 @@ func build(env platform.Env) (platform.Built, error) {
 	}
 	c := New(Options{
 		Token: cfg.BotToken, SigningSecret: cfg.SigningSecret, AppToken: cfg.AppToken, APIURL: cfg.APIURL,
-		PublicURL: env.Config.PublicURL, Command: cfg.Command, DB: env.DB, Inbox: env.Inbox,
+		PublicURL: env.Config.PublicURL, IncidentPath: env.IncidentPath, Command: cfg.Command, DB: env.DB, Inbox: env.Inbox,
 		Known: env.RoomExists, Logger: env.Log.With("platform", Platform),
 	})
 	c.Register(env.Mux)

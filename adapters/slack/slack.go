@@ -40,8 +40,11 @@ type Options struct {
 	AppToken      string // app-level token (xapp-…), for Socket Mode
 	APIURL        string // Web API base; default Slack's
 	PublicURL     string // sitrep's public URL, for links to incidents
-	Command       string // the slash command, default DefaultCommand
-	DB            *storage.DB
+	// IncidentPath, if set, is the path under PublicURL of an incident's
+	// page; default the admin API's, /v1/incidents/{id}.
+	IncidentPath func(id uint64) string
+	Command      string // the slash command, default DefaultCommand
+	DB           *storage.DB
 	// Inbox stores each Inbound before Slack is answered and then hands it
 	// over. Without one, Handler takes Inbounds as they come, nothing
 	// stored first.
@@ -145,12 +148,16 @@ func (c *Client) Close() {
 	c.wg.Wait()
 }
 
-// link is the incident's page on sitrep's API.
+// link is the incident's page on sitrep's server.
 func (c *Client) link(id uint64) string {
 	if c.opts.PublicURL == "" || id == 0 {
 		return ""
 	}
-	return strings.TrimRight(c.opts.PublicURL, "/") + "/v1/incidents/" + strconv.FormatUint(id, 10)
+	path := "/v1/incidents/" + strconv.FormatUint(id, 10)
+	if c.opts.IncidentPath != nil {
+		path = c.opts.IncidentPath(id)
+	}
+	return strings.TrimRight(c.opts.PublicURL, "/") + path
 }
 
 // Deliver implements adapters.Chat: OpPost is chat.postMessage, OpReply the
@@ -309,3 +316,7 @@ func (u *userCache) name(ctx context.Context, id, fallback string) string {
 	u.mu.Unlock()
 	return name
 }
+
+// MessageIncident is the incident a stored message entry (a value of
+// storage.BucketSlackMessages) names, 0 if none: for the retention sweep.
+func MessageIncident(raw []byte) uint64 { return storage.ParseU64(raw) }

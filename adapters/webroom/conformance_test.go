@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -74,8 +76,26 @@ func (v *viewer) say(user, text string) error {
 	return v.ws.WriteMessage(websocket.TextMessage, data)
 }
 
-// seen is the room as the page shows it. The page has no threads and draws
-// no buttons, so Parent and Actions stay empty.
+// press presses the button for verb on message id, as the page does.
+func (v *viewer) press(user, id string, verb adapters.Verb) error {
+	v.mu.Lock()
+	f, ok := v.msgs[id]
+	v.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("message %s is not shown", id)
+	}
+	data, err := json.Marshal(map[string]any{"user": user, "message_id": id, "ref": "press-" + id + "-" + string(verb),
+		"action": adapters.Action{Verb: verb, IncidentID: f.IncidentID}})
+	if err != nil {
+		return err
+	}
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	return v.ws.WriteMessage(websocket.TextMessage, data)
+}
+
+// seen is the room as the page shows it. The page has no threads, so
+// Parent stays empty.
 func (v *viewer) seen(context.Context) ([]conformance.Seen, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -84,7 +104,7 @@ func (v *viewer) seen(context.Context) ([]conformance.Seen, error) {
 	}
 	out := make([]conformance.Seen, 0, len(v.msgs))
 	for id, f := range v.msgs {
-		out = append(out, conformance.Seen{ID: id, Text: f.Text})
+		out = append(out, conformance.Seen{ID: id, Text: f.Text, Actions: f.Actions})
 	}
 	slices.SortFunc(out, func(a, b conformance.Seen) int {
 		x, _ := strconv.ParseUint(a.ID, 10, 64)
@@ -103,7 +123,9 @@ func (v *viewer) shownReplies() []string {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness {
 		rec := conformance.NewRecorder()
-		f := newFixture(t, Options{}, rec.Handle)
+		// Responders hold keys of their own, so their names are verified.
+		users := map[string]string{conformance.Alice: "alice-key", conformance.Bob: "bob-key"}
+		f := newFixture(t, Options{Users: users}, rec.Handle)
 		room := adapters.Room{Name: "ops", ID: "ops"}
 		view := newViewer(f.join(t, room.ID).ws)
 
@@ -116,7 +138,7 @@ func TestConformance(t *testing.T) {
 			defer mu.Unlock()
 			b, ok := browsers[user]
 			if !ok {
-				b = newViewer(f.join(t, room.ID).ws)
+				b = newViewer(f.joinWith(t, room.ID, "key="+users[user]).ws)
 				browsers[user] = b
 			}
 			return b
@@ -127,6 +149,11 @@ func TestConformance(t *testing.T) {
 			Seen: view.seen,
 			Say: func(_ context.Context, user, text string) error {
 				return browser(user).say(user, text)
+			},
+			Press: func(_ context.Context, user, messageID string, verb adapters.Verb) error {
+				b := browser(user)
+				waitShown(b, messageID)
+				return b.press(user, messageID, verb)
 			},
 			Inbound: rec.Inbound(),
 			Answer:  rec.Answer,
@@ -141,4 +168,18 @@ func TestConformance(t *testing.T) {
 			},
 		}
 	})
+}
+
+// waitShown waits until b shows message id (or a few seconds pass): a
+// browser opened for the press gets the card with the room's history.
+func waitShown(b *viewer, id string) {
+	for range 200 {
+		b.mu.Lock()
+		_, ok := b.msgs[id]
+		b.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +36,10 @@ type conn struct {
 	ws   *websocket.Conn
 	room string
 	user string // display name unless the client names itself
+	// verified is the name whose user key the connection was opened with;
+	// "" means the client names itself, unverified.
+	verified string
+	addr     string // remote address, without the port
 
 	send       chan outFrame
 	done       chan struct{} // closed by stop: the writer quits
@@ -58,7 +64,8 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 		httpjson.Error(rw, http.StatusForbidden, "", "cross-origin websocket refused: origin "+origin)
 		return
 	}
-	if !w.checkKey(rw, r) {
+	verified, ok := w.checkKey(rw, r)
+	if !ok {
 		return
 	}
 	ws, err := w.upgrader.Upgrade(rw, r, nil)
@@ -72,6 +79,8 @@ func (w *WebRoom) serveWS(rw http.ResponseWriter, r *http.Request) {
 		ws:         ws,
 		room:       room,
 		user:       "web-" + randomID(3),
+		verified:   verified,
+		addr:       remoteHost(r.RemoteAddr),
 		send:       make(chan outFrame, w.queueLen),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -111,14 +120,14 @@ func (w *WebRoom) originAllowed(origin, host string) bool {
 // connection ends.
 func (c *conn) serve() {
 	defer close(c.inbox) // the Handler worker finishes the lines it has, then quits
-	hist, last, err := c.w.history(c.room, c.w.opts.History)
+	hist, last, open, err := c.w.historyAndOpen(c.room, c.w.opts.History)
 	if err != nil {
 		c.w.log.Error("websocket history", "room", c.room, "err", err)
 		c.stop(websocket.CloseInternalServerErr, "could not read the room's history")
 		return
 	}
 	c.histMax = last
-	for _, f := range hist {
+	for _, f := range append(hist, open) {
 		data, err := json.Marshal(f)
 		if err != nil {
 			c.w.log.Error("encode history frame", "room", c.room, "err", err)
@@ -232,12 +241,7 @@ func (c *conn) readLoop() {
 	c.ws.SetPongHandler(func(string) error {
 		return c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	})
-	bucket := tokenBucket{
-		rate:   c.w.opts.RatePerSec,
-		burst:  float64(c.w.opts.Burst),
-		tokens: float64(c.w.opts.Burst),
-		last:   time.Now(),
-	}
+	bucket := newBucket(c.w.opts.RatePerSec, c.w.opts.Burst, time.Now())
 	for {
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
@@ -285,11 +289,27 @@ func (c *conn) closeAndDrain(code int, reason string) {
 	}
 }
 
-// clientFrame is what a client sends: a line typed in the room.
+// clientFrame is what a client sends: a line typed in the room. Ref, if
+// set, comes back on the "error" frame that refuses the line or the "sent"
+// frame that says it is stored, to the sender only.
+//
+// A press of a card's button is {"action":{"verb":"ack","incident_id":7},
+// "message_id":"12","ref":"..."} instead: the Ref (required) also makes the
+// press's dedupe key, so a page that sends it again after reconnecting has it
+// applied once.
 type clientFrame struct {
-	Text *string `json:"text"`
-	User string  `json:"user"`
+	Text      *string          `json:"text"`
+	User      string           `json:"user"`
+	Ref       string           `json:"ref"`
+	Action    *adapters.Action `json:"action"`
+	MessageID string           `json:"message_id"`
 }
+
+// unverifiedMark follows a name the client chose, wherever it is shown.
+const unverifiedMark = " (unverified)"
+
+// maxRefBytes bounds the Ref a client may have echoed.
+const maxRefBytes = 64
 
 // handleLine validates a client's line, stores it in the room log, shows it
 // to the room and queues it for the Handler. Rejected lines are answered
@@ -300,34 +320,47 @@ func (c *conn) handleLine(data []byte) {
 		c.sendError(`frame is not valid JSON of the form {"text":"..."}: ` + err.Error())
 		return
 	}
+	if len(in.Ref) > maxRefBytes {
+		in.Ref = ""
+	}
+	refuse := func(msg string) { c.sendFrame(Frame{Type: FrameError, Error: msg, Ref: in.Ref}) }
+	if in.Action != nil {
+		c.handlePress(in, refuse)
+		return
+	}
 	if in.Text == nil {
-		c.sendError(`frame has no "text" field`)
+		refuse(`frame has no "text" field`)
 		return
 	}
 	text := strings.TrimSpace(*in.Text)
 	if text == "" {
-		c.sendError(`"text" is empty`)
+		refuse(`"text" is empty`)
 		return
 	}
 	if n := utf8.RuneCountInString(text); n > maxTextRunes {
-		c.sendError(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
+		refuse(fmt.Sprintf("text is %d characters long; the limit is %d", n, maxTextRunes))
 		return
 	}
-	user := c.user
-	if u := cleanUser(in.User); u != "" {
-		user = u
-	}
-	if reservedName(user) {
-		c.sendError(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
+	user, unverified, ok := c.sender(in.User, refuse)
+	if !ok {
 		return
 	}
 	if c.w.ctx.Err() != nil { // shutting down: store nothing that would not be handled
-		c.sendError("sitrep is shutting down; send that again in a moment")
+		refuse("sitrep is shutting down; send that again in a moment")
 		return
 	}
-	e := entry{Time: time.Now().UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
+	now := time.Now()
+	if !c.w.addrLimit.take(c.addr, now) {
+		refuse("too many lines from your address just now; wait a moment and send that again")
+		return
+	}
+	if !c.w.roomLimit.take(c.room, now) {
+		refuse("this room is taking too many lines just now; wait a moment and send that again")
+		return
+	}
+	e := entry{Time: now.UTC(), Message: adapters.Message{Kind: KindChat, User: user, Text: text}}
 	x := encodeEntry(e)
-	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, Text: text, Time: e.Time}
+	line := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, UserID: c.verified, Unverified: unverified, Text: text, Time: e.Time}
 	var ticket inbox.Ticket
 	seq, err := c.w.appendLogWith(c.w.ctx, c.room, x, func(tx *bolt.Tx, seq uint64) error {
 		line.MessageID = strconv.FormatUint(seq, 10)
@@ -340,23 +373,120 @@ func (c *conn) handleLine(data []byte) {
 	})
 	if err != nil {
 		c.w.log.Error("store chat line", "room", c.room, "err", err)
-		c.sendError("could not store your message; please try again")
+		refuse("could not store your message; please try again")
 		return
+	}
+	if in.Ref != "" {
+		c.sendFrame(Frame{Type: FrameSent, ID: line.MessageID, Ref: in.Ref})
 	}
 	c.w.broadcast(c.room, seq, func() ([]byte, error) { return x.frame(FrameMessage, c.room, seq), nil })
 	if c.w.inbox == nil {
 		return
 	}
 	select {
-	case c.inbox <- pendingLine{ticket, line}:
+	case c.inbox <- pendingLine{ticket, line, ""}:
 	case <-c.w.ctx.Done():
 	}
 }
 
-// pendingLine is a stored line on its way to the Handler.
+// sender is the name a line or press is shown and recorded under: the
+// verified one of the connection's user key (which is also the Inbound's
+// UserID, so status_admins can name "webroom:alice"), else the one the
+// client chose (or the connection's own), marked unverified. A name passing
+// for sitrep is refused.
+func (c *conn) sender(chosen string, refuse func(string)) (user string, unverified, ok bool) {
+	if c.verified != "" {
+		return c.verified, false, true
+	}
+	user = c.user
+	if u := cleanUser(chosen); u != "" {
+		user = u
+	}
+	if reservedName(user) {
+		refuse(fmt.Sprintf("the name %q is sitrep's own: choose another", user))
+		return "", false, false
+	}
+	return user + unverifiedMark, true, true
+}
+
+// handlePress checks a button press against the card it was pressed on,
+// stores it in the inbox and queues it for the Handler. It is not shown in
+// the room: the card's update and the sender's reply say what it did.
+func (c *conn) handlePress(in clientFrame, refuse func(string)) {
+	a := *in.Action
+	if in.Ref == "" {
+		refuse(`a press needs a "ref"`)
+		return
+	}
+	if a.Verb != adapters.VerbAck && a.Verb != adapters.VerbResolve {
+		refuse(fmt.Sprintf("unknown action %q", clip(string(a.Verb), 20)))
+		return
+	}
+	seq, err := strconv.ParseUint(in.MessageID, 10, 64)
+	if err != nil || seq == 0 {
+		refuse(`a press needs the "message_id" of the card it was on`)
+		return
+	}
+	card, found, err := c.w.message(c.room, seq)
+	switch {
+	case err != nil:
+		c.w.log.Error("read a card for a press", "room", c.room, "err", err)
+		refuse("could not read that card; please try again")
+		return
+	case !found || card.IncidentID == 0 || card.IncidentID != a.IncidentID:
+		refuse(fmt.Sprintf("that button is not on a card of incident #%d", a.IncidentID))
+		return
+	case !slices.Contains(card.Actions, a.Verb):
+		refuse(fmt.Sprintf("#%d is %s now: that button is gone", a.IncidentID, card.State))
+		return
+	}
+	user, unverified, ok := c.sender(in.User, refuse)
+	if !ok {
+		return
+	}
+	if c.w.ctx.Err() != nil {
+		refuse("sitrep is shutting down; press again in a moment")
+		return
+	}
+	if !c.w.addrLimit.take(c.addr, time.Now()) {
+		refuse("too many presses from your address just now; wait a moment and press again")
+		return
+	}
+	if c.w.inbox == nil {
+		return
+	}
+	press := adapters.Inbound{Platform: Platform, RoomID: c.room, User: user, UserID: c.verified, Unverified: unverified, Action: &a,
+		MessageID: in.MessageID, Key: "press/" + c.room + "/" + in.MessageID + "/" + in.Ref, Time: time.Now().UTC()}
+	ticket, err := c.w.inbox.Store(c.w.ctx, press)
+	switch {
+	case errors.Is(err, inbox.ErrDuplicate):
+		c.sendFrame(Frame{Type: FrameSent, ID: in.MessageID, Ref: in.Ref}) // taken already
+		return
+	case err != nil:
+		c.w.log.Error("store a press", "room", c.room, "err", err)
+		refuse("could not store your press; please try again")
+		return
+	}
+	select {
+	case c.inbox <- pendingLine{ticket, press, in.Ref}:
+	case <-c.w.ctx.Done():
+	}
+}
+
+// clip cuts s to n bytes at most, at a rune boundary.
+func clip(s string, n int) string {
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// pendingLine is a stored line or press on its way to the Handler.
 type pendingLine struct {
 	ticket inbox.Ticket
 	in     adapters.Inbound
+	ref    string // the client's ref for a press, for its reply
 }
 
 // handleLoop hands the connection's lines to the Handler one at a time, so a
@@ -371,9 +501,11 @@ func (c *conn) handleLoop() {
 			// Usage problems come back as replies; an error is sitrep's own
 			// failure (storage, a bug), logged here and not shown as is.
 			c.w.log.Error("handling a line failed", "room", c.room, "user", p.in.User, "err", err)
-			c.sendError("sitrep could not handle that message; it is in the server log")
+			c.sendFrame(Frame{Type: FrameError, Error: "sitrep could not handle that message; it is in the server log", Ref: p.ref})
 		case !reply.Empty():
-			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply.Text}})
+			c.sendFrame(Frame{Type: FrameReply, Message: &adapters.Message{Text: reply.Text}, Ref: p.ref})
+		case p.ref != "":
+			c.sendFrame(Frame{Type: FrameSent, ID: p.in.MessageID, Ref: p.ref}) // handled, nothing to say
 		}
 	}
 }
@@ -394,25 +526,17 @@ func cleanUser(s string) string {
 	return s
 }
 
+// remoteHost is the host part of a request's RemoteAddr.
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
 // reservedName reports whether a self-declared name would pass for sitrep
 // itself in the room and on the timeline.
 func reservedName(name string) bool {
 	n := strings.ToLower(strings.Trim(name, " .-_@"))
 	return n == "sitrep" || n == "sitrep bot" || n == "system"
-}
-
-// tokenBucket limits one connection's inbound rate.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -89,7 +89,13 @@ func (f *fixture) dial(room, query string, hdr http.Header) (*client, *http.Resp
 // join dials room and fails the test if that does not work.
 func (f *fixture) join(t *testing.T, room string) *client {
 	t.Helper()
-	c, resp, err := f.dial(room, "", nil)
+	return f.joinWith(t, room, "")
+}
+
+// joinWith is join with a query, such as "key=...".
+func (f *fixture) joinWith(t *testing.T, room, query string) *client {
+	t.Helper()
+	c, resp, err := f.dial(room, query, nil)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
 	t.Cleanup(func() { _ = c.ws.Close() })
@@ -104,14 +110,42 @@ func (f *fixture) post(t *testing.T, room string, msg adapters.Message) string {
 }
 
 // client is a test's end of a room websocket.
-type client struct{ ws *websocket.Conn }
+type client struct {
+	ws *websocket.Conn
+	// incidents are the "incident" and "incidents" frames next has passed
+	// over, in order: tests of messages read past them.
+	incidents []Frame
+}
 
-// next reads the next frame, failing the test on a read error or after waitFrame.
+// next reads the next frame other than the open-incident ones, failing the
+// test on a read error or after waitFrame.
 func (c *client) next(t *testing.T) Frame {
 	t.Helper()
-	f, err := c.read(waitFrame)
-	require.NoError(t, err)
-	return f
+	for {
+		f, err := c.read(waitFrame)
+		require.NoError(t, err)
+		if f.Type != FrameIncident && f.Type != FrameIncidents {
+			return f
+		}
+		c.incidents = append(c.incidents, f)
+	}
+}
+
+// nextIncidents reads until the next open-incident frame and returns it.
+func (c *client) nextIncidents(t *testing.T) Frame {
+	t.Helper()
+	if len(c.incidents) > 0 {
+		f := c.incidents[0]
+		c.incidents = c.incidents[1:]
+		return f
+	}
+	for {
+		f, err := c.read(waitFrame)
+		require.NoError(t, err)
+		if f.Type == FrameIncident || f.Type == FrameIncidents {
+			return f
+		}
+	}
 }
 
 func (c *client) read(d time.Duration) (Frame, error) {

@@ -8,8 +8,20 @@
 // with its current (updated) content. A responder's line typed in the page
 // goes onto the same log and, in the same commit, into sitrep's inbox, which
 // hands it over as an adapters.Inbound (and again after a restart if it was
-// not handled yet). A web room edits messages in place and answers a sender
-// privately; it has no threads or buttons (see Capabilities).
+// not handled yet). A press of a card's button is stored in the inbox and
+// handed over the same way, as an Inbound with an Action. A web room edits
+// messages in place, shows buttons and answers a sender privately; it has
+// no threads (see Capabilities).
+//
+// Each room also keeps its open incidents (see OpenIncident), which its page
+// lists at a glance, and, given the timeline (Options.Incident), each
+// incident has a readable page behind the same key.
+//
+// Who a responder is: a name the client chooses is shown and recorded as
+// unverified ("bob (unverified)", Inbound.Unverified); a key of a person's
+// own (Options.Users) names its holder, verified. Lines are rate limited per
+// connection, per room and per remote address, so no crowd of sockets can
+// push a room's history out of its log.
 package webroom
 
 import (
@@ -19,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -34,6 +45,7 @@ import (
 	"github.com/sitrep/sitrep/httpjson"
 	"github.com/sitrep/sitrep/inbox"
 	"github.com/sitrep/sitrep/jsonenc"
+	"github.com/sitrep/sitrep/rooms"
 	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/storage"
 	"github.com/sitrep/sitrep/timeline"
@@ -47,19 +59,23 @@ const KindChat = timeline.KindChat
 
 // Limits and timings.
 const (
-	defaultHistory  = 100
-	defaultMaxFrame = 4096
-	defaultRate     = 5
-	defaultBurst    = 10
-	defaultMaxLog   = 1000 // log entries kept per room
-	defaultQueue    = 256  // frames buffered per connection before it is dropped
-	maxTextRunes    = 2000 // longest line a responder may type
-	maxUserRunes    = 64   // longest display name
-	writeWait       = 10 * time.Second
-	pongWait        = 60 * time.Second
-	pingPeriod      = pongWait * 9 / 10
-	closeGrace      = 2 * time.Second // wait for the peer's close frame
-	inboxLen        = 16              // lines queued for the Handler per connection
+	defaultHistory   = 100
+	defaultMaxFrame  = 4096
+	defaultRate      = 5
+	defaultBurst     = 10
+	defaultRoomRate  = 2 // lines a second one room takes from all its clients
+	defaultRoomBurst = 20
+	defaultAddrRate  = 5 // lines a second taken from one remote address, over all its connections and rooms
+	defaultAddrBurst = 20
+	defaultMaxLog    = 1000 // log entries kept per room
+	defaultQueue     = 256  // frames buffered per connection before it is dropped
+	maxTextRunes     = 2000 // longest line a responder may type
+	maxUserRunes     = 64   // longest display name
+	writeWait        = 10 * time.Second
+	pongWait         = 60 * time.Second
+	pingPeriod       = pongWait * 9 / 10
+	closeGrace       = 2 * time.Second // wait for the peer's close frame
+	inboxLen         = 16              // lines queued for the Handler per connection
 )
 
 // roomNameRE is what a web room's name (and platform ID) must look like.
@@ -90,10 +106,39 @@ type Options struct {
 	RatePerSec float64
 	// Burst is how many messages one connection may send at once; default 10.
 	Burst int
+	// RoomRatePerSec and RoomBurst limit the lines one room takes from all
+	// its clients together (default 2 a second, 20 at once), so a crowd of
+	// sockets cannot push the room's history out of its log; a line over
+	// the limit is refused with an error frame, and its connection stays.
+	RoomRatePerSec float64
+	RoomBurst      int
+	// AddrRatePerSec and AddrBurst limit the lines taken from one remote
+	// address over all its connections and rooms (default 5 a second, 20 at
+	// once), refused the same way.
+	AddrRatePerSec float64
+	AddrBurst      int
+	// Users are the people with a key of their own, name → key. A request
+	// with a user's key (where it would carry Key) may open the rooms, and
+	// its lines are shown and recorded under that name. Anyone else names
+	// themselves, and is shown and recorded as unverified: "bob (unverified)".
+	Users map[string]string
 	// Exists, if set, says which rooms there are: the page and websocket of
 	// any other name answer 404, so nobody can make up rooms (and fill the
 	// store with their logs). Nil serves every valid name.
 	Exists func(room string) bool
+	// Room, if set, returns the sitrep room a web room ID belongs to (its
+	// display name heads the page).
+	Room func(id string) (rooms.Room, bool)
+	// Incident, if set, gives each incident a page, /incidents/{id}, behind
+	// the key like the rooms: its state, timeline with origins, rooms and
+	// status pages. Messages link their incident there.
+	Incident func(id uint64) (timeline.Incident, []timeline.Event, error)
+	// RoomPath, if set, is the path of a sitrep room's page on this server,
+	// for an incident page's links; false for a room with none.
+	RoomPath func(name string) (string, bool)
+	// StatusPages, if set, says what each status page shows of an incident,
+	// for its page; nil (or none) says no status page shows it.
+	StatusPages func(inc timeline.Incident) []StatusPageState
 }
 
 // WebRoom serves web rooms and implements adapters.Chat. It is safe for concurrent use.
@@ -103,9 +148,12 @@ type WebRoom struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
-	page     *template.Template
+	pages    pages
 	maxLog   int // log entries kept per room
 	queueLen int // send queue per connection
+
+	roomLimit *limiter // lines per room, over all its clients
+	addrLimit *limiter // lines per remote address, over all its connections
 
 	ctx    context.Context // ends when Close begins: no new lines are taken
 	cancel context.CancelFunc
@@ -141,6 +189,18 @@ func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 	if opts.Burst <= 0 {
 		opts.Burst = defaultBurst
 	}
+	if opts.RoomRatePerSec <= 0 {
+		opts.RoomRatePerSec = defaultRoomRate
+	}
+	if opts.RoomBurst <= 0 {
+		opts.RoomBurst = defaultRoomBurst
+	}
+	if opts.AddrRatePerSec <= 0 {
+		opts.AddrRatePerSec = defaultAddrRate
+	}
+	if opts.AddrBurst <= 0 {
+		opts.AddrBurst = defaultAddrBurst
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -153,13 +213,16 @@ func New(db *storage.DB, ib *inbox.Inbox, opts Options) *WebRoom {
 		log:      opts.Logger.With("adapter", Platform),
 		maxLog:   defaultMaxLog,
 		queueLen: defaultQueue,
-		ctx:      ctx,
-		cancel:   cancel,
+
+		roomLimit: newLimiter(opts.RoomRatePerSec, opts.RoomBurst),
+		addrLimit: newLimiter(opts.AddrRatePerSec, opts.AddrBurst),
+		ctx:       ctx,
+		cancel:    cancel,
 
 		handlerCtx:    handlerCtx,
 		handlerCancel: handlerCancel,
 		rooms:         make(map[string]map[*conn]struct{}),
-		page:          parsePage(),
+		pages:         parsePages(),
 	}
 	w.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -182,15 +245,25 @@ type entry struct {
 // Frame is one JSON object the server sends over a room's websocket.
 //
 // "message" and "update" frames carry every field of adapters.Message; "reply"
-// frames carry Text only; "error" frames carry Error only.
+// frames carry Text only; "error" frames carry Error, and Ref when they
+// refuse a line the client sent with one; "sent" frames, to the sender of a
+// line with a Ref, carry the Ref and the stored line's ID.
 type Frame struct {
-	Type string `json:"type"` // "message", "update", "reply" or "error"
+	Type string `json:"type"` // "message", "update", "reply", "error" or "sent"
 	ID   string `json:"id,omitempty"`
 	Room string `json:"room,omitempty"`
 	Time string `json:"time,omitempty"` // RFC 3339
 	Rev  uint64 `json:"rev,omitempty"`  // grows with each update of the message
 	*adapters.Message
 	Error string `json:"error,omitempty"`
+	Ref   string `json:"ref,omitempty"`
+	// Incident is an "incident" frame's open incident, changed (resolved:
+	// it is no longer open).
+	Incident *OpenIncident `json:"incident,omitempty"`
+	// Incidents is an "incidents" frame's list: the room's open incidents,
+	// newest first, sent after the history; More counts those left out.
+	Incidents []OpenIncident `json:"incidents,omitempty"`
+	More      int            `json:"more,omitempty"`
 }
 
 // Frame types.
@@ -199,6 +272,10 @@ const (
 	FrameUpdate  = "update"
 	FrameReply   = "reply"
 	FrameError   = "error"
+	FrameSent    = "sent"
+	// FrameIncident and FrameIncidents keep a page's list of open incidents.
+	FrameIncident  = "incident"
+	FrameIncidents = "incidents"
 )
 
 func entryFrame(typ, room string, seq uint64, e entry) Frame {
@@ -263,10 +340,10 @@ func (x *encodedEntry) frame(typ, room string, seq uint64) []byte {
 	return append(out, '}')
 }
 
-// Capabilities: a web room edits in place and shows replies to their sender
-// only; it has no threads or buttons.
+// Capabilities: a web room edits in place, shows a card's actions as
+// buttons and replies to their sender only; it has no threads.
 func (w *WebRoom) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{Edit: true, PrivateReplies: true}
+	return adapters.Capabilities{Edit: true, Buttons: true, PrivateReplies: true}
 }
 
 // Deliver posts (a reply, with no threads, is a post) or updates in place.
@@ -284,23 +361,26 @@ func (w *WebRoom) Post(ctx context.Context, room adapters.Room, msg adapters.Mes
 	if !ValidRoomName(name) {
 		return "", adapters.Permanent(fmt.Errorf("webroom post: invalid room id %q", name))
 	}
-	x := encodeEntry(entry{Time: time.Now().UTC(), Message: msg})
-	seq, err := w.appendLog(ctx, name, x)
+	now := time.Now().UTC()
+	x := encodeEntry(entry{Time: now, Message: msg})
+	var changed []OpenIncident
+	seq, err := w.appendLogWith(ctx, name, x, func(tx *bolt.Tx, seq uint64) error {
+		var err error
+		changed, err = noteIncidents(tx, name, adapters.OpPost, strconv.FormatUint(seq, 10), &msg, now)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("webroom post to %s: %w", name, err)
 	}
 	w.broadcast(name, seq, func() ([]byte, error) { return x.frame(FrameMessage, name, seq), nil })
+	w.broadcastIncidents(name, changed)
 	return strconv.FormatUint(seq, 10), nil
 }
 
-// appendLog stores x as the room's next message, trims the oldest beyond
-// maxLog in the same write, and returns the message's sequence.
-func (w *WebRoom) appendLog(ctx context.Context, room string, x *encodedEntry) (uint64, error) {
-	return w.appendLogWith(ctx, room, x, nil)
-}
-
-// appendLogWith is appendLog that also runs also(tx, seq) in the same
-// transaction, once the message has its sequence.
+// appendLogWith stores x as the room's next message, trims the oldest
+// beyond maxLog in the same write, and returns the message's sequence. It
+// also runs also(tx, seq) in the same transaction, once the message has its
+// sequence.
 func (w *WebRoom) appendLogWith(ctx context.Context, room string, x *encodedEntry, also func(tx *bolt.Tx, seq uint64) error) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -316,6 +396,7 @@ func (w *WebRoom) appendLogWith(ctx context.Context, room string, x *encodedEntr
 		if err != nil {
 			return fmt.Errorf("room log bucket: %w", err)
 		}
+		rb.FillPercent = storage.AppendFill // appended at the tail, trimmed from the head
 		n, err := rb.NextSequence()
 		if err != nil {
 			return fmt.Errorf("next sequence: %w", err)
@@ -366,6 +447,7 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
 	var updated *encodedEntry
+	var changed []OpenIncident
 	err = w.db.Update(ctx, func(tx *bolt.Tx) error {
 		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(name))
 		if rb == nil {
@@ -391,7 +473,8 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 			return fmt.Errorf("put message: %w", err)
 		}
 		updated = x
-		return nil
+		changed, err = noteIncidents(tx, name, adapters.OpUpdate, messageID, &msg, time.Now())
+		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		return adapters.Permanent(fmt.Errorf("webroom update %s in %s: %w", messageID, name, err))
@@ -400,15 +483,59 @@ func (w *WebRoom) Update(ctx context.Context, room adapters.Room, messageID stri
 		return fmt.Errorf("webroom update %s in %s: %w", messageID, name, err)
 	}
 	w.broadcast(name, 0, func() ([]byte, error) { return updated.frame(FrameUpdate, name, seq), nil })
+	w.broadcastIncidents(name, changed)
 	return nil
+}
+
+// broadcastIncidents tells room's clients of each changed open incident.
+func (w *WebRoom) broadcastIncidents(room string, changed []OpenIncident) {
+	for i := range changed {
+		inc := &changed[i]
+		w.broadcast(room, 0, func() ([]byte, error) { return json.Marshal(Frame{Type: FrameIncident, Incident: inc}) })
+	}
+}
+
+// message returns the message seq of room's log; false if the log does not hold it.
+func (w *WebRoom) message(room string, seq uint64) (adapters.Message, bool, error) {
+	var e entry
+	found := false
+	err := w.db.View(func(tx *bolt.Tx) error {
+		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(room))
+		if rb == nil {
+			return nil
+		}
+		v := rb.Get(storage.U64(seq))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &e)
+	})
+	if err != nil {
+		return adapters.Message{}, false, fmt.Errorf("read message %d of %s: %w", seq, room, err)
+	}
+	return e.Message, found, nil
 }
 
 // history returns the room's last n messages, oldest first, and the room's
 // highest sequence so far.
 func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
+	frames, last, _, err := w.historyAndOpen(room, n)
+	return frames, last, err
+}
+
+// historyAndOpen is history, with the room's open incidents as of the same
+// read, as an "incidents" frame.
+func (w *WebRoom) historyAndOpen(room string, n int) ([]Frame, uint64, Frame, error) {
 	var frames []Frame
 	var last uint64
+	open := Frame{Type: FrameIncidents}
 	err := w.db.View(func(tx *bolt.Tx) error {
+		list, total, err := openIncidents(tx, room, maxOpenShown)
+		if err != nil {
+			return err
+		}
+		open.Incidents, open.More = list, total-len(list)
 		rb := tx.Bucket(storage.BucketRoomLog).Bucket([]byte(room))
 		if rb == nil {
 			return nil
@@ -425,12 +552,12 @@ func (w *WebRoom) history(room string, n int) ([]Frame, uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("read history of %s: %w", room, err)
+		return nil, 0, Frame{}, fmt.Errorf("read history of %s: %w", room, err)
 	}
 	for i, j := 0, len(frames)-1; i < j; i, j = i+1, j-1 {
 		frames[i], frames[j] = frames[j], frames[i]
 	}
-	return frames, last, nil
+	return frames, last, open, nil
 }
 
 // broadcast queues the frame encode returns for every client of room, encoding
@@ -537,11 +664,20 @@ func (w *WebRoom) Close() {
 	<-done
 }
 
-// Register adds the room page (GET /rooms/{room}) and its websocket
-// (GET /rooms/{room}/ws) to mux.
+// Register adds the room page (GET /rooms/{room}), its websocket
+// (GET /rooms/{room}/ws) and, with Options.Incident, the incident pages
+// (GET /incidents/{id}) to mux.
 func (w *WebRoom) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /rooms/{room}", w.servePage)
 	mux.HandleFunc("GET /rooms/{room}/ws", w.serveWS)
+	if w.opts.Incident != nil {
+		mux.HandleFunc("GET /incidents/{id}", w.serveIncident)
+	}
+}
+
+// roomKnown reports whether room names a room these web rooms serve.
+func (w *WebRoom) roomKnown(room string) bool {
+	return ValidRoomName(room) && (w.opts.Exists == nil || w.opts.Exists(room))
 }
 
 // checkRoom returns the request's room name, or writes a 404 and returns false
@@ -559,17 +695,47 @@ func (w *WebRoom) checkRoom(rw http.ResponseWriter, r *http.Request) (string, bo
 	return room, true
 }
 
-// checkKey writes a 401 and returns false unless the request carries the key
-// (when one is set).
-func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) bool {
-	if w.opts.Key == "" || secret.Equal(r.URL.Query().Get("key"), w.opts.Key) {
-		return true
+// checkKey writes a 401 and returns false unless the request carries the
+// key or a user's key (when either is set). user is the name whose key it
+// carries, if any: the verified name of whoever holds it.
+func (w *WebRoom) checkKey(rw http.ResponseWriter, r *http.Request) (user string, ok bool) {
+	if user, ok = w.keyOf(r); !ok {
+		httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
 	}
-	if tok, ok := secret.Bearer(r); ok && secret.Equal(tok, w.opts.Key) {
-		return true
+	return user, ok
+}
+
+// keyOf is checkKey without the answer.
+func (w *WebRoom) keyOf(r *http.Request) (user string, ok bool) {
+	presented := false
+	bearer, _ := secret.Bearer(r)
+	for _, key := range []string{r.URL.Query().Get("key"), bearer} {
+		if key == "" {
+			continue
+		}
+		presented = true
+		if name := w.userOf(key); name != "" {
+			return name, true
+		}
+		if w.opts.Key != "" && secret.Equal(key, w.opts.Key) {
+			return "", true
+		}
 	}
-	httpjson.Error(rw, http.StatusUnauthorized, "", "missing or wrong key")
-	return false
+	// Open rooms take anyone; a wrong user key is refused, so its holder
+	// learns of the typo rather than being shown as unverified.
+	return "", w.opts.Key == "" && (len(w.opts.Users) == 0 || !presented)
+}
+
+// userOf returns the name of the user whose key is key, or "". Every key
+// is compared, in constant time.
+func (w *WebRoom) userOf(key string) string {
+	found := ""
+	for name, k := range w.opts.Users {
+		if k != "" && secret.Equal(key, k) {
+			found = name
+		}
+	}
+	return found
 }
 
 // randomID returns n random bytes as hex.

@@ -214,7 +214,7 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 	echo := sender.next(t)
 	assert.Equal(t, FrameMessage, echo.Type)
 	assert.Equal(t, "#42 hi", text(echo))
-	assert.Equal(t, "alice", echo.User)
+	assert.Equal(t, "alice (unverified)", echo.User, "a name the client chose is shown as such")
 	assert.Equal(t, KindChat, echo.Kind)
 
 	var in adapters.Inbound
@@ -225,11 +225,11 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 	}
 	assert.WithinDuration(t, time.Now(), in.Time, time.Minute)
 	in.Time = time.Time{}
-	assert.Equal(t, adapters.Inbound{Platform: "webroom", RoomID: "ops", User: "alice", Text: "#42 hi", MessageID: echo.ID}, in)
+	assert.Equal(t, adapters.Inbound{Platform: "webroom", RoomID: "ops", User: "alice (unverified)", Unverified: true, Text: "#42 hi", MessageID: echo.ID}, in)
 
 	reply := sender.next(t)
 	assert.Equal(t, FrameReply, reply.Type)
-	assert.Equal(t, "noted on #42, alice", text(reply))
+	assert.Equal(t, "noted on #42, alice (unverified)", text(reply))
 	assert.Empty(t, reply.ID)
 
 	// The other client sees the line, but not the reply: the next thing it gets is the sentinel.
@@ -240,27 +240,128 @@ func TestInboundLineGoesToHandlerAndReplyToSenderOnly(t *testing.T) {
 }
 
 func TestInboundUserNames(t *testing.T) {
-	f := newFixture(t, Options{}, nil)
-	for i, tc := range []struct{ name, user, want string }{
-		{"chosen", "bob", "bob"},
-		{"control characters dropped", "b\x00o\nb", "bob"},
-		{"too long cut", strings.Repeat("é", 80), strings.Repeat("é", maxUserRunes)},
-		{"none given", "", "web-"},
-		{"blank", "   ", "web-"},
+	f := newFixture(t, Options{Key: "shared", Users: map[string]string{"alice": "alice-key", "carol": "carol-key"}}, nil)
+	for i, tc := range []struct{ name, key, user, want string }{
+		{"chosen", "shared", "bob", "bob (unverified)"},
+		{"control characters dropped", "shared", "b\x00o\nb", "bob (unverified)"},
+		{"too long cut", "shared", strings.Repeat("é", 80), strings.Repeat("é", maxUserRunes) + " (unverified)"},
+		{"none given", "shared", "", "web-"},
+		{"blank", "shared", "   ", "web-"},
+		{"a user's name, chosen without the user's key", "shared", "alice", "alice (unverified)"},
+		{"a user's key", "alice-key", "", "alice"},
+		{"a user's key names its holder, whatever the client says", "carol-key", "sitrep", "carol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := f.join(t, "names-"+strconv.Itoa(i)) // a room with no history
+			c := f.joinWith(t, "names-"+strconv.Itoa(i), "key="+tc.key) // a room with no history
 			c.say(t, tc.user, "hello")
 			got := c.next(t)
 			if tc.want == "web-" {
-				assert.Regexp(t, `^web-[0-9a-f]{6}$`, got.User)
+				assert.Regexp(t, `^web-[0-9a-f]{6} \(unverified\)$`, got.User)
 			} else {
 				assert.Equal(t, tc.want, got.User)
 			}
 			in := <-f.inbound
 			assert.Equal(t, got.User, in.User)
+			assert.Equal(t, !strings.HasSuffix(tc.key, "-key"), in.Unverified, "the timeline learns whether the name is vouched for")
+			if strings.HasSuffix(tc.key, "-key") {
+				assert.Equal(t, tc.want, in.UserID, "a user's key makes their name an ID sitrep can grant rights to")
+			} else {
+				assert.Empty(t, in.UserID)
+			}
 		})
 	}
+}
+
+func TestUserKeysOpenTheRooms(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		query  string
+		status int
+	}{
+		{"a user's key, with a shared key set", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "key=alice-key", http.StatusSwitchingProtocols},
+		{"the shared key", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "key=shared", http.StatusSwitchingProtocols},
+		{"no key, with a shared key set", Options{Key: "shared", Users: map[string]string{"alice": "alice-key"}}, "", http.StatusUnauthorized},
+		{"open rooms: a user's key", Options{Users: map[string]string{"alice": "alice-key"}}, "key=alice-key", http.StatusSwitchingProtocols},
+		{"open rooms: no key", Options{Users: map[string]string{"alice": "alice-key"}}, "", http.StatusSwitchingProtocols},
+		{"open rooms: a mistyped user key is refused, not shown as unverified", Options{Users: map[string]string{"alice": "alice-key"}}, "key=alice-kye", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, nil)
+			c, resp, err := f.dial("ops", tc.query, nil)
+			require.NotNil(t, resp)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			if err == nil {
+				_ = c.ws.Close()
+			}
+		})
+	}
+}
+
+func TestChatRateIsLimitedPerRoomAndPerAddress(t *testing.T) {
+	// Rates this slow refill nothing during the test: only the bursts count.
+	t.Run("per room, over all its connections", func(t *testing.T) {
+		f := newFixture(t, Options{RoomRatePerSec: 1e-9, RoomBurst: 3}, nil)
+		a, b, other := f.join(t, "ops"), f.join(t, "ops"), f.join(t, "dev")
+		for _, l := range []struct {
+			c    *client
+			line string
+		}{{a, "one"}, {b, "two"}, {a, "three"}} {
+			l.c.say(t, "x", l.line)
+			for text(l.c.next(t)) != l.line { // stored before the next is sent
+			}
+		}
+		var errs []string
+		for range 3 {
+			b.sendText(t, `{"text":"flood","user":"b","ref":"r1"}`)
+		}
+		for len(errs) < 3 {
+			if fr := b.next(t); fr.Type == FrameError {
+				assert.Equal(t, "r1", fr.Ref, "the refusal names the line it refuses")
+				errs = append(errs, fr.Error)
+			}
+		}
+		assert.Contains(t, errs[0], "this room is taking too many lines")
+		other.say(t, "c", "another room is not held up")
+		assert.Equal(t, "another room is not held up", text(other.next(t)))
+		a.say(t, "a", "still connected")
+		for {
+			fr := a.next(t)
+			if fr.Type == FrameError {
+				assert.Contains(t, fr.Error, "too many lines", "the sender's connection stays open")
+				break
+			}
+		}
+		hist, _, err := f.w.history("ops", 100)
+		require.NoError(t, err)
+		assert.Len(t, hist, 3, "the room's log holds the lines within its limit only")
+	})
+	t.Run("per address, over all its connections and rooms", func(t *testing.T) {
+		f := newFixture(t, Options{AddrRatePerSec: 1e-9, AddrBurst: 2}, nil)
+		a, b := f.join(t, "ops"), f.join(t, "dev")
+		a.say(t, "a", "one")
+		assert.Equal(t, "one", text(a.next(t)))
+		b.say(t, "a", "two")
+		assert.Equal(t, "two", text(b.next(t)))
+		b.say(t, "a", "three")
+		fr := b.next(t)
+		assert.Equal(t, FrameError, fr.Type)
+		assert.Contains(t, fr.Error, "too many lines from your address")
+	})
+}
+
+func TestSentFrameConfirmsALineToItsSender(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	c, other := f.join(t, "ops"), f.join(t, "ops")
+	c.sendText(t, `{"text":"hello","user":"bob","ref":"p-1"}`)
+	sent := c.next(t)
+	assert.Equal(t, Frame{Type: FrameSent, ID: "1", Ref: "p-1"}, sent)
+	assert.Equal(t, "hello", text(c.next(t)))
+	assert.Equal(t, "hello", text(other.next(t)), "others get the line, not the confirmation")
+	c.sendText(t, `{"text":"","ref":"p-2"}`)
+	refused := c.next(t)
+	assert.Equal(t, FrameError, refused.Type)
+	assert.Equal(t, "p-2", refused.Ref)
 }
 
 func TestHandlerErrorsAndPanicsBecomeErrorFrames(t *testing.T) {
@@ -452,24 +553,37 @@ func TestPage(t *testing.T) {
 		path   string
 		hdr    http.Header
 		status int
+		says   string
 	}{
-		{"key as bearer", "/rooms/ops", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusOK},
-		{"no key", "/rooms/ops", nil, http.StatusUnauthorized},
-		{"wrong key", "/rooms/ops?key=x", nil, http.StatusUnauthorized},
-		{"invalid room", "/rooms/.hidden?key=s3cret", nil, http.StatusNotFound},
-		{"room with a space", "/rooms/a%20b?key=s3cret", nil, http.StatusNotFound},
+		{"key as bearer", "/rooms/ops", http.Header{"Authorization": {"Bearer s3cret"}}, http.StatusOK, ""},
+		{"no key", "/rooms/ops", nil, http.StatusUnauthorized, "This room needs its key"},
+		{"wrong key", "/rooms/ops?key=x", nil, http.StatusUnauthorized, "This room needs its key"},
+		{"invalid room", "/rooms/.hidden?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called .hidden."},
+		{"room with a space", "/rooms/a%20b?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called a b."},
+		{"a room name that is markup", "/rooms/%3Cb%3Ex?key=s3cret", nil, http.StatusNotFound, "sitrep has no web room called &lt;b&gt;x."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := get(t, tc.path, tc.hdr)
 			assert.Equal(t, tc.status, resp.StatusCode, body)
 			if tc.status != http.StatusOK {
-				assert.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
-				var e struct{ Error string }
-				require.NoError(t, json.Unmarshal([]byte(body), &e), body)
-				assert.NotEmpty(t, e.Error)
+				assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"), "a browser gets a page it can show")
+				assert.Contains(t, body, tc.says)
+				assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'nonce-")
+				assert.NotContains(t, body, "<script")
 			}
 		})
 	}
+
+	t.Run("a room that is not configured", func(t *testing.T) {
+		f := newFixture(t, Options{Exists: func(room string) bool { return room == "ops" }}, nil)
+		resp, err := f.srv.Client().Get(f.srv.URL + "/rooms/nope")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		assert.Contains(t, string(body), "<h1 id=\"notice-title\">No such room</h1>")
+		assert.Contains(t, string(body), "PUT /v1/rooms/NAME")
+	})
 }
 
 func TestCloseSaysGoingAway(t *testing.T) {
@@ -564,4 +678,179 @@ func TestHandledLinesLeaveTheInbox(t *testing.T) {
 		_ = f.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(storage.BucketInbox).Stats().KeyN; return nil })
 		return n == 0
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestPressesOnACardReachTheHandlerOnce(t *testing.T) {
+	f := newFixture(t, Options{}, func(_ context.Context, in adapters.Inbound) (adapters.Reply, error) {
+		return adapters.Reply{Text: "acknowledged #7", Private: true}, nil
+	})
+	card := f.post(t, "ops", adapters.Message{IncidentID: 7, Kind: "triggered", State: "triggered", Text: "#7 triggered CRITICAL: db-1 down",
+		Actions: []adapters.Verb{adapters.VerbAck, adapters.VerbResolve}})
+	acked := f.post(t, "ops", adapters.Message{IncidentID: 8, Kind: "triggered", State: "acknowledged", Text: "#8 acknowledged by bob",
+		Actions: []adapters.Verb{adapters.VerbResolve}})
+	c := f.join(t, "ops")
+	c.next(t)
+	c.next(t)
+	press := func(ref, msg string, id uint64, verb string) {
+		c.sendText(t, fmt.Sprintf(`{"action":{"verb":%q,"incident_id":%d},"message_id":%q,"ref":%q,"user":"ann"}`, verb, id, msg, ref))
+	}
+
+	for _, tc := range []struct {
+		name, ref, msg string
+		id             uint64
+		verb, want     string
+	}{
+		{"another incident than its card's", "r1", card, 8, "ack", "that button is not on a card of incident #8"},
+		{"a message that is no card", "r2", "99", 7, "ack", "that button is not on a card of incident #7"},
+		{"a button the card no longer offers", "r3", acked, 8, "ack", "#8 is acknowledged now: that button is gone"},
+		{"an unknown verb", "r4", card, 7, "delete", `unknown action "delete"`},
+		{"no ref", "", card, 7, "ack", `a press needs a "ref"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			press(tc.ref, tc.msg, tc.id, tc.verb)
+			got := c.next(t)
+			assert.Equal(t, FrameError, got.Type)
+			assert.Equal(t, tc.want, got.Error)
+			assert.Equal(t, tc.ref, got.Ref)
+		})
+	}
+
+	press("p1", card, 7, "ack")
+	reply := c.next(t)
+	assert.Equal(t, FrameReply, reply.Type)
+	assert.Equal(t, "acknowledged #7", text(reply))
+	assert.Equal(t, "p1", reply.Ref, "the reply names the press, so the page can let go of its button")
+	in := <-f.inbound
+	assert.Equal(t, &adapters.Action{Verb: adapters.VerbAck, IncidentID: 7}, in.Action)
+	assert.Equal(t, card, in.MessageID)
+	assert.Equal(t, "ann (unverified)", in.User)
+	assert.True(t, in.Unverified)
+	assert.NotEmpty(t, in.Key)
+	assert.Empty(t, in.Text)
+
+	// The page sends the same press again (say, after reconnecting): it is taken once.
+	press("p1", card, 7, "ack")
+	again := c.next(t)
+	assert.Equal(t, Frame{Type: FrameSent, ID: card, Ref: "p1"}, again)
+	select {
+	case in := <-f.inbound:
+		t.Fatalf("a repeated press reached the Handler: %+v", in)
+	default:
+	}
+	hist, _, err := f.w.history("ops", 10)
+	require.NoError(t, err)
+	assert.Len(t, hist, 2, "presses are not chat lines: the room's log holds the two cards only")
+}
+
+func TestOpenIncidentsAreListedAndKeptLive(t *testing.T) {
+	f := newFixture(t, Options{}, nil)
+	ctx := context.Background()
+	room := adapters.Room{Name: "ops", ID: "ops"}
+	card := func(id uint64, title string) adapters.Message {
+		return adapters.Message{IncidentID: id, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: title, Text: "#" + strconv.FormatUint(id, 10) + " triggered"}
+	}
+	c7 := f.post(t, "ops", card(7, "db-1 down"))
+	f.post(t, "ops", card(8, "api slow"))
+	f.post(t, "dev", card(9, "another room's"))
+
+	c := f.join(t, "ops")
+	list := c.nextIncidents(t)
+	require.Equal(t, FrameIncidents, list.Type)
+	require.Len(t, list.Incidents, 2, "the room's own open incidents")
+	assert.Equal(t, []uint64{8, 7}, []uint64{list.Incidents[0].ID, list.Incidents[1].ID}, "newest first")
+	assert.Equal(t, OpenIncident{ID: 7, Title: "db-1 down", State: timeline.StateTriggered, Since: list.Incidents[1].Since, MessageID: c7}, list.Incidents[1])
+	assert.WithinDuration(t, time.Now(), list.Incidents[1].Since, time.Minute)
+
+	// The card's update acknowledges #7: the list says so, and by whom.
+	acked := card(7, "db-1 down")
+	acked.State, acked.User = timeline.StateAcknowledged, "alice"
+	require.NoError(t, f.w.Update(ctx, room, c7, acked))
+	got := c.nextIncidents(t)
+	assert.Equal(t, FrameIncident, got.Type)
+	assert.Equal(t, uint64(7), got.Incident.ID)
+	assert.Equal(t, timeline.StateAcknowledged, got.Incident.State)
+	assert.Equal(t, "alice", got.Incident.By)
+
+	// A late message with an older state changes nothing; a resolution, even inside a digest, drops it.
+	f.post(t, "ops", adapters.Message{IncidentID: 7, Kind: timeline.KindNote, State: timeline.StateTriggered, Text: "#7 note"})
+	_, err := f.w.Post(ctx, room, adapters.Message{Kind: adapters.KindDigest, Text: "2 alerts", Digest: []adapters.Message{
+		{IncidentID: 8, Kind: timeline.KindResolved, State: timeline.StateResolved, Text: "#8 resolved"},
+		{IncidentID: 10, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "new in a digest", Text: "#10 triggered"},
+	}})
+	require.NoError(t, err)
+	got = c.nextIncidents(t)
+	assert.Equal(t, uint64(8), got.Incident.ID, "the note with the older state was not news")
+	assert.Equal(t, timeline.StateResolved, got.Incident.State)
+	got = c.nextIncidents(t)
+	assert.Equal(t, uint64(10), got.Incident.ID)
+	assert.Empty(t, got.Incident.MessageID, "a digest is no incident's card")
+
+	late := f.join(t, "ops")
+	list = late.nextIncidents(t)
+	var ids []uint64
+	for _, inc := range list.Incidents {
+		ids = append(ids, inc.ID)
+	}
+	assert.Equal(t, []uint64{10, 7}, ids, "a late joiner gets the list as it stands")
+	assert.Equal(t, "alice", list.Incidents[1].By)
+}
+
+func TestIncidentPage(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	ack := at.Add(5 * time.Minute)
+	inc := timeline.Incident{ID: 7, EntityID: "db-1", Title: "db-1 <disk> full", State: timeline.StateAcknowledged, Rooms: []string{"ops", "pay-hc"},
+		Fields:   map[string]string{"entity_id": "db-1", "host": "db-1.example.com", "auth_token": "hunter2-0123456789"},
+		OpenedAt: at, AcknowledgedAt: &ack, AcknowledgedBy: "bob (unverified)"}
+	events := []timeline.Event{
+		{ID: 1, Kind: timeline.KindTriggered, Text: "97% used", Origin: timeline.Origin{Adapter: "http"}, Time: at},
+		{ID: 2, Kind: timeline.KindAcknowledged, Text: "on it", Origin: timeline.Origin{Adapter: "webroom", Room: "ops", User: "bob (unverified)", Unverified: true}, Time: ack},
+	}
+	opts := Options{Key: "s3cret",
+		Incident: func(id uint64) (timeline.Incident, []timeline.Event, error) {
+			if id != 7 {
+				return timeline.Incident{}, nil, timeline.ErrNotFound
+			}
+			return inc, events, nil
+		},
+		RoomPath: func(name string) (string, bool) { return "/rooms/" + name, name == "ops" },
+	}
+	f := newFixture(t, opts, nil)
+	get := func(path string) (int, string, http.Header) {
+		resp, err := f.srv.Client().Get(f.srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+
+	code, body, hdr := get("/incidents/7?key=s3cret")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, "text/html; charset=utf-8", hdr.Get("Content-Type"))
+	for _, want := range []string{
+		`<span id="incident-title">db-1 &lt;disk&gt; full</span>`, // escaped
+		`<span id="incident-state" class="state acknowledged">acknowledged</span>`,
+		"2026-12-01 09:35:00 UTC by bob (unverified)",
+		`<a href="/rooms/ops">ops</a>`, "<li>pay-hc</li>",
+		"db-1.example.com",
+		`<span class="who unverified">bob (unverified)</span>`, "webroom #ops", "on it",
+		`<section id="status-pages">`, "No status page shows this incident.",
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, "hunter2", "secret-looking fields are not shown")
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		says   string
+	}{
+		{"/incidents/7", http.StatusUnauthorized, "This page needs its key"},
+		{"/incidents/8?key=s3cret", http.StatusNotFound, "sitrep has no incident #8."},
+		{"/incidents/x?key=s3cret", http.StatusNotFound, "/incidents/NUMBER"},
+	} {
+		code, body, hdr := get(tc.path)
+		assert.Equal(t, tc.status, code, tc.path)
+		assert.Equal(t, "text/html; charset=utf-8", hdr.Get("Content-Type"))
+		assert.Contains(t, body, tc.says)
+	}
 }

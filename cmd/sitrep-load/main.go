@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sort"
@@ -34,6 +35,27 @@ type options struct {
 	requests int
 	batch    int
 	entities int
+	salt     uint64 // this run's entity IDs (see entity)
+}
+
+// entity is the n-th distinct entity of a run, shaped as sources send them
+// and in random key order, never as adjacent counters: a host-like name for a
+// VictorOps alert, a 16-hex-digit fingerprint for an Alertmanager one.
+func (o options) entity(n int64) (host, fingerprint string) {
+	if o.entities > 0 {
+		n %= int64(o.entities)
+	}
+	h := mix(uint64(n) ^ o.salt)
+	roles := [...]string{"db", "web", "api", "cache", "queue", "search", "auth", "batch"}
+	return fmt.Sprintf("%s-%012x.prod.example.net", roles[h%uint64(len(roles))], h>>16), fmt.Sprintf("%016x", h)
+}
+
+// mix is splitmix64's finaliser: a bijection that scatters neighbours.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 func run(args []string, out io.Writer) error {
@@ -45,13 +67,14 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "how long to run (bounded; stops by itself)")
 	fs.IntVar(&o.requests, "n", 0, "stop after this many requests (0: run for -d)")
 	fs.IntVar(&o.batch, "batch", 0, "alerts per Alertmanager payload (0: one VictorOps alert per request)")
-	fs.IntVar(&o.entities, "entities", 1000, "distinct entity_ids to spread alerts over")
+	fs.IntVar(&o.entities, "entities", 1000, "distinct entity_ids to spread alerts over (0: every alert a new one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if o.clients < 1 || o.entities < 1 || o.duration <= 0 || o.duration > time.Hour {
-		return errors.New("-c and -entities must be positive and -d between 0 and 1h")
+	if o.clients < 1 || o.entities < 0 || o.duration <= 0 || o.duration > time.Hour {
+		return errors.New("-c must be positive, -entities not negative and -d between 0 and 1h")
 	}
+	o.salt = rand.Uint64()
 	res, err := load(context.Background(), o)
 	if err != nil {
 		return err
@@ -87,7 +110,8 @@ func (r result) print(w io.Writer, o options) {
 
 func payload(o options, i int64) []byte {
 	if o.batch <= 0 {
-		return fmt.Appendf(nil, `{"message_type":"CRITICAL","entity_id":"load-%d","entity_display_name":"load test %d","state_message":"synthetic","routing_key":"load"}`, i%int64(o.entities), i)
+		host, _ := o.entity(i)
+		return fmt.Appendf(nil, `{"message_type":"CRITICAL","entity_id":"disk-full/%s","entity_display_name":"Disk full on %s","state_message":"97%% used","routing_key":"load","host_name":"%s"}`, host, host, host)
 	}
 	var b bytes.Buffer
 	b.WriteString(`{"version":"4","status":"firing","receiver":"load","groupKey":"load","alerts":[`)
@@ -95,8 +119,8 @@ func payload(o options, i int64) []byte {
 		if k > 0 {
 			b.WriteByte(',')
 		}
-		n := (i*int64(o.batch) + int64(k)) % int64(o.entities)
-		fmt.Fprintf(&b, `{"status":"firing","labels":{"alertname":"Load","instance":"i-%d"},"annotations":{"summary":"load %d"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"fp%d"}`, n, n, n)
+		host, fp := o.entity(i*int64(o.batch) + int64(k))
+		fmt.Fprintf(&b, `{"status":"firing","labels":{"alertname":"HighLatency","instance":"%s:9100","severity":"page"},"annotations":{"summary":"p99 over 1s"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"%s"}`, host, fp)
 	}
 	b.WriteString(`]}`)
 	return b.Bytes()

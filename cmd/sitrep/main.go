@@ -26,6 +26,8 @@ import (
 	"github.com/sitrep/sitrep/platforms"
 	"github.com/sitrep/sitrep/routing"
 	"github.com/sitrep/sitrep/secret"
+	"github.com/sitrep/sitrep/storage"
+	"github.com/sitrep/sitrep/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -39,6 +41,7 @@ usage:
   sitrep route test --config FILE [--json] field=value ...
   sitrep rooms --config FILE
   sitrep backup --url URL --out FILE      (admin token from SITREP_ADMIN_TOKEN)
+  sitrep compact --data FILE              (offline: stop sitrep first)
   sitrep version
 `
 
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = listRooms(args[1:], stdout, stderr)
 	case "backup":
 		err = backup(args[1:], stdout)
+	case "compact":
+		err = compact(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sitrep", version)
 	case "help", "--help", "-h":
@@ -226,7 +231,10 @@ func configCheck(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), cfg.DefaultRoom)
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, %d routes, %d on-call schedules, default room %s)\n", fs.Lookup("config").Value, len(cfg.Rooms), len(cfg.Routes), len(cfg.Schedules), cfg.DefaultRoom)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	return nil
 }
 
@@ -268,6 +276,11 @@ func routeTest(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		ex = r.Explain(fields, nil)
+		hooks, err := webhooks.Compile(cfg.Webhooks, webhooks.Options{PublicURL: cfg.PublicURL})
+		if err != nil {
+			return err
+		}
+		hooks.ExplainInto(&ex, r.Route(fields, nil).Fields, time.Now())
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -419,5 +432,24 @@ func backup(args []string, stdout io.Writer) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", *out, n)
+	return nil
+}
+
+// compact rewrites a data file offline, without its free pages, and reports
+// its size before and after.
+func compact(args []string, stdout io.Writer) error {
+	fs := flags("compact")
+	data := fs.String("data", "", "the bbolt data file (sitrep must not be running on it)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageError{"--data FILE is required"}
+	}
+	res, err := storage.Compact(*data, time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "compacted %s: %d bytes before, %d after (%.0f%%)\n", *data, res.Before, res.After, 100*float64(res.After)/float64(max(res.Before, 1)))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/sitrep/sitrep/bot"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/platforms"
+	"github.com/sitrep/sitrep/storage"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,19 @@ func TestCommands(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("listen: 127.0.0.1:8080\ningest_token: a-token-for-ingest\nadmin_token: a-token-for-admin\ndefault_room: ops\nrooms:\n  - {name: ops, platform: webroom}\nroutes:\n  - name: r\n    matchers: ['x=~\"(\"']\n    rooms: [nowhere]\nlisen: x\n"), 0o600))
 	example := filepath.Join("..", "..", "config.example.yaml")
+	data := filepath.Join(dir, "sitrep.db")
+	db, err := storage.Open(data, storage.Options{NoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	hooked := filepath.Join(dir, "hooks.yaml")
+	require.NoError(t, os.WriteFile(hooked, []byte("ingest_token: a-token-for-ingest\nadmin_token: a-token-for-admin\ndefault_room: ops\nrooms:\n  - {name: ops, platform: webroom}\n"+
+		"routes:\n  - {name: key, matchers: ['monitoring_tool=\"Cloudwatch\"'], set: {StatusHubfield: hubkey-0123456789wxyz}, continue: true}\n"+
+		"webhooks:\n  - {name: statushub, event: Any-Incident, url: 'https://hooks.statushub.io/hooks/generic_v2?token=${{ALERT.StatusHubfield}}'}\n"+
+		"  - {name: bad, event: Incident-Exploded, url: 'ftp://x.example/y'}\n"), 0o600))
+	fixed := filepath.Join(dir, "fixed.yaml")
+	raw, err := os.ReadFile(hooked)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(fixed, bytes.Split(raw, []byte("  - {name: bad"))[0], 0o600))
 
 	tests := []struct {
 		name     string
@@ -46,6 +60,15 @@ func TestCommands(t *testing.T) {
 		{"route test default room", []string{"route", "test", "--config", example, "routing_key=other"}, 0, []string{"ops"}, nil, nil},
 		{"route test json", []string{"route", "test", "--config", example, "--json", "routing_key=payments"}, 0, []string{`"rules"`}, nil, nil},
 		{"route test needs fields", []string{"route", "test", "--config", example}, 2, nil, []string{"field=value"}, nil},
+		{"compact reports sizes", []string{"compact", "--data", data}, 0, []string{"compacted " + data, "bytes before", "after"}, nil, nil},
+		{"compact needs a file", []string{"compact"}, 2, nil, []string{"--data FILE is required"}, nil},
+		{"compact of no file", []string{"compact", "--data", filepath.Join(dir, "none.db")}, 1, nil, []string{"no such file"}, nil},
+		{"bad webhooks name their fields", []string{"config", "check", "--config", hooked}, 1, nil,
+			[]string{"hooks.yaml:10", "webhooks[1].event", "unknown event", "webhooks[1].url", "http://"}, nil},
+		{"route test lists the webhooks that fire", []string{"route", "test", "--config", fixed, "monitoring_tool=Cloudwatch"}, 0,
+			[]string{"⇒ webhook statushub (Any-Incident): POST https://hooks.statushub.io/hooks/generic_v2?token=****wxyz"}, nil, []string{"hubkey-0123456789"}},
+		{"route test says why a webhook does not fire", []string{"route", "test", "--config", fixed, "monitoring_tool=Nagios"}, 0,
+			[]string{"✗ webhook statushub (Any-Incident): does not fire: template names unset field ALERT.StatusHubfield"}, nil, nil},
 		{"rooms never show tokens", []string{"rooms", "--config", example}, 0, []string{"ops", "payments"}, nil, []string{"demo-"}},
 	}
 	for _, tt := range tests {

@@ -1,19 +1,19 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,14 +21,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sitrep/sitrep/adapters"
-	"github.com/sitrep/sitrep/adapters/webroom"
-	"github.com/sitrep/sitrep/inbox"
-	"github.com/sitrep/sitrep/storage"
-	"github.com/sitrep/sitrep/timeline"
+	"github.com/sitrep/sitrep/bot"
+	"github.com/sitrep/sitrep/config"
+	"github.com/sitrep/sitrep/platforms"
 )
 
-const testTimeout = 30 * time.Second
+const testTimeout = 60 * time.Second
 
 // chromium returns the browser to drive, skipping the test (or failing it on
 // CI) when there is none.
@@ -51,188 +49,289 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// incidents is a tiny stand-in for sitrep's timeline: it remembers which
-// room message shows each incident, and "/ack N" acknowledges incident N by
-// updating it.
-type incidents struct {
-	mu    sync.Mutex
-	web   atomic.Pointer[webroom.WebRoom]
-	msgID map[uint64]string
-	msgs  map[uint64]adapters.Message
+const (
+	ingestToken = "browser-ingest-token-0001"
+	adminToken  = "browser-admin-token-0002"
+	roomKey     = "browser-room-key-0003"
+	aliceKey    = "browser-alice-key-0004"
+)
+
+// server is a whole sitrep on a loopback port, restartable on the same
+// address and data file.
+type server struct {
+	t      *testing.T
+	cfg    string
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
 }
 
-func (tl *incidents) alert(ctx context.Context, room adapters.Room, n uint64, text string) (string, error) {
-	msg := adapters.Message{IncidentID: n, EventID: 1, Kind: timeline.KindTriggered, State: timeline.StateTriggered, Title: "CRITICAL", Text: text, Color: "red",
-		Fields: map[string]string{"host": "db-1"}}
-	id, err := tl.web.Load().Deliver(ctx, adapters.Delivery{Room: room, Op: adapters.OpPost, Msg: msg})
-	if err != nil {
-		return "", err
+func (s *server) start() {
+	s.t.Helper()
+	cfg, err := config.Parse([]byte(s.cfg), "browser.yaml", func(string) string { return "" }, platforms.All().Config()...)
+	require.NoError(s.t, err)
+	b, err := bot.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(s.t, err)
+	addr := s.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
 	}
-	tl.mu.Lock()
-	defer tl.mu.Unlock()
-	tl.msgID[n], tl.msgs[n] = id, msg
-	return id, nil
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(s.t, err)
+	s.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan error, 1)
+	go func() { s.done <- b.Run(ctx, ln) }()
+	require.Eventually(s.t, func() bool {
+		resp, err := http.Get(s.url("/readyz"))
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 10*time.Second, 10*time.Millisecond)
 }
 
-func (tl *incidents) handle(ctx context.Context, in adapters.Inbound) (adapters.Reply, error) {
-	arg, ok := strings.CutPrefix(in.Text, "/ack ")
-	if !ok {
-		return adapters.Reply{}, nil // chat
+func (s *server) stop() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+		s.cancel = nil
 	}
-	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(arg), "#"), 10, 64)
-	if err != nil {
-		return adapters.Reply{}, fmt.Errorf("usage: /ack <incident number>")
-	}
-	tl.mu.Lock()
-	id, known := tl.msgID[n]
-	msg := tl.msgs[n]
-	tl.mu.Unlock()
-	if !known {
-		return adapters.Reply{}, fmt.Errorf("no incident #%d", n)
-	}
-	msg.State, msg.Color, msg.Kind = timeline.StateAcknowledged, "yellow", timeline.KindAcknowledged
-	msg.Text += " (acknowledged by " + in.User + ")"
-	if _, err := tl.web.Load().Deliver(ctx, adapters.Delivery{Room: adapters.Room{ID: in.RoomID}, Op: adapters.OpUpdate, Ref: id, Msg: msg}); err != nil {
-		return adapters.Reply{}, err
-	}
-	return adapters.Reply{Text: fmt.Sprintf("incident #%d acknowledged", n), Private: true}, nil
 }
 
-// swappable lets the test restart the WebRoom behind the same address.
-type swappable struct{ h atomic.Pointer[http.Handler] }
+func (s *server) url(path string) string { return "http://" + s.addr + path }
 
-func (s *swappable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
-
-func (s *swappable) set(w *webroom.WebRoom) {
-	mux := http.NewServeMux()
-	w.Register(mux)
-	var h http.Handler = mux
-	s.h.Store(&h)
+func (s *server) alert(fields map[string]string) {
+	s.t.Helper()
+	body, err := json.Marshal(fields)
+	require.NoError(s.t, err)
+	req, err := http.NewRequest(http.MethodPost, s.url("/v1/alerts"), bytes.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("Authorization", "Bearer "+ingestToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	_ = resp.Body.Close()
+	require.Equal(s.t, http.StatusAccepted, resp.StatusCode)
 }
+
+// browser is one tab, with helpers that wait on its DOM.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// poll waits until fn (a JavaScript function of args) returns true.
+func (b browser) poll(what, fn string, args ...any) {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.PollFunction[bool](fn,
+		chromedp.WithPollingArgs(args...),
+		chromedp.WithPollingInterval(25*time.Millisecond),
+		chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(b.t, err, "waiting for %s", what)
+}
+
+func (b browser) eval(js string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	require.NoError(b.t, err, js)
+	return v
+}
+
+// setValue sets an input's value as typing would, input event included.
+func (b browser) setValue(css, v string) {
+	b.t.Helper()
+	b.eval(`(() => { const e = document.querySelector(` + jsString(css) + `); e.value = ` + jsString(v) + `; e.dispatchEvent(new Event("input")); return ""; })()`)
+}
+
+func (b browser) count(css string) int {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(css)+`).length`))
+	require.NoError(b.t, err, css)
+	return v
+}
+
+func (b browser) do(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	require.NoError(b.t, chromedp.Do(b.ctx, actions...))
+}
+
+// shot saves a screenshot of the whole page as dir/name.png.
+func (b browser) shot(dir, name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	require.NoError(b.t, err)
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// The DOM questions the test asks.
+const (
+	msgWithText = `(text) => [...document.querySelectorAll("#messages .msg .text")].some((m) => m.textContent.includes(text) && m.getBoundingClientRect().height > 0)`
+	noteWith    = `(cls, text) => [...document.querySelectorAll("#messages ." + cls)].some((r) => r.textContent.includes(text))`
+	cardOf      = `(id) => [...document.querySelectorAll("#messages .msg")].find((m) => { const a = m.querySelector(".incident"); return a && a.textContent === "#" + id && m.querySelector(".actions, .state.acknowledged, .state.resolved, .state.triggered"); })`
+)
 
 func TestRoomPageInChromium(t *testing.T) {
 	execPath := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := storage.Open(filepath.Join(t.TempDir(), "sitrep.db"), storage.Options{})
+	shots, err := os.MkdirTemp("", "sitrep-browsertest-")
 	require.NoError(t, err)
-	defer db.Close()
-	tl := &incidents{msgID: map[uint64]string{}, msgs: map[uint64]adapters.Message{}}
-	opts := webroom.Options{Key: "k3y", Logger: quiet}
-	web := webroom.New(db, inbox.New(db, tl.handle, inbox.Options{Logger: quiet}), opts)
-	tl.web.Store(web)
-	front := &swappable{}
-	front.set(web)
-	srv := httptest.NewServer(front)
-	defer srv.Close()
-	defer func() { tl.web.Load().Close() }()
-	room := adapters.Room{Name: "ops", ID: "ops"}
+	fmt.Fprintln(os.Stderr, "browsertest: screenshots in", shots)
+	t.Log("screenshots in", shots)
+
+	srv := &server{t: t, cfg: fmt.Sprintf(`listen: 127.0.0.1:0
+data: %s
+ingest_token: %s
+admin_token: %s
+default_room: ops
+web:
+  key: %s
+  users:
+    alice: {key: %s}
+rooms:
+  - {name: ops, platform: webroom, display_name: Operations}
+`, filepath.Join(t.TempDir(), "sitrep.db"), ingestToken, adminToken, roomKey, aliceKey)}
+	srv.start()
+	defer srv.stop()
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.NoSandbox,
 		chromedp.Headless,
 		chromedp.Flag("disable-gpu", true),
+		chromedp.WindowSize(1100, 900),
 	)...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
 
-	// Collect what the page says on its console: exceptions and CSP refusals fail the test.
+	// Collect what the pages say on their consoles: exceptions and CSP refusals fail the test.
 	var consoleMu sync.Mutex
 	var console []chromedp.ConsoleMessage
-	messages := chromedp.Console(bctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
+	watch := func(ctx context.Context) {
+		messages := chromedp.Console(ctx)
+		go func() {
+			for m, err := range messages {
+				if err != nil {
+					return
+				}
+				consoleMu.Lock()
+				console = append(console, m)
+				consoleMu.Unlock()
 			}
-			consoleMu.Lock()
-			console = append(console, m)
-			consoleMu.Unlock()
-		}
-	}()
-
-	poll := func(what, fn string, args ...any) {
-		t.Helper()
-		_, err := chromedp.Run(bctx, chromedp.PollFunction[bool](fn,
-			chromedp.WithPollingArgs(args...),
-			chromedp.WithPollingInterval(25*time.Millisecond),
-			chromedp.WithPollingTimeout(10*time.Second)))
-		require.NoError(t, err, "waiting for %s", what)
+		}()
 	}
-	const msgWithText = `(text) => [...document.querySelectorAll("#messages .msg")].some(
-		(m) => m.querySelector(".text").textContent === text && m.getBoundingClientRect().height > 0)`
-	const stateOf = `(id, want) => { const s = document.querySelector('#messages .msg[data-id="' + id + '"] .state');
-		return s !== null && s.textContent === want; }`
+	watch(bctx)
+	alice := browser{t, bctx}
 
-	// An alert that exists before the page opens arrives with the history.
-	oldID, err := tl.alert(ctx, room, 1, "db-1 is down")
-	require.NoError(t, err)
+	// alice opens the room with her own key: the room's display name, her
+	// verified name, and, the room being empty, how to send a first alert.
+	alice.do(chromedp.Navigate(srv.url("/rooms/ops?key=" + aliceKey)))
+	alice.do(chromedp.WaitVisible(chromedp.CSS("#input")))
+	alice.poll("status connected", `() => document.querySelector("#status").textContent === "connected"`)
+	assert.Equal(t, "Operations", alice.eval(`document.querySelector("#room").textContent`))
+	assert.Equal(t, "alice", alice.eval(`document.querySelector("#me-name").textContent`))
+	hint := alice.eval(`document.querySelector("#messages .empty").textContent`)
+	assert.Contains(t, hint, srv.url("/v1/alerts"), "an empty room says how to send a first alert")
+	assert.Contains(t, hint, `-H "Authorization: Bearer $SITREP_INGEST_TOKEN"`, "in a command a shell runs as shown")
+	alice.shot(shots, "1-empty-room")
 
-	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/rooms/ops?key=k3y")))
-	require.NoError(t, chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#input"))))
-	poll("status connected", `() => document.querySelector("#status").textContent === "connected"`)
-	title, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#room")))
-	require.NoError(t, err)
-	assert.Equal(t, "ops", title)
-	poll("the history", msgWithText, "db-1 is down")
+	// An alert arrives: its card has the buttons, the open list has it.
+	srv.alert(map[string]string{"message_type": "CRITICAL", "entity_id": "db-1", "entity_display_name": "db-1 disk full", "state_message": "97% used on /var", "host": "db-1.example.com"})
+	alice.poll("the card", msgWithText, "#1 triggered CRITICAL: db-1 disk full — 97% used on /var")
+	assert.Zero(t, alice.count("#messages .empty"), "the hint goes once there is a message")
+	card := "(" + cardOf + ")(1)"
+	assert.Equal(t, "Acknowledge,Resolve", alice.eval(`[...(`+card+`).querySelectorAll(".actions button")].map((b) => b.textContent).join()`))
+	assert.Equal(t, "", alice.eval(`(`+card+`).querySelector(".title") ? "shown" : ""`), "the title is in the sentence: not said twice")
+	assert.Equal(t, "entity_id,host", alice.eval(`[...(`+card+`).querySelectorAll(".fields dt")].map((d) => d.textContent).join()`),
+		"the fields list what the sentence does not say")
+	alice.poll("the open list", `() => { const l = document.querySelector("#open-list li[data-id='1']"); return l && l.textContent.includes("triggered") && l.textContent.includes("db-1 disk full"); }`)
 
-	// A live alert posted from Go shows up.
-	id, err := tl.alert(ctx, room, 2, "disk full on db-2")
-	require.NoError(t, err)
-	poll("the posted alert", msgWithText, "disk full on db-2")
-	state, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(`.msg[data-id="`+id+`"] .state`)))
-	require.NoError(t, err)
-	assert.Equal(t, "triggered", state)
+	// alice presses Acknowledge: the card changes in place to say so and by whom.
+	alice.do(chromedp.Click(chromedp.CSS(`#messages .msg .actions button.ack`)))
+	alice.poll("the card to say it is acknowledged", `() => { const c = `+card+`; return c && c.querySelector(".state").textContent === "acknowledged" && c.querySelector(".text").textContent.startsWith("#1 acknowledged by alice"); }`)
+	assert.Equal(t, "Resolve", alice.eval(`[...(`+card+`).querySelectorAll(".actions button")].map((b) => b.textContent).join()`), "only Resolve is left")
+	alice.poll("the reply to the press", noteWith, "reply", "acknowledged #1: db-1 disk full")
+	alice.poll("who acked in the open list", `() => { const l = document.querySelector("#open-list li[data-id='1']"); return l && l.textContent.includes("acked by alice") && l.querySelector(".state").textContent === "acknowledged"; }`)
+	assert.Equal(t, 1, alice.count(`#messages .msg.kind-triggered`), "updated in place, not added")
 
-	// A responder acknowledges it from the page: the message changes in place.
-	require.NoError(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS("#input"), "/ack 2"),
-		chromedp.Click(chromedp.CSS("#send")),
-	))
-	poll("the message to be acknowledged", stateOf, id, "acknowledged")
-	poll("the reply", `(text) => [...document.querySelectorAll("#messages .reply")].some((r) => r.textContent === text)`,
-		"incident #2 acknowledged")
-	poll("the typed line", msgWithText, "/ack 2")
-	input, err := chromedp.Run(bctx, chromedp.Value(chromedp.CSS("#input")))
-	require.NoError(t, err)
-	assert.Empty(t, input, "the input is cleared after sending")
-	count, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#messages .msg[data-id="`+id+`"]').length`))
-	require.NoError(t, err)
-	assert.Equal(t, 1, count, "updated in place, not added")
+	// A line about the incident gets a quiet confirmation.
+	alice.do(chromedp.SendKeys(chromedp.CSS("#input"), "#1 looking at it\r"))
+	alice.poll("the typed line", msgWithText, "#1 looking at it")
+	alice.poll("the quiet confirmation", noteWith, "reply", "on #1's timeline")
+	assert.Empty(t, alice.eval(`document.querySelector("#input").value`), "the input is cleared once the line is stored")
+	assert.Equal(t, "alice", alice.eval(`[...document.querySelectorAll("#messages .msg.chat .user")].pop().textContent`))
 
-	// Enter sends too, and a line the handler fails on gets an error line.
-	require.NoError(t, chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS("#input"), "/ack nine\r")))
-	poll("the error", `(text) => [...document.querySelectorAll("#messages .error")].some((r) => r.textContent === text)`,
-		"sitrep could not handle that message; it is in the server log")
+	// A line over the server's limit in bytes (2,000 CJK characters are
+	// about 6 KB) is not sent: it stays in the input, with the reason.
+	long := strings.Repeat("障", 2000)
+	alice.setValue("#input", long)
+	alice.do(chromedp.Click(chromedp.CSS("#send")))
+	alice.poll("the reason", `() => document.querySelector("#input-note").textContent.includes("bytes as sent, the limit is 4096")`)
+	assert.Equal(t, long, alice.eval(`document.querySelector("#input").value`), "the refused text stays in the input")
+	assert.Equal(t, "connected", alice.eval(`document.querySelector("#status").textContent`), "and the connection with it")
+	alice.shot(shots, "2-acknowledged-and-refused-line")
+	alice.setValue("#input", "")
 
-	// A restart: the page says it is reconnecting, comes back, and shows the
-	// history afresh (with the acknowledgement), then live messages.
-	web2 := webroom.New(db, inbox.New(db, tl.handle, inbox.Options{Logger: quiet}), opts)
-	front.set(web2)
-	tl.web.Swap(web2).Close()
-	poll("status reconnecting", `() => document.querySelector("#status").textContent === "reconnecting"`)
-	poll("status connected again", `() => document.querySelector("#status").textContent === "connected"`)
-	poll("the acknowledged message after reconnecting", stateOf, id, "acknowledged")
-	poll("the first alert after reconnecting", stateOf, oldID, "triggered")
-	_, err = tl.alert(ctx, room, 3, "api latency high")
-	require.NoError(t, err)
-	poll("an alert after reconnecting", msgWithText, "api latency high")
-	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages .msg").length`))
-	require.NoError(t, err)
-	assert.Equal(t, 5, n, "history re-rendered once: 2 alerts, 2 typed lines, 1 new alert")
-	notes, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#messages .reply, #messages .error").length`))
-	require.NoError(t, err)
-	assert.Zero(t, notes, "replies and errors are cleared on reconnect")
+	// Someone with the room key only chooses a name: sitrep's own is
+	// refused by the server, the text staying put; any other is shown unverified.
+	tab, cancelTab := chromedp.NewContext(bctx)
+	defer cancelTab()
+	watch(tab)
+	bob := browser{t, tab}
+	bob.do(chromedp.Navigate(srv.url("/rooms/ops?key=" + roomKey)))
+	bob.poll("status connected", `() => document.querySelector("#status").textContent === "connected"`)
+	bob.poll("the history", msgWithText, "#1 looking at it")
+	bob.poll("the open list", `() => document.querySelector("#open-list").textContent.includes("acked by alice")`)
+	bob.do(chromedp.SendKeys(chromedp.CSS("#name"), "sitrep"), chromedp.SendKeys(chromedp.CSS("#input"), "all clear\r"))
+	bob.poll("the refusal", `() => document.querySelector("#input-note").textContent.includes("is sitrep's own")`)
+	assert.Equal(t, "all clear", bob.eval(`document.querySelector("#input").value`), "a line the server refuses stays in the input")
+	bob.setValue("#name", "")
+	bob.do(chromedp.SendKeys(chromedp.CSS("#name"), "bob"), chromedp.Click(chromedp.CSS("#send")))
+	alice.poll("bob's line, marked", `() => [...document.querySelectorAll("#messages .msg.chat .user.unverified")].some((u) => u.textContent === "bob (unverified)")`)
+	bob.poll("bob's input cleared", `() => document.querySelector("#input").value === ""`)
 
-	if p := os.Getenv("SITREP_SCREENSHOT"); p != "" {
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(p, png, 0o644))
-	}
+	// A restart: the page reconnects and keeps what it showed, notices included.
+	msgs, notes := alice.count("#messages .msg"), alice.count("#messages .reply, #messages .error")
+	srv.stop()
+	alice.poll("status reconnecting", `() => document.querySelector("#status").textContent === "reconnecting"`)
+	srv.start()
+	alice.poll("status connected again", `() => document.querySelector("#status").textContent === "connected"`)
+	alice.poll("the acknowledged card after reconnecting", `() => { const c = `+card+`; return c && c.querySelector(".state").textContent === "acknowledged"; }`)
+	assert.Equal(t, msgs, alice.count("#messages .msg"), "the history is shown once, not twice, and not wiped")
+	assert.Equal(t, notes, alice.count("#messages .reply, #messages .error"), "replies and errors stay after a reconnect")
+	srv.alert(map[string]string{"message_type": "WARNING", "entity_id": "api", "entity_display_name": "api latency high"})
+	alice.poll("an alert after reconnecting", msgWithText, "api latency high")
+	assert.Contains(t, alice.eval(`document.querySelector("#messages > li:last-child").textContent`), "api latency high",
+		"the newest message comes last, after the replies shown before it")
+	alice.poll("both in the open list", `() => document.querySelectorAll("#open-list li").length === 2`)
+	alice.shot(shots, "3-after-restart")
+
+	// The incident's link opens its page: state, who, rooms, the timeline with origins.
+	assert.Equal(t, "/incidents/1?key="+aliceKey, alice.eval(`(() => { const a = document.querySelector("#open-list li[data-id='1'] a"); return a.pathname + a.search; })()`),
+		"the link carries the page's key")
+	alice.do(chromedp.Click(chromedp.CSS(`#open-list li[data-id="1"] a`)), chromedp.WaitVisible(chromedp.CSS("#incident-state")))
+	assert.Equal(t, "/incidents/1", alice.eval(`location.pathname`))
+	assert.Equal(t, "acknowledged", alice.eval(`document.querySelector("#incident-state").textContent`))
+	assert.Contains(t, alice.eval(`document.querySelector("#acknowledged").textContent`), "by alice")
+	assert.Equal(t, "ops", alice.eval(`document.querySelector("#rooms a").textContent`))
+	rows := alice.eval(`[...document.querySelectorAll("#timeline tbody tr")].map((r) => r.textContent.replace(/\s+/g, " ").trim()).join("\n")`)
+	assert.Contains(t, rows, "triggered")
+	assert.Contains(t, rows, "acknowledged alice · webroom #ops")
+	assert.Contains(t, rows, "chat alice · webroom #ops looking at it")
+	assert.NotEmpty(t, alice.eval(`document.querySelector("#status-pages").textContent`))
+	alice.shot(shots, "4-incident-page")
+
+	// A room that is not there is a readable page.
+	alice.do(chromedp.Navigate(srv.url("/rooms/nope?key=" + roomKey)))
+	assert.Equal(t, "No such room", alice.eval(`document.querySelector("#notice-title").textContent`))
+	alice.shot(shots, "5-no-such-room")
 
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
