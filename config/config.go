@@ -111,7 +111,7 @@ func (c *Config) Team(name string) (Team, bool) {
 type Outbox struct {
 	MaxAge      time.Duration `yaml:"max_age"`      // default 24h; after it an undeliverable entry goes to the dead-letter list
 	BaseBackoff time.Duration `yaml:"base_backoff"` // default 1s
-	MaxBackoff  time.Duration `yaml:"max_backoff"`  // default 5m
+	MaxBackoff  time.Duration `yaml:"max_backoff"`  // default 10s: a room is retried within seconds of its platform coming back
 }
 
 // RateLimit is how many messages sitrep sends to one platform per interval.
@@ -128,7 +128,7 @@ const (
 	DefaultLogLevel    = "info"
 	DefaultMaxAge      = 24 * time.Hour
 	DefaultBaseBackoff = time.Second
-	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultMaxBackoff  = 10 * time.Second
 	DefaultRetention   = "90d"
 )
 

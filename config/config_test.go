@@ -70,7 +70,7 @@ func TestParseExample(t *testing.T) {
 	assert.Equal(t, "ops", c.DefaultRoom)
 	assert.True(t, web(c).On())
 	assert.Equal(t, 100, web(c).History)
-	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
+	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second}, c.Outbox)
 	assert.False(t, hipchatOf(c).Enabled())
 	assert.Equal(t, []string{"webroom", "hipchat", "slack", "discord", "statushub", "statuscast"}, c.Platforms())
 
@@ -108,7 +108,7 @@ func TestParseDefaults(t *testing.T) {
 	assert.Equal(t, Log{Format: "text", Level: "info"}, c.Log)
 	assert.True(t, web(c).On())
 	assert.Equal(t, 100, web(c).History)
-	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 5 * time.Minute}, c.Outbox)
+	assert.Equal(t, Outbox{MaxAge: 24 * time.Hour, BaseBackoff: time.Second, MaxBackoff: 10 * time.Second}, c.Outbox)
 	assert.Equal(t, RateLimit{Messages: 20, Per: time.Second}, c.Limit("webroom"))
 	assert.Equal(t, RateLimit{}, c.Limit("telegram"))
 }

@@ -46,7 +46,10 @@
 // count as an attempt. A PermanentError moves the entry to the dead letters
 // (storage.BucketDead) at once. Any other error, and a room Resolve does not
 // know, is retried with exponential backoff (BaseBackoff·2^attempts, capped at
-// MaxBackoff, equal jitter). An entry older than MaxAge is dead-lettered
+// MaxBackoff, equal jitter). The cap bounds how long a room stays behind once
+// its platform is back from an outage of any length: its head is tried at
+// least every MaxBackoff (10 s by default), and its backlog then goes out as
+// one digest. An entry older than MaxAge is dead-lettered
 // instead of tried again; a room's expired head entries are dead-lettered
 // together, up to 1000 per transaction, so a backlog that expired during an
 // outage costs a few commits, not one per entry.
@@ -116,7 +119,8 @@ type Options struct {
 	MaxAge time.Duration
 	// BaseBackoff is the first retry delay; default 1s.
 	BaseBackoff time.Duration
-	// MaxBackoff caps the retry delay; default 5m.
+	// MaxBackoff caps the retry delay; default 10s, so a room is tried
+	// again within seconds of its platform coming back after an outage.
 	MaxBackoff time.Duration
 	// DigestAfter: collapse a room's backlog when it cannot drain within this; default 1s.
 	DigestAfter time.Duration
@@ -174,7 +178,7 @@ func New(db *storage.DB, opts Options) *Outbox {
 		opts.BaseBackoff = time.Second
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 5 * time.Minute
+		opts.MaxBackoff = 10 * time.Second
 	}
 	if opts.MaxBackoff < opts.BaseBackoff {
 		opts.MaxBackoff = opts.BaseBackoff

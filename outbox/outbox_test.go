@@ -116,6 +116,21 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
+// However long a platform was down, a room's head is tried again within
+// seconds of its coming back: by default no retry waits more than 10 s.
+func TestDefaultBackoffRetriesWithinSecondsOfAnOutage(t *testing.T) {
+	o := New(tempDB(t), Options{})
+	var down time.Duration // the retries of a head through a 2-minute outage
+	attempts := 0
+	for ; down < 2*time.Minute; attempts++ {
+		down += o.backoffDelay(attempts)
+	}
+	for _, n := range []int{attempts, attempts + 1, 1000} {
+		assert.LessOrEqual(t, o.backoffDelay(n), 10*time.Second, "%d attempts", n)
+	}
+	assert.GreaterOrEqual(t, o.backoffDelay(0), 500*time.Millisecond, "the first retry still waits BaseBackoff's half")
+}
+
 func TestRetryAfterHonoured(t *testing.T) {
 	db := tempDB(t)
 	chat := newFakeChat(Limit{})

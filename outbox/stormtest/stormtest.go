@@ -24,6 +24,16 @@ import (
 
 var digestHeader = regexp.MustCompile(`^(\d+) alerts: `)
 
+// Count is how many alerts a message shows: a digest's header count
+// ("N alerts: …"), else one.
+func Count(text string) (n int, digest bool) {
+	if d := digestHeader.FindStringSubmatch(text); d != nil {
+		k, _ := strconv.Atoi(d[1])
+		return k, true
+	}
+	return 1, false
+}
+
 // Shown is one message as the platform shows it; a zero At means "when it
 // was first seen", which Run then notes itself.
 type Shown struct {
@@ -69,12 +79,10 @@ func Run(tb testing.TB, db *storage.DB, ep outbox.Endpoint, alerts int, span tim
 	count := func() (res Result) {
 		for _, m := range shown() {
 			res.Posts++
-			if d := digestHeader.FindStringSubmatch(m.Text); d != nil {
-				k, _ := strconv.Atoi(d[1])
-				res.Visible += k
+			k, digest := Count(m.Text)
+			res.Visible += k
+			if digest {
 				res.Digests++
-			} else {
-				res.Visible++
 			}
 			if lastSeen.IsZero() && strings.Contains(m.Text, last) {
 				lastSeen = m.At
