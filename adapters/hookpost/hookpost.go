@@ -139,10 +139,12 @@ type Chat struct {
 }
 
 // NewChat returns a Chat for the platform kind that posts with client (one
-// with a 30 s timeout if nil).
+// with a 30 s timeout that follows no redirect, if nil: a followed redirect
+// would turn the POST into a GET elsewhere and count its 2xx as delivered).
 func NewChat(kind string, client *http.Client) *Chat {
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Chat{kind: kind, client: client}
 }
