@@ -150,7 +150,7 @@ func TestIncidentCommandUsage(t *testing.T) {
 		{`/incident open --status down`, "a title is needed"},
 		{`/incident update 7 fixed`, `state "fixed": expected investigating`},
 		{`/incident update 7 identified`, "#7 has no status page incident"},
-		{`/incident maintenance "DB upgrade" --start +2h --end +1h`, "is not after --start"},
+		{`/incident maintenance "DB upgrade" --start +2h --end now`, "is not after --start"},
 		{`/incident maintenance "DB upgrade" --start "last week" --end +1h`, `--start: time "last week"`},
 		{`/incident maintenance "DB upgrade" --start +1h`, "--start and --end are needed"},
 	}
@@ -364,7 +364,7 @@ func TestMaintenanceAndStatusAdmins(t *testing.T) {
 	pay.say(t, `/incident list`)
 	pay.waitFor(t, 5*time.Second, "list is for everyone", textHas("no open status page incidents"))
 
-	ops.say(t, `/incident maintenance "DB upgrade" --start +1h --end +3h --services api -- Short downtime.`)
+	ops.say(t, `/incident maintenance "DB upgrade" --start +1h --end +2h --services api -- Short downtime.`)
 	reply := ops.waitFor(t, 5*time.Second, "the announcement", textHas("announced maintenance on StatusHub public/api"))
 	assert.Contains(t, reply["text"], "down: DB upgrade")
 	api := waitUpdates(t, hub, "api", 1)
@@ -385,6 +385,27 @@ func TestMaintenanceAndStatusAdmins(t *testing.T) {
 
 	ops.say(t, `/incident list`)
 	ops.waitFor(t, 5*time.Second, "the maintenance listed", textHas("maintenance on StatusHub public/api"))
+}
+
+// The README's example: a relative --end counts from --start, so "--start
+// 'tomorrow 02:00' --end +2h" is a two-hour maintenance, not one that ends
+// before it starts.
+func TestMaintenanceEndRelativeToStart(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, ""))
+	ops := tb.join(t, "ops")
+	ops.say(t, `/incident maintenance "DB upgrade" --start "tomorrow 02:00" --end +2h --services api -- Short downtime.`)
+	ops.waitFor(t, 5*time.Second, "the announcement", textHas("announced maintenance on StatusHub public/api"))
+	api := waitUpdates(t, hub, "api", 1)
+	var body map[string]string
+	require.NoError(t, json.Unmarshal(api[0].Body, &body))
+	start, err := time.Parse(time.RFC3339, body["start_time"])
+	require.NoError(t, err)
+	end, err := time.Parse(time.RFC3339, body["end_time"])
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Hour, end.Sub(start))
+	assert.Equal(t, 2, start.Hour())
+	assert.Empty(t, hub.Violations())
 }
 
 // Status pages through the admin API: hook URLs are write-only (redacted in

@@ -87,7 +87,12 @@ func (e *Engine) command(ctx context.Context, pc commands.PageCommand, origin ti
 		if err != nil {
 			return "", userErr("--start: %v", err)
 		}
-		end, err := commands.ParseTime(pc.End, now, loc)
+		// A relative end ("+2h") counts from the start: the maintenance's length.
+		from := now
+		if strings.HasPrefix(strings.TrimSpace(pc.End), "+") {
+			from = start
+		}
+		end, err := commands.ParseTime(pc.End, from, loc)
 		if err != nil {
 			return "", userErr("--end: %v", err)
 		}
