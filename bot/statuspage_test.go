@@ -264,6 +264,29 @@ func TestStatusPageWait(t *testing.T) {
 	assert.Len(t, hub.Updates("api"), 1)
 }
 
+// An alert acknowledged within its wait that stays up is published as the
+// page would have shown it had it been published at once: identified, not
+// investigating.
+func TestStatusPageWaitAcknowledged(t *testing.T) {
+	hub := statushubtest.New(t)
+	clock := newFakeClock()
+	tb := startBotClock(t, hubConfig(newDataPath(t), hub, `routes:
+  - name: api
+    matchers: ['service="api"']
+    rooms: [ops]
+    status_page: {page: public, services: [api], wait: 30s}
+`), platforms.All(), clock.Now)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "down", "service": "api", "entity_display_name": "API down"})
+	clock.Add(5 * time.Second)
+	tb.alert(t, map[string]any{"message_type": "ACKNOWLEDGEMENT", "entity_id": "down", "service": "api"})
+	clock.Add(30 * time.Second)
+	_, err := tb.pages.FireDue(t.Context())
+	require.NoError(t, err)
+	api := waitUpdates(t, hub, "api", 1)
+	assert.Equal(t, []string{"identified/down"}, states(api))
+	assert.Empty(t, hub.Violations())
+}
+
 // Combined alerts on the same services share one page incident, which
 // recovers with the last of them.
 func TestStatusPageCombine(t *testing.T) {

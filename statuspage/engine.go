@@ -329,6 +329,10 @@ func (d *dispatch) publish(pg Page, t routing.PageTarget, start time.Time, statu
 		MonitorName: t.MonitorName, EntityState: d.inc.Fields[timeline.FieldEntityState],
 		Incidents: []uint64{d.inc.ID}, Firing: []uint64{d.inc.ID},
 	}
+	if d.inc.State == timeline.StateAcknowledged {
+		// acknowledged within its wait: the page shows what an ack would have made it
+		p.State = Identified
+	}
 	if t.Combine {
 		if err := d.b.Put(combineKey(pg.Name, services), storage.U64(seq)); err != nil {
 			return err
