@@ -69,11 +69,18 @@ func (r Request) Redacted() Request {
 }
 
 // render renders h for vars; missing lists the unset fields its templates
-// name (then it does not fire).
-func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
+// name, and refused says why a value cannot be sent (then it does not fire).
+func (h *hook) render(vars *routing.Vars) (req Request, missing []string, refused string) {
 	req = Request{Hook: h.Name, Event: h.event, Method: h.method}
 	var m []string
-	req.URL, m = h.url.Render(vars, escapeURL)
+	req.URL, m = h.url.Render(vars, func(rendered, v string) string {
+		if (v == "." || v == "..") && !strings.ContainsAny(rendered, "?#") {
+			// No escaping keeps it one segment: receivers decode %2E and
+			// remove dot segments, so the request would go up the path.
+			refused = fmt.Sprintf("a value of the URL's path is %q, which is not a path segment", v)
+		}
+		return escapeURL(rendered, v)
+	})
 	missing = append(missing, m...)
 	for _, hd := range h.headers {
 		v, m := hd.tmpl.Render(vars, escapeHeader)
@@ -84,7 +91,7 @@ func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
 		req.Headers[hd.name] = v
 	}
 	if h.method == "GET" {
-		return req, missing
+		return req, missing, refused
 	}
 	req.ContentType = h.contentType
 	switch {
@@ -101,7 +108,7 @@ func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
 	default:
 		req.Body = defaultBody(vars, h.form)
 	}
-	return req, missing
+	return req, missing, refused
 }
 
 // defaultBody is the body of a webhook without a payload: the alert's
