@@ -398,3 +398,28 @@ func TestURLValueCannotBeADotSegment(t *testing.T) {
 		assert.True(t, tr[0].Fires)
 	}
 }
+
+// Dead letters show a request redacted: not only a flat JSON body's
+// members, but a form body's values, nested JSON members and a text body
+// that carries what the URL's query or a secret header carries.
+func TestRequestRedactedHidesEveryBodyShape(t *testing.T) {
+	url := "https://hooks.statushub.io/hooks/generic_v2?token=" + hubToken
+	for _, tc := range []struct{ name, ct, body string }{
+		{"form, by value", "application/x-www-form-urlencoded", "StatusHubfield=" + hubToken + "&title=hi"},
+		{"form, by name", "application/x-www-form-urlencoded", "api_key=form-secret-value-77&title=hi"},
+		{"nested JSON", "application/json", `{"auth": {"token": "` + hubToken + `"}, "list": ["` + hubToken + `"], "title": "hi"}`},
+		{"nested JSON, by name", "application/json", `{"auth": {"password": "form-secret-value-77"}, "title": "hi"}`},
+		{"text", "text/plain", "key " + hubToken + " title hi"},
+		{"text, a header's token", "text/plain", "bearer header-token-0123456789 title hi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Request{URL: url, ContentType: tc.ct, Body: tc.body,
+				Headers: map[string]string{"Authorization": "Bearer header-token-0123456789"}}
+			raw, _ := json.Marshal(r.Redacted())
+			assert.NotContains(t, string(raw), hubToken)
+			assert.NotContains(t, string(raw), "form-secret-value-77")
+			assert.NotContains(t, string(raw), "header-token-0123456789")
+			assert.Contains(t, string(raw), "hi")
+		})
+	}
+}
