@@ -211,6 +211,29 @@ func TestStatusPageAutomation(t *testing.T) {
 	assert.Contains(t, string(page), "resolved, up (since ")
 }
 
+// start_time is the event's time, but a page incident's updates never go
+// back in time: a RECOVERY whose source clock is behind the CRITICAL's would
+// otherwise date monitoring and resolved before investigating, so a page
+// that orders updates by start_time would not see resolved last.
+func TestStatusPageStartTimesNeverGoBack(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, `routes:
+  - name: api
+    matchers: ['service="api"']
+    rooms: [ops]
+    status_page: {page: public, services: [api], auto_close: true}
+`))
+	opened := time.Now().Add(-time.Minute).Truncate(time.Second)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "api", "service": "api", "timestamp": opened.Unix()})
+	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "api", "service": "api", "timestamp": opened.Add(-10 * time.Minute).Unix()})
+	api := waitUpdates(t, hub, "api", 3)
+	require.Equal(t, []string{"investigating/down", "monitoring/up", "resolved/up"}, states(api))
+	assert.Equal(t, opened.UTC().Format("2006-01-02T15:04:05Z"), api[0].Incident.StartTime, "the first update keeps the alert's time")
+	for i := 1; i < len(api); i++ {
+		assert.GreaterOrEqual(t, api[i].Incident.StartTime, api[i-1].Incident.StartTime, "update %d (%s) is dated before update %d", i, api[i].Incident.State, i-1)
+	}
+}
+
 // A wait holds the publication back: an alert that recovers within it never
 // reaches the page; one that stays up past it does, with the alert's own
 // start time, also across a restart during the wait.

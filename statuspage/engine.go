@@ -558,6 +558,10 @@ func (d *dispatch) send(p *PageIncident, change Change, at time.Time) error {
 		return fmt.Errorf("status page %s: no renderer for kind %q", p.Page, p.Kind)
 	}
 	at = pageTime(at, d.now)
+	if at.Before(p.Dated) {
+		at = p.Dated // a source's clock behind another's: the update still comes after the last
+	}
+	p.Dated = at
 	var failed []string
 	for _, svc := range p.Services {
 		u := Update{ID: p.ID(), Page: p.Page, Service: svc, Change: change, Title: p.Title, Description: p.Description,
