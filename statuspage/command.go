@@ -31,6 +31,8 @@ func (e *Engine) Command(ctx context.Context, pc commands.PageCommand, in adapte
 		return "", &commands.UsageError{Usage: usage, Msg: ue.Msg}
 	case errors.Is(err, timeline.ErrNotFound):
 		return "", &commands.UsageError{Usage: usage, Msg: fmt.Sprintf("no incident #%d", pc.IncidentID)}
+	case errors.Is(err, ErrNoPageIncident): // closed by someone else since hasOpen looked
+		return "", &commands.UsageError{Usage: usage, Msg: fmt.Sprintf("#%d is already resolved on its status page%s", pc.IncidentID, onPage(pc.Page))}
 	}
 	return reply, err
 }
