@@ -150,7 +150,7 @@ func TestIncidentCommandUsage(t *testing.T) {
 		{`/incident open --status down`, "a title is needed"},
 		{`/incident update 7 fixed`, `state "fixed": expected investigating`},
 		{`/incident update 7 identified`, "#7 has no status page incident"},
-		{`/incident maintenance "DB upgrade" --start +2h --end +1h`, "is not after --start"},
+		{`/incident maintenance "DB upgrade" --start +2h --end now`, "is not after --start"},
 		{`/incident maintenance "DB upgrade" --start "last week" --end +1h`, `--start: time "last week"`},
 		{`/incident maintenance "DB upgrade" --start +1h`, "--start and --end are needed"},
 	}
@@ -211,6 +211,29 @@ func TestStatusPageAutomation(t *testing.T) {
 	assert.Contains(t, string(page), "resolved, up (since ")
 }
 
+// start_time is the event's time, but a page incident's updates never go
+// back in time: a RECOVERY whose source clock is behind the CRITICAL's would
+// otherwise date monitoring and resolved before investigating, so a page
+// that orders updates by start_time would not see resolved last.
+func TestStatusPageStartTimesNeverGoBack(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, `routes:
+  - name: api
+    matchers: ['service="api"']
+    rooms: [ops]
+    status_page: {page: public, services: [api], auto_close: true}
+`))
+	opened := time.Now().Add(-time.Minute).Truncate(time.Second)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "api", "service": "api", "timestamp": opened.Unix()})
+	tb.alert(t, map[string]any{"message_type": "RECOVERY", "entity_id": "api", "service": "api", "timestamp": opened.Add(-10 * time.Minute).Unix()})
+	api := waitUpdates(t, hub, "api", 3)
+	require.Equal(t, []string{"investigating/down", "monitoring/up", "resolved/up"}, states(api))
+	assert.Equal(t, opened.UTC().Format("2006-01-02T15:04:05Z"), api[0].Incident.StartTime, "the first update keeps the alert's time")
+	for i := 1; i < len(api); i++ {
+		assert.GreaterOrEqual(t, api[i].Incident.StartTime, api[i-1].Incident.StartTime, "update %d (%s) is dated before update %d", i, api[i].Incident.State, i-1)
+	}
+}
+
 // A wait holds the publication back: an alert that recovers within it never
 // reaches the page; one that stays up past it does, with the alert's own
 // start time, also across a restart during the wait.
@@ -262,6 +285,29 @@ func TestStatusPageWait(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	assert.Len(t, hub.Updates("api"), 1)
+}
+
+// An alert acknowledged within its wait that stays up is published as the
+// page would have shown it had it been published at once: identified, not
+// investigating.
+func TestStatusPageWaitAcknowledged(t *testing.T) {
+	hub := statushubtest.New(t)
+	clock := newFakeClock()
+	tb := startBotClock(t, hubConfig(newDataPath(t), hub, `routes:
+  - name: api
+    matchers: ['service="api"']
+    rooms: [ops]
+    status_page: {page: public, services: [api], wait: 30s}
+`), platforms.All(), clock.Now)
+	tb.alert(t, map[string]any{"message_type": "CRITICAL", "entity_id": "down", "service": "api", "entity_display_name": "API down"})
+	clock.Add(5 * time.Second)
+	tb.alert(t, map[string]any{"message_type": "ACKNOWLEDGEMENT", "entity_id": "down", "service": "api"})
+	clock.Add(30 * time.Second)
+	_, err := tb.pages.FireDue(t.Context())
+	require.NoError(t, err)
+	api := waitUpdates(t, hub, "api", 1)
+	assert.Equal(t, []string{"identified/down"}, states(api))
+	assert.Empty(t, hub.Violations())
 }
 
 // Combined alerts on the same services share one page incident, which
@@ -364,7 +410,7 @@ func TestMaintenanceAndStatusAdmins(t *testing.T) {
 	pay.say(t, `/incident list`)
 	pay.waitFor(t, 5*time.Second, "list is for everyone", textHas("no open status page incidents"))
 
-	ops.say(t, `/incident maintenance "DB upgrade" --start +1h --end +3h --services api -- Short downtime.`)
+	ops.say(t, `/incident maintenance "DB upgrade" --start +1h --end +2h --services api -- Short downtime.`)
 	reply := ops.waitFor(t, 5*time.Second, "the announcement", textHas("announced maintenance on StatusHub public/api"))
 	assert.Contains(t, reply["text"], "down: DB upgrade")
 	api := waitUpdates(t, hub, "api", 1)
@@ -385,6 +431,27 @@ func TestMaintenanceAndStatusAdmins(t *testing.T) {
 
 	ops.say(t, `/incident list`)
 	ops.waitFor(t, 5*time.Second, "the maintenance listed", textHas("maintenance on StatusHub public/api"))
+}
+
+// The README's example: a relative --end counts from --start, so "--start
+// 'tomorrow 02:00' --end +2h" is a two-hour maintenance, not one that ends
+// before it starts.
+func TestMaintenanceEndRelativeToStart(t *testing.T) {
+	hub := statushubtest.New(t)
+	tb := startBot(t, hubConfig(newDataPath(t), hub, ""))
+	ops := tb.join(t, "ops")
+	ops.say(t, `/incident maintenance "DB upgrade" --start "tomorrow 02:00" --end +2h --services api -- Short downtime.`)
+	ops.waitFor(t, 5*time.Second, "the announcement", textHas("announced maintenance on StatusHub public/api"))
+	api := waitUpdates(t, hub, "api", 1)
+	var body map[string]string
+	require.NoError(t, json.Unmarshal(api[0].Body, &body))
+	start, err := time.Parse(time.RFC3339, body["start_time"])
+	require.NoError(t, err)
+	end, err := time.Parse(time.RFC3339, body["end_time"])
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Hour, end.Sub(start))
+	assert.Equal(t, 2, start.Hour())
+	assert.Empty(t, hub.Violations())
 }
 
 // Status pages through the admin API: hook URLs are write-only (redacted in

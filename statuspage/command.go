@@ -31,6 +31,8 @@ func (e *Engine) Command(ctx context.Context, pc commands.PageCommand, in adapte
 		return "", &commands.UsageError{Usage: usage, Msg: ue.Msg}
 	case errors.Is(err, timeline.ErrNotFound):
 		return "", &commands.UsageError{Usage: usage, Msg: fmt.Sprintf("no incident #%d", pc.IncidentID)}
+	case errors.Is(err, ErrNoPageIncident): // closed by someone else since hasOpen looked
+		return "", &commands.UsageError{Usage: usage, Msg: fmt.Sprintf("#%d is already resolved on its status page%s", pc.IncidentID, onPage(pc.Page))}
 	}
 	return reply, err
 }
@@ -87,7 +89,12 @@ func (e *Engine) command(ctx context.Context, pc commands.PageCommand, origin ti
 		if err != nil {
 			return "", userErr("--start: %v", err)
 		}
-		end, err := commands.ParseTime(pc.End, now, loc)
+		// A relative end ("+2h") counts from the start: the maintenance's length.
+		from := now
+		if strings.HasPrefix(strings.TrimSpace(pc.End), "+") {
+			from = start
+		}
+		end, err := commands.ParseTime(pc.End, from, loc)
 		if err != nil {
 			return "", userErr("--end: %v", err)
 		}

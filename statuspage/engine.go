@@ -329,6 +329,10 @@ func (d *dispatch) publish(pg Page, t routing.PageTarget, start time.Time, statu
 		MonitorName: t.MonitorName, EntityState: d.inc.Fields[timeline.FieldEntityState],
 		Incidents: []uint64{d.inc.ID}, Firing: []uint64{d.inc.ID},
 	}
+	if d.inc.State == timeline.StateAcknowledged {
+		// acknowledged within its wait: the page shows what an ack would have made it
+		p.State = Identified
+	}
 	if t.Combine {
 		if err := d.b.Put(combineKey(pg.Name, services), storage.U64(seq)); err != nil {
 			return err
@@ -554,6 +558,10 @@ func (d *dispatch) send(p *PageIncident, change Change, at time.Time) error {
 		return fmt.Errorf("status page %s: no renderer for kind %q", p.Page, p.Kind)
 	}
 	at = pageTime(at, d.now)
+	if at.Before(p.Dated) {
+		at = p.Dated // a source's clock behind another's: the update still comes after the last
+	}
+	p.Dated = at
 	var failed []string
 	for _, svc := range p.Services {
 		u := Update{ID: p.ID(), Page: p.Page, Service: svc, Change: change, Title: p.Title, Description: p.Description,

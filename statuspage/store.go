@@ -56,6 +56,9 @@ type PageIncident struct {
 	// failures are told there).
 	Origin  string    `json:"origin,omitempty"`
 	Updated time.Time `json:"updated"`
+	// Dated is the start_time of its latest update: no later update is
+	// dated before it, whatever the clocks of the events' sources say.
+	Dated time.Time `json:"dated,omitzero"`
 }
 
 // ID is the page incident's id on its page: the same for every update.

@@ -57,7 +57,7 @@ func (s *Set) credentials(fields map[string]string, now time.Time) []string {
 	var out []string
 	vars := explainVars(fields, now, s.opts.PublicURL)
 	for _, i := range s.byKind[timeline.KindTriggered] {
-		req, _ := s.hooks[i].render(vars)
+		req, _, _ := s.hooks[i].render(vars)
 		if _, query, ok := strings.Cut(req.URL, "?"); ok {
 			q, _ := url.ParseQuery(query)
 			for _, vs := range q {
@@ -104,14 +104,17 @@ func (s *Set) Explain(fields map[string]string, now time.Time) []routing.Webhook
 	for _, i := range idx {
 		h := &s.hooks[i]
 		tr := routing.WebhookTrace{Name: h.Name, Event: h.event}
-		req, missing := h.render(vars)
-		if len(missing) > 0 {
+		req, missing, refused := h.render(vars)
+		switch {
+		case refused != "":
+			tr.Reason = refused
+		case len(missing) > 0:
 			word := "field "
 			if len(missing) > 1 {
 				word = "fields "
 			}
 			tr.Reason = "template names unset " + word + strings.Join(missing, ", ")
-		} else {
+		default:
 			tr.Fires, tr.Method, tr.URL = true, req.Method, RedactURL(req.URL)
 		}
 		out = append(out, tr)

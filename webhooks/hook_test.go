@@ -367,3 +367,59 @@ func TestSignMatchesTheDocumentedAlgorithm(t *testing.T) {
 	assert.Equal(t, "v1=e037ebe6ade49ae908f455dcecb0f0d5ca1bebfa9650552502498ad117a0602d",
 		Sign("whsec-0123456789abcdef", 1764590000, []byte(`{"a":"b"}`)))
 }
+
+// A value that is "." or ".." cannot be one path segment (receivers decode
+// %2E and remove dot segments, moving the request up their path): the
+// webhook does not fire, and route test says why.
+func TestURLValueCannotBeADotSegment(t *testing.T) {
+	s := mustCompile(t, Hook{Name: "hipchat", Event: IncidentTriggered,
+		URL: "https://acme.hipchat.com/v2/room/${{ALERT.room_id}}/notification?auth_token=${{ALERT.auth_token}}"})
+	for _, tc := range []struct{ room, token, want string }{
+		{"..", "t", ""},
+		{".", "t", ""},
+		{"...", "t", "https://acme.hipchat.com/v2/room/.../notification?auth_token=t"},
+		{"a..b", "t", "https://acme.hipchat.com/v2/room/a..b/notification?auth_token=t"},
+		{"12", "..", "https://acme.hipchat.com/v2/room/12/notification?auth_token=.."},
+	} {
+		var q queue
+		fields := map[string]string{"entity_id": "db", "room_id": tc.room, "auth_token": tc.token}
+		dispatch(t, s, &q, incident(fields), &timeline.Event{Kind: timeline.KindTriggered})
+		reqs := q.requests(t)
+		tr := s.Explain(fields, time.Now())
+		require.Len(t, tr, 1)
+		if tc.want == "" {
+			assert.Empty(t, reqs, "room_id %q", tc.room)
+			assert.False(t, tr[0].Fires)
+			assert.Contains(t, tr[0].Reason, "not a path segment")
+			continue
+		}
+		require.Len(t, reqs, 1)
+		assert.Equal(t, tc.want, reqs[0].URL, "room_id %q", tc.room)
+		assert.True(t, tr[0].Fires)
+	}
+}
+
+// Dead letters show a request redacted: not only a flat JSON body's
+// members, but a form body's values, nested JSON members and a text body
+// that carries what the URL's query or a secret header carries.
+func TestRequestRedactedHidesEveryBodyShape(t *testing.T) {
+	url := "https://hooks.statushub.io/hooks/generic_v2?token=" + hubToken
+	for _, tc := range []struct{ name, ct, body string }{
+		{"form, by value", "application/x-www-form-urlencoded", "StatusHubfield=" + hubToken + "&title=hi"},
+		{"form, by name", "application/x-www-form-urlencoded", "api_key=form-secret-value-77&title=hi"},
+		{"nested JSON", "application/json", `{"auth": {"token": "` + hubToken + `"}, "list": ["` + hubToken + `"], "title": "hi"}`},
+		{"nested JSON, by name", "application/json", `{"auth": {"password": "form-secret-value-77"}, "title": "hi"}`},
+		{"text", "text/plain", "key " + hubToken + " title hi"},
+		{"text, a header's token", "text/plain", "bearer header-token-0123456789 title hi"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Request{URL: url, ContentType: tc.ct, Body: tc.body,
+				Headers: map[string]string{"Authorization": "Bearer header-token-0123456789"}}
+			raw, _ := json.Marshal(r.Redacted())
+			assert.NotContains(t, string(raw), hubToken)
+			assert.NotContains(t, string(raw), "form-secret-value-77")
+			assert.NotContains(t, string(raw), "header-token-0123456789")
+			assert.Contains(t, string(raw), "hi")
+		})
+	}
+}

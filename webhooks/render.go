@@ -40,40 +40,96 @@ func DecodeRequest(payload []byte) (Request, error) {
 }
 
 // Redacted is r as outputs show it: its URL and secret-looking headers
-// redacted, and a JSON body's members that look secret or hold a value of
-// the URL's query (which RedactURL hides: seed 000's key is an alert field).
+// redacted, and in its body every value that looks secret by its name or
+// itself, or that the URL's query or a redacted header carries (which
+// RedactURL hides: seed 000's key is an alert field): a JSON body's members
+// at any depth, a form body's values, and those values wherever a body of
+// another type holds them.
 func (r Request) Redacted() Request {
 	out := r
 	out.URL = RedactURL(r.URL)
 	out.Headers = redactHeaders(r.Headers)
-	inURL := map[string]bool{}
+	creds := map[string]bool{}
 	if _, query, ok := strings.Cut(r.URL, "?"); ok {
 		q, _ := url.ParseQuery(query)
 		for _, vs := range q {
 			for _, v := range vs {
-				inURL[v] = v != ""
+				creds[v] = v != ""
 			}
 		}
 	}
-	var obj map[string]any
-	if r.Body != "" && json.Unmarshal([]byte(r.Body), &obj) == nil {
-		for k, v := range obj {
-			if s, ok := v.(string); ok && (secret.Hides(k, s) || inURL[s]) {
-				obj[k] = secret.Redact(s)
+	for k, v := range r.Headers {
+		if redactHeader(k, v) == v {
+			continue
+		}
+		creds[v] = true
+		for _, f := range strings.Fields(v) { // "Bearer <token>": the token alone
+			creds[f] = len(f) >= minCredential
+		}
+	}
+	hide := func(k, v string) bool { return secret.Hides(k, v) || creds[v] }
+	var obj any
+	switch {
+	case r.Body == "":
+	case json.Unmarshal([]byte(r.Body), &obj) == nil:
+		b, _ := json.Marshal(redactJSON("", obj, hide))
+		out.Body = string(b)
+	case strings.HasPrefix(r.ContentType, "application/x-www-form-urlencoded"):
+		if q, err := url.ParseQuery(r.Body); err == nil {
+			for k, vs := range q {
+				for i, v := range vs {
+					if hide(k, v) {
+						vs[i] = secret.Redact(v)
+					}
+				}
+			}
+			out.Body = q.Encode()
+			break
+		}
+		fallthrough
+	default:
+		for v, ok := range creds {
+			if ok && len(v) >= minCredential {
+				out.Body = strings.ReplaceAll(out.Body, v, secret.Redact(v))
 			}
 		}
-		b, _ := json.Marshal(obj)
-		out.Body = string(b)
 	}
 	return out
 }
 
+// redactJSON is v with every string that hide says to hide (by its member's
+// name, or itself) redacted, at any depth.
+func redactJSON(name string, v any, hide func(name, v string) bool) any {
+	switch x := v.(type) {
+	case string:
+		if hide(name, x) {
+			return secret.Redact(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redactJSON(k, e, hide)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactJSON(name, e, hide)
+		}
+	}
+	return v
+}
+
 // render renders h for vars; missing lists the unset fields its templates
-// name (then it does not fire).
-func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
+// name, and refused says why a value cannot be sent (then it does not fire).
+func (h *hook) render(vars *routing.Vars) (req Request, missing []string, refused string) {
 	req = Request{Hook: h.Name, Event: h.event, Method: h.method}
 	var m []string
-	req.URL, m = h.url.Render(vars, escapeURL)
+	req.URL, m = h.url.Render(vars, func(rendered, v string) string {
+		if (v == "." || v == "..") && !strings.ContainsAny(rendered, "?#") {
+			// No escaping keeps it one segment: receivers decode %2E and
+			// remove dot segments, so the request would go up the path.
+			refused = fmt.Sprintf("a value of the URL's path is %q, which is not a path segment", v)
+		}
+		return escapeURL(rendered, v)
+	})
 	missing = append(missing, m...)
 	for _, hd := range h.headers {
 		v, m := hd.tmpl.Render(vars, escapeHeader)
@@ -84,7 +140,7 @@ func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
 		req.Headers[hd.name] = v
 	}
 	if h.method == "GET" {
-		return req, missing
+		return req, missing, refused
 	}
 	req.ContentType = h.contentType
 	switch {
@@ -101,7 +157,7 @@ func (h *hook) render(vars *routing.Vars) (req Request, missing []string) {
 	default:
 		req.Body = defaultBody(vars, h.form)
 	}
-	return req, missing
+	return req, missing, refused
 }
 
 // defaultBody is the body of a webhook without a payload: the alert's

@@ -160,10 +160,10 @@ func (s *Set) OnCallChange(q Writer, c Change) ([]string, error) {
 }
 
 // enqueue renders h and enqueues its request, unless a template names an
-// unset field; it reports whether it did.
+// unset field or a value cannot be sent; it reports whether it did.
 func (h *hook) enqueue(q Writer, vars *routing.Vars, msg adapters.Message) (bool, error) {
-	req, missing := h.render(vars)
-	if len(missing) > 0 {
+	req, missing, refused := h.render(vars)
+	if len(missing) > 0 || refused != "" {
 		return false, nil
 	}
 	payload, err := json.Marshal(req)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/config"
 	"github.com/sitrep/sitrep/platform"
+	"github.com/sitrep/sitrep/secret"
 	"github.com/sitrep/sitrep/statuspage"
 )
 
@@ -88,10 +90,59 @@ func Send(ctx context.Context, client *http.Client, r Request) error {
 	case code == http.StatusTooManyRequests:
 		return &adapters.RetryAfterError{After: retryAfter(resp.Header.Get("Retry-After")), Err: fmt.Errorf("%s answered 429", shown)}
 	case code >= 400 && code < 500:
-		return adapters.Permanent(fmt.Errorf("%s answered %d: %s", shown, code, Reason(raw)))
+		return adapters.Permanent(fmt.Errorf("%s answered %d: %s", shown, code, scrub(Reason(raw), r)))
 	default:
-		return fmt.Errorf("%s answered %d: %s", shown, code, Reason(raw))
+		return fmt.Errorf("%s answered %d: %s", shown, code, scrub(Reason(raw), r))
 	}
+}
+
+// minScrubbed is the shortest value scrub hides: shorter ones are words a
+// reason may well hold for other reasons.
+const minScrubbed = 8
+
+// scrub hides in a receiver's reason what the request carried that is a
+// credential, for a receiver that echoes the request back: the URL's query
+// (and each value in it) and its long path segments (an incoming webhook's
+// token), and the values, word by word too ("Bearer <token>"), of headers
+// that are secret by their name or value, the signature among them.
+func scrub(reason string, r Request) string {
+	var creds []string
+	if u, err := url.Parse(r.URL); err == nil {
+		creds = append(creds, u.RawQuery)
+		for _, vs := range u.Query() {
+			creds = append(creds, vs...)
+		}
+		for _, seg := range strings.Split(u.EscapedPath(), "/") {
+			if len(seg) >= 16 {
+				creds = append(creds, seg)
+			}
+		}
+	}
+	for k, vs := range r.Header {
+		if !secret.Hides(k, strings.Join(vs, " ")) && !containsAny(strings.ToLower(k), "auth", "key", "sig") {
+			continue
+		}
+		for _, v := range vs {
+			creds = append(creds, v)
+			creds = append(creds, strings.Fields(v)...)
+		}
+	}
+	slices.SortFunc(creds, func(a, b string) int { return len(b) - len(a) }) // a value before its parts
+	for _, c := range creds {
+		if len(c) >= minScrubbed {
+			reason = strings.ReplaceAll(reason, c, "****")
+		}
+	}
+	return reason
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Shown is the URL as errors and logs show it: scheme and host only.
@@ -139,10 +190,12 @@ type Chat struct {
 }
 
 // NewChat returns a Chat for the platform kind that posts with client (one
-// with a 30 s timeout if nil).
+// with a 30 s timeout that follows no redirect, if nil: a followed redirect
+// would turn the POST into a GET elsewhere and count its 2xx as delivered).
 func NewChat(kind string, client *http.Client) *Chat {
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Chat{kind: kind, client: client}
 }

@@ -70,3 +70,31 @@ func TestPostNetworkErrorHidesToken(t *testing.T) {
 	assert.NotContains(t, err.Error(), "supersecrettoken42")
 	assert.NotContains(t, err.Error(), "generic_v2")
 }
+
+// A status page's hook that answers with a redirect is not followed: Go's
+// default client would turn the POST into a GET of the new location and
+// count its 200 as the update delivered, which the page never got.
+func TestChatDoesNotFollowRedirects(t *testing.T) {
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			followed := 0
+			mux := http.NewServeMux()
+			mux.HandleFunc("/hooks/generic_v2", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/login", code)
+			})
+			mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { followed++ })
+			srv := httptest.NewServer(mux)
+			defer srv.Close()
+			c := NewChat("statushub", nil)
+			_, err := c.Deliver(context.Background(), adapters.Delivery{
+				Room: adapters.Room{Name: "statuspage:public/api", ID: srv.URL + "/hooks/generic_v2?token=supersecrettoken42"},
+				Msg:  adapters.Message{Payload: []byte(`{}`)},
+			})
+			require.Error(t, err)
+			assert.True(t, adapters.IsPermanent(err), "%v", err)
+			assert.Contains(t, err.Error(), "redirect")
+			assert.NotContains(t, err.Error(), "supersecrettoken42")
+			assert.Zero(t, followed, "the redirect was followed")
+		})
+	}
+}

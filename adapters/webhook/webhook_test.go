@@ -3,7 +3,9 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -142,4 +144,27 @@ func TestGETSendsNoBodyOrContentType(t *testing.T) {
 	assert.Equal(t, "incident=7", r.Query)
 	assert.Empty(t, r.Body)
 	assert.Empty(t, r.Header.Get("Content-Type"))
+}
+
+// A receiver whose refusal echoes the request (debugging endpoints do) does
+// not put the URL's token, a secret header or the signature into the error
+// the outbox logs and dead-letters.
+func TestRefusalEchoingTheRequestShowsNoSecret(t *testing.T) {
+	for _, code := range []int{http.StatusBadRequest, http.StatusInternalServerError} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			_, _ = fmt.Fprintf(w, "bad request %s auth=%s sig=%s", r.URL.RequestURI(), r.Header.Get("Authorization"), r.Header.Get("X-Sitrep-Signature"))
+		}))
+		hook := webhooks.Hook{Name: "ops", Event: webhooks.IncidentTriggered, URL: srv.URL + "/in?token=${{ALERT.token}}",
+			Headers: map[string]string{"Authorization": "Bearer header-secret-0123456789"}, SigningSecret: secret}
+		c := New(Options{Client: srv.Client(), Secret: func(string) (string, bool) { return secret, true }})
+		_, err := c.Deliver(context.Background(), delivery(t, hook))
+		srv.Close()
+		require.Error(t, err)
+		assert.Equal(t, code < 500, adapters.IsPermanent(err), "%d keeps its class", code)
+		assert.Contains(t, err.Error(), "bad request", "the receiver's reason is kept")
+		assert.NotContains(t, err.Error(), token)
+		assert.NotContains(t, err.Error(), "header-secret-0123456789")
+		assert.NotContains(t, err.Error(), "v1=")
+	}
 }
