@@ -426,8 +426,12 @@ func (d *dispatch) restatusWaiting(status Status) error {
 	}
 	for _, k := range l.Waiting {
 		var p Pending
-		if found, err := getJSON(d.b, k, &p); err != nil || !found {
+		found, err := getJSON(d.b, k, &p)
+		if err != nil {
 			return err
+		}
+		if !found {
+			continue
 		}
 		p.Status = status
 		if err := putJSON(d.b, k, p); err != nil {
