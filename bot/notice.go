@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/sitrep/sitrep/adapters"
 	"github.com/sitrep/sitrep/commands"
 	"github.com/sitrep/sitrep/hipchatapi"
@@ -28,22 +30,27 @@ func (b *Bot) Notice(ctx context.Context, room rooms.Room, n hipchatapi.Notice) 
 		}
 	}
 	origin := timeline.Origin{Adapter: hipchatapi.Adapter, Room: room.Name, User: n.From, Time: n.Time}
-	var except []string
 	if cmd, ok, err := commands.Parse(n.Text); ok && err == nil && cmd.Verb == commands.VerbChat && strings.HasPrefix(n.Text, "#") {
-		id := cmd.IncidentID
-		res, err := b.tl.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindChat, Text: cmd.Text, Origin: origin})
-		switch {
-		case err == nil:
-			for _, r := range res.Incident.Rooms {
-				if r != room.Name {
-					except = append(except, r)
+		// The incident's chat line and the team's notice commit together:
+		// a retry of a request that failed cannot repeat one of them.
+		_, err := b.tl.Act(ctx, timeline.Action{IncidentID: cmd.IncidentID, Kind: timeline.KindChat, Text: cmd.Text, Origin: origin,
+			Also: func(tx *bolt.Tx, res timeline.Result) ([]string, error) {
+				var except []string
+				for _, r := range res.Incident.Rooms {
+					if r != room.Name {
+						except = append(except, r)
+					}
 				}
+				return b.teams.NoticeTx(tx, room, msg, origin, except...)
+			}})
+		if !errors.Is(err, timeline.ErrNotFound) {
+			if err != nil {
+				return fmt.Errorf("notice on incident #%d: %w", cmd.IncidentID, err)
 			}
-		case !errors.Is(err, timeline.ErrNotFound):
-			return fmt.Errorf("notice on incident #%d: %w", id, err)
+			return nil
 		}
 	}
-	if err := b.teams.Notice(ctx, room, msg, origin, except...); err != nil {
+	if err := b.teams.Notice(ctx, room, msg, origin); err != nil {
 		return fmt.Errorf("notice for room %s: %w", room.Name, err)
 	}
 	return nil

@@ -173,48 +173,73 @@ func (t *Teams) Chat(ctx context.Context, room string, in adapters.Inbound, orig
 // those in except (rooms that hear of it another way); a room with no team
 // gets it alone. It returns once all of it is durable.
 func (t *Teams) Notice(ctx context.Context, room rooms.Room, msg adapters.Message, origin timeline.Origin, except ...string) error {
+	return t.write(ctx, room.Team, noticeEntry(msg, origin), msg, t.noticeTargets(room, except))
+}
+
+// NoticeTx is Notice inside tx, for a notice that must commit with other
+// writes (its incident's chat line); it returns the rooms to wake after
+// the commit.
+func (t *Teams) NoticeTx(tx *bolt.Tx, room rooms.Room, msg adapters.Message, origin timeline.Origin, except ...string) ([]string, error) {
+	targets := t.noticeTargets(room, except)
+	heard, err := t.writeTx(tx, t.opts.Now().UTC(), room.Team, noticeEntry(msg, origin), msg, targets)
+	if err != nil {
+		return nil, fmt.Errorf("team %s: %w", room.Team, err)
+	}
+	return append(targets, heard...), nil
+}
+
+func noticeEntry(msg adapters.Message, origin timeline.Origin) Entry {
+	return Entry{Kind: KindNotice, Text: msg.Text, Origin: origin, Time: origin.Time}
+}
+
+// noticeTargets are the rooms a notice posted to room reaches: its team's
+// (or room alone), but those in except.
+func (t *Teams) noticeTargets(room rooms.Room, except []string) []string {
 	targets := []string{room.Name}
 	if room.Team != "" {
 		targets = t.roomsOf(room.Team)
 	}
-	targets = slices.DeleteFunc(targets, func(r string) bool { return slices.Contains(except, r) })
-	return t.write(ctx, room.Team, Entry{Kind: KindNotice, Text: msg.Text, Origin: origin, Time: origin.Time}, msg, targets)
+	return slices.DeleteFunc(targets, func(r string) bool { return slices.Contains(except, r) })
 }
 
 // write commits e to team's timeline (when there is a team) and msg to the
 // outbox of each target room, in one transaction, then wakes those rooms.
 func (t *Teams) write(ctx context.Context, team string, e Entry, msg adapters.Message, targets []string) error {
 	now := t.opts.Now().UTC()
-	if e.Time.IsZero() {
-		e.Time = now
-	}
-	e.Team = team
 	var heard []string // rooms Heard enqueued for
 	err := t.opts.DB.Update(ctx, func(tx *bolt.Tx) error {
-		if team != "" {
-			if _, err := Log(tx, team, e); err != nil {
-				return err
-			}
-		}
-		q := outbox.TxQueue(tx, now)
-		for _, r := range targets {
-			if err := q.Enqueue(r, outbox.Item{Op: adapters.OpPost, Msg: msg}); err != nil {
-				return fmt.Errorf("enqueue for room %s: %w", r, err)
-			}
-		}
-		if t.opts.Heard != nil {
-			var err error
-			if heard, err = t.opts.Heard(q, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		heard, err = t.writeTx(tx, now, team, e, msg, targets)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("team %s: %w", team, err)
 	}
 	t.opts.Notify(append(targets, heard...)...)
 	return nil
+}
+
+// writeTx is write inside tx; it returns the further rooms Heard enqueued for.
+func (t *Teams) writeTx(tx *bolt.Tx, now time.Time, team string, e Entry, msg adapters.Message, targets []string) ([]string, error) {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	e.Team = team
+	if team != "" {
+		if _, err := Log(tx, team, e); err != nil {
+			return nil, err
+		}
+	}
+	q := outbox.TxQueue(tx, now)
+	for _, r := range targets {
+		if err := q.Enqueue(r, outbox.Item{Op: adapters.OpPost, Msg: msg}); err != nil {
+			return nil, fmt.Errorf("enqueue for room %s: %w", r, err)
+		}
+	}
+	if t.opts.Heard != nil {
+		return t.opts.Heard(q, e)
+	}
+	return nil, nil
 }
 
 // Timeline returns up to limit entries of team's timeline, newest first,

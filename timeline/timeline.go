@@ -303,10 +303,16 @@ func (t *Timeline) recordEvent(tx *bolt.Tx, inc *Incident, ev Event, created boo
 // Action is something a responder did to an incident from a room or the API.
 type Action struct {
 	IncidentID uint64
-	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand KindStatusPage or KindEscalated
+	Kind       Kind // KindAcknowledged, KindResolved, KindChat, KindNote, KindCommand, KindStatusPage or KindEscalated
 	Text       string
 	Fields     map[string]string // what the action names beyond its text (a status page change: page, state, status), kept on its event
 	Origin     Origin
+	// Also, if set, runs in the action's transaction once its event is
+	// recorded, for writes that must commit with it or not at all (a
+	// notice's team timeline line); it returns destinations to wake, which
+	// are added to the result's Wake. Like a Dispatcher it may run again if
+	// the transaction is retried.
+	Also func(tx *bolt.Tx, res Result) ([]string, error)
 }
 
 // Act applies a responder's action to an incident. Acknowledging or resolving
@@ -346,6 +352,11 @@ func (t *Timeline) Act(ctx context.Context, a Action) (Result, error) {
 			}
 		}
 		res, err = t.record(tx, &inc, Event{Kind: a.Kind, Text: a.Text, Fields: a.Fields, Origin: origin, Time: now}, false, nil)
+		if err != nil || a.Also == nil {
+			return err
+		}
+		wake, err := a.Also(tx, res)
+		res.Wake = append(res.Wake, wake...)
 		return err
 	})
 	if err != nil {

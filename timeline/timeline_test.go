@@ -381,3 +381,30 @@ func TestFollowUpEvents(t *testing.T) {
 	assert.Equal(t, "statuspage", events[1].Origin.Adapter)
 	assert.Equal(t, events[0].Time, events[1].Time, "a follow-up without a time takes its cause's")
 }
+
+// An action's Also commits with its event or not at all, and its rooms are woken.
+func TestActAlso(t *testing.T) {
+	tl, _ := newTimeline(t, Options{})
+	ctx := context.Background()
+	res, err := tl.Ingest(ctx, []Alert{{MessageType: MsgCritical, EntityID: "x", Fields: map[string]string{}, Time: time.Now()}})
+	require.NoError(t, err)
+	id := res[0].Incident.ID
+
+	_, err = tl.Act(ctx, Action{IncidentID: id, Kind: KindChat, Text: "lost",
+		Also: func(*bolt.Tx, Result) ([]string, error) { return nil, errors.New("team write failed") }})
+	require.ErrorContains(t, err, "team write failed")
+	got, err := tl.Act(ctx, Action{IncidentID: id, Kind: KindChat, Text: "kept",
+		Also: func(_ *bolt.Tx, r Result) ([]string, error) {
+			assert.Equal(t, "kept", r.Event.Text, "Also sees the recorded event")
+			return []string{"pay-2"}, nil
+		}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"pay-2"}, got.Wake)
+	_, events, err := tl.Incident(id)
+	require.NoError(t, err)
+	var texts []string
+	for _, e := range events {
+		texts = append(texts, e.Text)
+	}
+	assert.Equal(t, []string{"", "kept"}, texts, "the failed action left no event")
+}
