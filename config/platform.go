@@ -114,7 +114,7 @@ func structFields(v reflect.Value, key, entry string, fn func(path string, tag r
 		case f.Type.Kind() == reflect.String:
 			tag := f.Tag
 			if env := tag.Get("env"); entry != "" && strings.Contains(env, "*") {
-				tag = reflect.StructTag(strings.Replace(string(tag), `env:"`+env+`"`, `env:"`+strings.Replace(env, "*", envSuffix(entry), 1)+`"`, 1))
+				tag = reflect.StructTag(strings.Replace(string(tag), `env:"`+env+`"`, `env:"`+strings.Replace(env, "*", EnvSuffix(entry), 1)+`"`, 1))
 			}
 			fn(key+"."+name, tag, v.Field(i))
 		case entry == "" && f.Type.Kind() == reflect.Map && f.Type.Key().Kind() == reflect.String && f.Type.Elem().Kind() == reflect.Struct:

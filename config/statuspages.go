@@ -80,8 +80,9 @@ func (c *Config) pageKinds() []string {
 	return out
 }
 
-// envSuffix turns a name into its part of a variable name.
-func envSuffix(s string) string {
+// EnvSuffix turns a name into its part of an environment variable's name:
+// upper case, every character but letters and digits as '_'.
+func EnvSuffix(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z':
@@ -97,10 +98,10 @@ func envSuffix(s string) string {
 func (c *Config) applyPageEnv(set func(name, key string, dst func(string))) {
 	for i := range c.StatusPages {
 		p := &c.StatusPages[i]
-		prefix := "SITREP_STATUS_PAGE_" + envSuffix(p.Name)
+		prefix := "SITREP_STATUS_PAGE_" + EnvSuffix(p.Name)
 		set(prefix+"_URL", fmt.Sprintf("status_pages[%d].url", i), func(v string) { p.URL = v })
 		for _, svc := range p.ServiceNames() {
-			set(prefix+"_"+envSuffix(svc)+"_URL", fmt.Sprintf("status_pages[%d].services.%s", i, svc), func(v string) { p.Services[svc] = v })
+			set(prefix+"_"+EnvSuffix(svc)+"_URL", fmt.Sprintf("status_pages[%d].services.%s", i, svc), func(v string) { p.Services[svc] = v })
 		}
 	}
 }

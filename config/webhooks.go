@@ -13,7 +13,7 @@ import (
 func (c *Config) applyWebhookEnv(set func(name, key string, dst func(string))) {
 	for i := range c.Webhooks {
 		h := &c.Webhooks[i]
-		prefix := "SITREP_WEBHOOK_" + envSuffix(h.Name)
+		prefix := "SITREP_WEBHOOK_" + EnvSuffix(h.Name)
 		set(prefix+"_URL", fmt.Sprintf("webhooks[%d].url", i), func(v string) { h.URL = v })
 		set(prefix+"_SIGNING_SECRET", fmt.Sprintf("webhooks[%d].signing_secret", i), func(v string) { h.SigningSecret = v })
 	}

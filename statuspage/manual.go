@@ -223,29 +223,18 @@ func (e *Engine) Resolve(ctx context.Context, id uint64, page, comment string, o
 
 // hasOpen checks that incident id has an open page incident (on page, if set).
 func (e *Engine) hasOpen(id uint64, page string) error {
-	found := false
-	known := false
-	err := e.opts.DB.View(func(tx *bolt.Tx) error {
-		b := bucket(tx)
-		l, err := getLinks(b, id)
-		if err != nil {
-			return err
-		}
-		for _, k := range l.Pages {
-			p, ok, err := getPage(b, k)
-			if err != nil {
-				return err
-			}
-			if ok && !p.Maintenance && (page == "" || p.Page == page) {
-				known = true
-				found = found || p.Open()
-			}
-		}
-		return nil
-	})
-	switch {
-	case err != nil:
+	list, err := e.Of(id)
+	if err != nil {
 		return err
+	}
+	known, found := false, false
+	for _, p := range list {
+		if !p.Maintenance && (page == "" || p.Page == page) {
+			known = true
+			found = found || p.Open()
+		}
+	}
+	switch {
 	case !known:
 		return userErr("#%d has no status page incident%s", id, onPage(page))
 	case !found:

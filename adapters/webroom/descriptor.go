@@ -140,7 +140,7 @@ func check(b any, p *config.Problems) {
 		k := w.Users[name].Key
 		switch {
 		case k == "":
-			p.Add(key+".key", "required: the key that names its holder %s (here or SITREP_WEB_USER_%s_KEY)", name, envName(name))
+			p.Add(key+".key", "required: the key that names its holder %s (here or SITREP_WEB_USER_%s_KEY)", name, config.EnvSuffix(name))
 		case w.Key != "" && k == w.Key:
 			p.Add(key+".key", "must differ from web.key: everyone with web.key would be shown as %s", name)
 		case holder[k] != "":
@@ -162,19 +162,6 @@ func check(b any, p *config.Problems) {
 			p.Add(key, "expected an origin such as https://status.example.com (scheme, host and optional port, nothing else)%s", p.Got(key, o))
 		}
 	}
-}
-
-// envName is name as it appears in a SITREP_WEB_USER_<NAME>_KEY variable.
-func envName(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, name)
 }
 
 // loopback reports whether a listen address is reachable from this machine only.
