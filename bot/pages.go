@@ -108,14 +108,7 @@ func (b *Bot) pageLines(incident uint64) []string {
 	}
 	out := make([]string, 0, len(list))
 	for _, p := range list {
-		state := string(p.Status)
-		if p.State != "" {
-			state = string(p.State) + ", " + state
-		}
-		if p.Draft {
-			state += " (draft)"
-		}
-		out = append(out, b.pages.Where(p)+": "+state+" (since "+p.Start.UTC().Format("2006-01-02 15:04 UTC")+")")
+		out = append(out, b.pages.Where(p)+": "+p.Shows()+" (since "+p.Start.UTC().Format("2006-01-02 15:04 UTC")+")")
 	}
 	return out
 }

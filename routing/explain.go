@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -100,18 +101,11 @@ func (r *Router) Explain(alert, incident map[string]string) Explanation {
 		ps := PageShown{PageTarget: t}
 		if t.MonitorName == "" {
 			ps.NoMonitor = fmt.Sprintf("monitor_name %s names a field the alert lacks: monitor-driven pages (StatusCast) do not get it",
-				cmpOr(t.StatusPage.MonitorName, DefaultMonitorName))
+				cmp.Or(t.StatusPage.MonitorName, DefaultMonitorName))
 		}
 		ex.StatusPages = append(ex.StatusPages, ps)
 	}
 	return ex
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // view holds the values Explain shows for fields that set actions wrote:

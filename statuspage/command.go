@@ -137,7 +137,7 @@ func (e *Engine) StatusCommand(context.Context, commands.Command, adapters.Inbou
 	}
 	lines := []string{"status pages, as sitrep last sent them:"}
 	for _, s := range shown {
-		where := e.where(s.Page, []string{s.Service})
+		where := e.where(s.Page, "", []string{s.Service})
 		switch {
 		case s.Sent.IsZero():
 			lines = append(lines, where+": nothing sent yet")
@@ -154,7 +154,7 @@ func (e *Engine) StatusCommand(context.Context, commands.Command, adapters.Inbou
 
 // line is /incident list's line for p.
 func (e *Engine) line(p PageIncident) string {
-	where := e.where(p.Page, p.Services)
+	where := e.Where(p)
 	if p.Maintenance {
 		return fmt.Sprintf("maintenance on %s %s–%s, %s: %s", where, p.Start.UTC().Format("2006-01-02 15:04"), stamp(p.End), p.Status, p.Title)
 	}
@@ -163,12 +163,6 @@ func (e *Engine) line(p PageIncident) string {
 		ids[i] = fmt.Sprintf("#%d", id)
 	}
 	return fmt.Sprintf("%s %s: %s, %s — %s (since %s)", strings.Join(ids, " "), where, p.State, p.Status, p.Title, stamp(p.Start))
-}
-
-// where names a page's services as people read it: "StatusHub public/api,web".
-func (e *Engine) where(page string, services []string) string {
-	d := dispatch{e: e}
-	return d.where(&PageIncident{Page: page, Services: services})
 }
 
 func followText(res timeline.Result) string {

@@ -26,6 +26,7 @@
 package statuspage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -282,15 +283,7 @@ func (d *dispatch) due(hexKey string) error {
 	if !found || p.Incident != d.inc.ID || !d.inc.Open() {
 		return errNothingDue
 	}
-	if err := d.b.Delete(k); err != nil {
-		return err
-	}
-	l, err := d.links()
-	if err != nil {
-		return err
-	}
-	l.Waiting = slices.DeleteFunc(l.Waiting, func(w []byte) bool { return string(w) == string(k) })
-	if err := putLinks(d.b, d.inc.ID, l); err != nil {
+	if err := forgetWait(d.b, d.inc.ID, k); err != nil {
 		return err
 	}
 	pg, ok := d.e.opts.Page(p.Target.Page)
@@ -354,7 +347,7 @@ func (d *dispatch) join(p *PageIncident) error {
 	}
 	status := statusOf(d.ev.Fields)
 	if !worse(status, p.Status) && p.State != Monitoring {
-		d.out.Follow = append(d.out.Follow, d.event(fmt.Sprintf("%s: joined %s", d.where(p), p.ID())))
+		d.out.Follow = append(d.out.Follow, d.event(fmt.Sprintf("%s: joined %s", d.e.Where(*p), p.ID())))
 		return putPage(d.b, p)
 	}
 	if worse(status, p.Status) {
@@ -378,7 +371,7 @@ func (d *dispatch) link(k uint64) error {
 }
 
 // each calls fn for each open page incident the incident is behind (of
-// page only, if not empty); fn returns whether it changed p.
+// page only, if not empty) and returns how many there were.
 func (d *dispatch) each(page string, fn func(p *PageIncident) error) (int, error) {
 	l, err := d.links()
 	if err != nil {
@@ -448,10 +441,7 @@ func (d *dispatch) acknowledged() error {
 			return nil
 		}
 		p.State = Identified
-		p.Description = "The cause has been identified."
-		if d.ev.Text != "" {
-			p.Description = d.ev.Text
-		}
+		p.Description = cmp.Or(d.ev.Text, "The cause has been identified.")
 		return d.send(p, Changed, d.ev.Time)
 	})
 	return err
@@ -487,17 +477,17 @@ func (d *dispatch) resolved() error {
 		p.Firing = slices.DeleteFunc(p.Firing, func(id uint64) bool { return id == d.inc.ID })
 		switch {
 		case explicit || p.Manual:
-			return d.close(p, cmpOr(d.ev.Text, "This incident has been resolved."))
+			return d.close(p, cmp.Or(d.ev.Text, resolvedComment))
 		case len(p.Firing) > 0:
 			return putPage(d.b, p) // a combined incident recovers with its last alert
 		}
 		p.State, p.Status = Monitoring, Up
-		p.Description = cmpOr(d.ev.Text, "A fix has been applied and we are monitoring the results.")
+		p.Description = cmp.Or(d.ev.Text, "A fix has been applied and we are monitoring the results.")
 		if err := d.send(p, Recovered, d.ev.Time); err != nil {
 			return err
 		}
 		if p.AutoClose {
-			return d.close(p, cmpOr(p.ClosingComment, "This incident has been resolved."))
+			return d.close(p, cmp.Or(p.ClosingComment, resolvedComment))
 		}
 		return nil
 	})
@@ -518,7 +508,7 @@ func (d *dispatch) manual() error {
 	}
 	n, err := d.each(d.ev.Fields[FieldPage], func(p *PageIncident) error {
 		if state == Resolved {
-			return d.close(p, cmpOr(d.ev.Text, "This incident has been resolved."))
+			return d.close(p, cmp.Or(d.ev.Text, resolvedComment))
 		}
 		p.State = state
 		if status != "" {
@@ -536,6 +526,9 @@ func (d *dispatch) manual() error {
 	return nil
 }
 
+// resolvedComment is a closing update's text when nobody gave one.
+const resolvedComment = "This incident has been resolved."
+
 // ErrNoPageIncident means an incident has no open page incident to update.
 var ErrNoPageIncident = errors.New("no open status page incident")
 
@@ -543,14 +536,14 @@ var ErrNoPageIncident = errors.New("no open status page incident")
 func (d *dispatch) close(p *PageIncident, comment string) error {
 	p.State, p.Status, p.Description = Resolved, Up, comment
 	if p.Combine {
-		if v := d.b.Get(combineKey(p.Page, p.Services)); v != nil && storage.ParseU64(v) == p.Key {
-			if err := d.b.Delete(combineKey(p.Page, p.Services)); err != nil {
+		ck := combineKey(p.Page, p.Services)
+		if v := d.b.Get(ck); v != nil && storage.ParseU64(v) == p.Key {
+			if err := d.b.Delete(ck); err != nil {
 				return err
 			}
 		}
 	}
-	change := Closed
-	return d.send(p, change, d.ev.Time)
+	return d.send(p, Closed, d.ev.Time)
 }
 
 // send renders p's current state as an update for each of its services,
@@ -566,6 +559,7 @@ func (d *dispatch) send(p *PageIncident, change Change, at time.Time) error {
 		at = p.Dated // a source's clock behind another's: the update still comes after the last
 	}
 	p.Dated = at
+	summary := d.summary(p)
 	var failed []string
 	for _, svc := range p.Services {
 		u := Update{ID: p.ID(), Page: p.Page, Service: svc, Change: change, Title: p.Title, Description: p.Description,
@@ -581,7 +575,7 @@ func (d *dispatch) send(p *PageIncident, change Change, at time.Time) error {
 		}
 		room := Room(p.Page, svc)
 		msg := adapters.Message{IncidentID: d.inc.ID, EventID: d.ev.ID, Kind: timeline.KindStatusPage, Title: p.Title,
-			Text: d.summary(p), Payload: body, Fields: map[string]string{fieldPageIncident: p.ID()}}
+			Text: summary, Payload: body, Fields: map[string]string{fieldPageIncident: p.ID()}}
 		if p.Origin != "" {
 			msg.Fields[fieldOrigin] = p.Origin
 		}
@@ -600,9 +594,9 @@ func (d *dispatch) send(p *PageIncident, change Change, at time.Time) error {
 	if err := putPage(d.b, p); err != nil {
 		return err
 	}
-	line := d.summary(p)
+	line := summary
 	if len(failed) > 0 {
-		line = fmt.Sprintf("%s: not sent: %s", d.where(p), strings.Join(failed, "; "))
+		line = fmt.Sprintf("%s: not sent: %s", d.e.Where(*p), strings.Join(failed, "; "))
 	}
 	d.lines = append(d.lines, line)
 	d.out.Follow = append(d.out.Follow, d.event(line))
@@ -618,32 +612,29 @@ func pageTime(t, now time.Time) time.Time {
 	return t
 }
 
-// where names p's page and services: "StatusHub public/api,web".
-func (d *dispatch) where(p *PageIncident) string {
-	title := p.Kind
-	if pg, ok := d.e.opts.Page(p.Page); ok && pg.Title != "" {
+// where names a page and its services as people read them: "StatusHub
+// public/api,web" (the page kind's title, else kind, else the page alone).
+func (e *Engine) where(page, kind string, services []string) string {
+	title := kind
+	if pg, ok := e.opts.Page(page); ok && pg.Title != "" {
 		title = pg.Title
 	}
-	s := title + " " + p.Page
-	if svcs := strings.Join(slices.DeleteFunc(slices.Clone(p.Services), func(s string) bool { return s == "" }), ","); svcs != "" {
+	s := page
+	if title != "" {
+		s = title + " " + page
+	}
+	if svcs := strings.Join(slices.DeleteFunc(slices.Clone(services), func(s string) bool { return s == "" }), ","); svcs != "" {
 		s += "/" + svcs
 	}
 	return s
 }
 
+// Where names p's page and services as people read them: "StatusHub public/api,web".
+func (e *Engine) Where(p PageIncident) string { return e.where(p.Page, p.Kind, p.Services) }
+
 // summary is the timeline's line for p's latest update.
 func (d *dispatch) summary(p *PageIncident) string {
-	what := string(p.Status)
-	if p.State != "" {
-		what = string(p.State) + ", " + what
-	}
-	if p.Maintenance {
-		what = "maintenance " + p.Start.UTC().Format("2006-01-02 15:04") + "–" + p.End.UTC().Format("2006-01-02 15:04 UTC") + ", " + string(p.Status)
-	}
-	if p.Draft {
-		what += " (draft)"
-	}
-	s := d.where(p) + " → " + what
+	s := d.e.Where(*p) + " → " + p.Shows()
 	if p.Description != "" {
 		s += ": " + p.Description
 	}
@@ -653,11 +644,4 @@ func (d *dispatch) summary(p *PageIncident) string {
 // event is a follow-up event saying line.
 func (d *dispatch) event(line string) timeline.Event {
 	return timeline.Event{Kind: timeline.KindStatusPage, Text: line, Origin: timeline.Origin{Adapter: Adapter, Time: d.now}, Time: d.ev.Time}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -378,6 +378,3 @@ func (e *Engine) Of(incident uint64) ([]PageIncident, error) {
 	})
 	return out, err
 }
-
-// Where names p's page and services as people read it: "StatusHub public/api,web".
-func (e *Engine) Where(p PageIncident) string { return e.where(p.Page, p.Services) }

@@ -67,6 +67,22 @@ func (p *PageIncident) ID() string { return fmt.Sprintf("sitrep-%s-%d", p.Page, 
 // Open reports whether the page incident is not yet resolved.
 func (p *PageIncident) Open() bool { return p.State != Resolved && (!p.Maintenance || p.Updates == 0) }
 
+// Shows is what p shows on its page: "identified, down", a maintenance's
+// window and status, "(draft)" while a draft.
+func (p *PageIncident) Shows() string {
+	what := string(p.Status)
+	if p.State != "" {
+		what = string(p.State) + ", " + what
+	}
+	if p.Maintenance {
+		what = "maintenance " + p.Start.UTC().Format("2006-01-02 15:04") + "–" + p.End.UTC().Format("2006-01-02 15:04 UTC") + ", " + string(p.Status)
+	}
+	if p.Draft {
+		what += " (draft)"
+	}
+	return what
+}
+
 // links is what a sitrep incident has on status pages.
 type links struct {
 	Pages   []uint64 `json:"pages,omitempty"`   // page incident keys
@@ -146,6 +162,19 @@ func putLinks(b *bolt.Bucket, incident uint64, l links) error {
 		return b.Delete(k)
 	}
 	return putJSON(b, k, l)
+}
+
+// forgetWait deletes the held-back publication k of incident and its link.
+func forgetWait(b *bolt.Bucket, incident uint64, k []byte) error {
+	if err := b.Delete(k); err != nil {
+		return err
+	}
+	l, err := getLinks(b, incident)
+	if err != nil {
+		return err
+	}
+	l.Waiting = slices.DeleteFunc(l.Waiting, func(w []byte) bool { return bytes.Equal(w, k) })
+	return putLinks(b, incident, l)
 }
 
 func waitKey(due time.Time, incident uint64, i int) []byte {

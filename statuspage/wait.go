@@ -98,24 +98,7 @@ func (e *Engine) FireDue(ctx context.Context) (time.Time, error) {
 
 // drop forgets a held-back publication that can no longer be made.
 func (e *Engine) drop(ctx context.Context, k []byte, incident uint64) error {
-	return e.opts.DB.Update(ctx, func(tx *bolt.Tx) error {
-		b := bucket(tx)
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-		l, err := getLinks(b, incident)
-		if err != nil {
-			return err
-		}
-		kept := l.Waiting[:0]
-		for _, w := range l.Waiting {
-			if string(w) != string(k) {
-				kept = append(kept, w)
-			}
-		}
-		l.Waiting = kept
-		return putLinks(b, incident, l)
-	})
+	return e.opts.DB.Update(ctx, func(tx *bolt.Tx) error { return forgetWait(bucket(tx), incident, k) })
 }
 
 // Refused tells the incident's rooms that a page refused one of its updates
@@ -138,14 +121,7 @@ func (e *Engine) Refused(d outbox.DeadEntry) {
 // maintenance posts it in the room it came from.
 func (e *Engine) tellRefusal(ctx context.Context, d outbox.DeadEntry) error {
 	page, svc, _ := ParseRoom(d.Room)
-	where := page
-	if pg, ok := e.opts.Page(page); ok && pg.Title != "" {
-		where = pg.Title + " " + page
-	}
-	if svc != "" {
-		where += "/" + svc
-	}
-	text := fmt.Sprintf("%s refused an update: %s", where, d.Error)
+	text := fmt.Sprintf("%s refused an update: %s", e.where(page, "", []string{svc}), d.Error)
 	if id := d.Entry.Msg.IncidentID; id != 0 {
 		_, err := e.opts.Act(ctx, timeline.Action{IncidentID: id, Kind: timeline.KindStatusPage, Text: text,
 			Origin: timeline.Origin{Adapter: Adapter}})
