@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -212,10 +213,10 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, shown ma
 			ev.Kind = KindAcknowledged
 			inc.State = StateAcknowledged
 			inc.AcknowledgedAt = &at
-			inc.AcknowledgedBy = firstNonEmpty(a.Fields["ack_author"], origin.User, a.Fields["monitoring_tool"])
+			inc.AcknowledgedBy = cmp.Or(a.Fields["ack_author"], origin.User, a.Fields["monitoring_tool"])
 			ev.Origin.User = inc.AcknowledgedBy
 		}
-		ev.Text = firstNonEmpty(a.Fields["ack_msg"], a.Fields[FieldStateMessage])
+		ev.Text = cmp.Or(a.Fields["ack_msg"], a.Fields[FieldStateMessage])
 	case MsgRecovery:
 		if !found {
 			return Result{Ignored: "no incident for entity_id " + a.EntityID}, nil
@@ -225,7 +226,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, shown ma
 			ev.Kind = KindResolved
 			inc.State = StateResolved
 			inc.ResolvedAt = &at
-			inc.ResolvedBy = firstNonEmpty(origin.User, a.Fields["monitoring_tool"], origin.Adapter)
+			inc.ResolvedBy = cmp.Or(origin.User, a.Fields["monitoring_tool"], origin.Adapter)
 		}
 	case MsgInfo:
 		if !found {
@@ -514,14 +515,5 @@ func eventKey(incident, event uint64) []byte {
 }
 
 func titleOf(fields map[string]string, entity string) string {
-	return firstNonEmpty(fields[FieldEntityDisplayName], entity)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
+	return cmp.Or(fields[FieldEntityDisplayName], entity)
 }
