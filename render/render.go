@@ -157,11 +157,7 @@ func alertLine(messageType, title, stateMessage string) string {
 // depends on the fields alone, so the ingest path computes it before the
 // store's single writer takes the alert (timeline.Options.Shown).
 func AlertFields(fields map[string]string) map[string]string {
-	title := fields[timeline.FieldEntityDisplayName]
-	if title == "" {
-		title = fields[timeline.FieldEntityID]
-	}
-	return alertFields(title, ShownFields(fields))
+	return alertFields(timeline.TitleOf(fields, fields[timeline.FieldEntityID]), ShownFields(fields))
 }
 
 func alertFields(title string, f map[string]string) map[string]string {

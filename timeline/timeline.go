@@ -185,7 +185,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, shown ma
 		if found && inc.Open() {
 			ev.Kind = KindUpdated
 			if inc.Fields[FieldMessageType] == a.Fields[FieldMessageType] && inc.Fields[FieldStateMessage] == a.Fields[FieldStateMessage] &&
-				inc.Title == titleOf(a.Fields, a.EntityID) {
+				inc.Title == TitleOf(a.Fields, a.EntityID) {
 				ev.Kind = KindRepeated // Alertmanager re-sends firing alerts; nothing new to tell
 			}
 		} else {
@@ -203,7 +203,7 @@ func (t *Timeline) applyAlert(tx *bolt.Tx, a Alert, pre *encodedFields, shown ma
 			ev.Kind, created = KindTriggered, true
 		}
 		inc.Fields = a.Fields
-		inc.Title = titleOf(a.Fields, a.EntityID)
+		inc.Title = TitleOf(a.Fields, a.EntityID)
 	case MsgAcknowledgement:
 		if !found {
 			return Result{Ignored: "no incident for entity_id " + a.EntityID}, nil
@@ -466,7 +466,7 @@ func loadFields(tx *bolt.Tx, inc *Incident) error {
 	}
 	inc.Fields = ev.Fields
 	if inc.Title == "" {
-		inc.Title = titleOf(inc.Fields, inc.EntityID)
+		inc.Title = TitleOf(inc.Fields, inc.EntityID)
 	}
 	return nil
 }
@@ -478,7 +478,7 @@ func putIncident(tx *bolt.Tx, inc *Incident, pre *encodedFields) error {
 	if inc.FieldsEvent != 0 {
 		c := *inc
 		c.Fields = nil
-		if c.Title == titleOf(inc.Fields, inc.EntityID) {
+		if c.Title == TitleOf(inc.Fields, inc.EntityID) {
 			c.Title = ""
 		}
 		rec = &c
@@ -514,6 +514,8 @@ func eventKey(incident, event uint64) []byte {
 	return k
 }
 
-func titleOf(fields map[string]string, entity string) string {
+// TitleOf is the title of an incident an alert with fields for entity opens:
+// its entity_display_name, else the entity ID.
+func TitleOf(fields map[string]string, entity string) string {
 	return cmp.Or(fields[FieldEntityDisplayName], entity)
 }
