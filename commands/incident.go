@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +100,7 @@ func parsePageCommand(sub, rest string) (PageCommand, error) {
 		name, value, inline := strings.Cut(name, "=")
 		name = strings.ToLower(name)
 		takes := flagTakesValue(name)
-		if !contains(subFlags(sub), name) {
+		if !slices.Contains(subFlags(sub), name) {
 			return pc, &UsageError{Usage: usage, Msg: fmt.Sprintf("unknown flag --%s", clip(name, 30))}
 		}
 		if takes && !inline {
@@ -197,15 +198,6 @@ func cutDoubleDash(s string) (head, tail string, found bool) {
 		}
 	}
 	return s, "", false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 var (
