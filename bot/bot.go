@@ -487,15 +487,18 @@ func (b *Bot) resolveRoom(name string) (outbox.Endpoint, bool) {
 	if !ok {
 		return outbox.Endpoint{}, false
 	}
-	var chat adapters.Chat = offChat{platform: r.Platform}
-	if built, on := b.chats[r.Platform]; on {
+	return b.endpoint(adapters.Room{Name: r.Name, ID: r.ID, Token: r.Token}, r.Platform), true
+}
+
+// endpoint is where deliveries to room on platform go: the platform's Chat
+// if it is on (else one that fails, so they wait in the outbox), at its
+// rate limit.
+func (b *Bot) endpoint(room adapters.Room, platform string) outbox.Endpoint {
+	var chat adapters.Chat = offChat{platform: platform}
+	if built, on := b.chats[platform]; on {
 		chat = built.Chat
 	}
-	return outbox.Endpoint{
-		Room:  adapters.Room{Name: r.Name, ID: r.ID, Token: r.Token},
-		Chat:  chat,
-		Limit: b.limit(r.Platform),
-	}, true
+	return outbox.Endpoint{Room: room, Chat: chat, Limit: b.limit(platform)}
 }
 
 // limit is a platform's rate limit: rate_limits' if set, else its descriptor's.

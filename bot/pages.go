@@ -50,6 +50,21 @@ func (b *Bot) statusPage(name string) (statuspage.Page, bool) {
 	if !ok {
 		return statuspage.Page{}, false
 	}
+	return b.pageOf(sp), true
+}
+
+// statusPages lists the pages, sorted by name, as the engine sees them.
+func (b *Bot) statusPages() []statuspage.Page {
+	list := b.pageStore.List()
+	out := make([]statuspage.Page, len(list))
+	for i, sp := range list {
+		out[i] = b.pageOf(sp)
+	}
+	return out
+}
+
+// pageOf is sp as the engine sees it, with what its kind's descriptor says.
+func (b *Bot) pageOf(sp config.StatusPage) statuspage.Page {
 	p := statuspage.Page{Name: sp.Name, Kind: sp.Kind, Title: sp.Kind}
 	if d, ok := b.platforms.Get(sp.Kind); ok && d.PageKind != nil {
 		p.Monitor = d.PageKind.Monitor
@@ -60,18 +75,7 @@ func (b *Bot) statusPage(name string) (statuspage.Page, bool) {
 			p.Services = sp.ServiceNames()
 		}
 	}
-	return p, true
-}
-
-// statusPages lists the configured pages, sorted by name.
-func (b *Bot) statusPages() []statuspage.Page {
-	var out []statuspage.Page
-	for _, sp := range b.pageStore.List() {
-		if p, ok := b.statusPage(sp.Name); ok {
-			out = append(out, p)
-		}
-	}
-	return out
+	return p
 }
 
 // resolvePage is the outbox endpoint of a page's service: its hook URL,
@@ -91,11 +95,7 @@ func (b *Bot) resolvePage(name string) (outbox.Endpoint, bool) {
 			return outbox.Endpoint{}, false
 		}
 	}
-	var chat adapters.Chat = offChat{platform: sp.Kind}
-	if built, on := b.chats[sp.Kind]; on {
-		chat = built.Chat
-	}
-	return outbox.Endpoint{Room: adapters.Room{Name: name, ID: url}, Chat: chat, Limit: b.limit(sp.Kind)}, true
+	return b.endpoint(adapters.Room{Name: name, ID: url}, sp.Kind), true
 }
 
 // pageLines says what each status page shows of an incident, one line per
