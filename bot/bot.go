@@ -157,7 +157,7 @@ func build(cfg *config.Config, log *slog.Logger, db *storage.DB, list platform.L
 	b.tl = timeline.New(db, timeline.Options{Dispatch: b.dispatch, Now: b.now, Shown: render.AlertFields})
 	b.tl.Subscribe(b.afterCommit)
 	b.escalator = oncall.NewEscalator(oncall.EscalatorOptions{
-		DB: db, Timeline: b.tl, Router: b.router.Load, PublicURL: cfg.PublicURL, OnCall: b.oncall, Room: b.rooms.Get,
+		DB: db, Timeline: b.tl, OnCall: b.oncall, Room: b.rooms.Get,
 		Logger: log.With("component", "escalations"), Now: b.now,
 	})
 	b.pages = b.newPages()
@@ -256,11 +256,14 @@ func (b *Bot) dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) 
 		return timeline.Dispatched{}, err
 	}
 	w := txWriter{Queue: outbox.TxQueue(tx, b.now()), tx: tx}
-	pages, err := b.fan.Dispatch(w, inc, ev)
+	routed, err := b.fan.Dispatch(w, inc, ev)
 	if err != nil {
 		return timeline.Dispatched{}, err
 	}
-	d, err := b.pages.Dispatch(tx, w.Queue, inc, ev, pages)
+	if err := b.escalator.Schedule(tx, inc, ev, routed.Escalations); err != nil {
+		return timeline.Dispatched{}, err
+	}
+	d, err := b.pages.Dispatch(tx, w.Queue, inc, ev, routed.StatusPages)
 	if err != nil {
 		return timeline.Dispatched{}, err
 	}

@@ -85,27 +85,29 @@ func New(opts Options) *Fanout {
 // Dispatch runs inside the transaction that records ev on inc (a
 // timeline.Dispatcher, given a Writer bound to that transaction). It may
 // change inc: routing a new incident sets its fields, rooms and card texts.
-// For a new incident it returns the status pages its routes publish on.
-func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) ([]routing.PageTarget, error) {
+// For a new incident it returns how routing decided (its status pages and
+// escalation steps are other destinations' to act on); the zero Decision
+// for other events.
+func (f *Fanout) Dispatch(q Writer, inc *timeline.Incident, ev *timeline.Event) (routing.Decision, error) {
 	if (ev.Kind == timeline.KindUpdated || ev.Kind == timeline.KindRepeated) && f.opts.Router != nil {
 		// The further alert's fields replaced the incident's: the routes'
 		// set values (a webhook's key, seed 000) hold for them too.
 		inc.Fields = f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL)).Fields
 	}
 	if ev.Kind == timeline.KindRepeated {
-		return nil, nil
+		return routing.Decision{}, nil
 	}
-	var pages []routing.PageTarget
+	var d routing.Decision
 	if ev.Kind == timeline.KindTriggered {
-		pages = f.route(inc, ev)
+		d = f.route(inc, ev)
 	}
 	msg := render.Event(inc, ev)
 	for _, room := range inc.Rooms {
 		if err := f.room(q, room, inc, ev, msg); err != nil {
-			return nil, fmt.Errorf("enqueue for room %s: %w", room, err)
+			return routing.Decision{}, fmt.Errorf("enqueue for room %s: %w", room, err)
 		}
 	}
-	return pages, f.teamLines(q, inc, ev)
+	return d, f.teamLines(q, inc, ev)
 }
 
 // teamLines puts a line on the timeline of each team whose rooms the
@@ -139,12 +141,12 @@ func (f *Fanout) teamLines(q Writer, inc *timeline.Incident, ev *timeline.Event)
 
 // route picks a new incident's rooms and keeps the text each route gave its
 // card; an incident opened from a room (/incident open) is in that room too.
-func (f *Fanout) route(inc *timeline.Incident, ev *timeline.Event) []routing.PageTarget {
+func (f *Fanout) route(inc *timeline.Incident, ev *timeline.Event) routing.Decision {
 	if ev.Origin.Room != "" && !inc.HasRoom(ev.Origin.Room) {
 		inc.Rooms = append(inc.Rooms, ev.Origin.Room)
 	}
 	if f.opts.Router == nil {
-		return nil
+		return routing.Decision{}
 	}
 	d := f.opts.Router().Route(ev.Fields, IncidentFields(inc, f.opts.PublicURL))
 	inc.Fields = d.Fields
@@ -161,7 +163,7 @@ func (f *Fanout) route(inc *timeline.Incident, ev *timeline.Event) []routing.Pag
 			}
 		}
 	}
-	return d.StatusPages
+	return d
 }
 
 // room enqueues what one room gets of ev.

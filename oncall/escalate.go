@@ -15,7 +15,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sitrep/sitrep/adapters"
-	"github.com/sitrep/sitrep/fanout"
 	"github.com/sitrep/sitrep/outbox"
 	"github.com/sitrep/sitrep/render"
 	"github.com/sitrep/sitrep/rooms"
@@ -44,11 +43,7 @@ var errNothingDue = errors.New("no escalation due")
 type EscalatorOptions struct {
 	DB       *storage.DB
 	Timeline *timeline.Timeline
-	// Router returns the routes in force; a new incident's escalate:
-	// steps come from the rules that match its alert.
-	Router    func() *routing.Router
-	PublicURL string // for ${{INCIDENT.url}} in matchers' templates, as fan-out routes
-	OnCall    *Service
+	OnCall   *Service
 	// Room looks a room up by name (its team, its platform).
 	Room   func(name string) (rooms.Room, bool)
 	Logger *slog.Logger
@@ -82,7 +77,7 @@ type timer struct {
 }
 
 // NewEscalator returns an Escalator; Dispatch must run in the timeline's
-// Dispatcher, before fan-out, and Run under the bot.
+// Dispatcher, before fan-out, Schedule after it, and Run under the bot.
 func NewEscalator(opts EscalatorOptions) *Escalator {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -132,15 +127,13 @@ func escBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 	return tx.Bucket(storage.BucketEscalate).Bucket(name), nil
 }
 
-// Dispatch runs in the transaction that records ev on inc: a new incident
-// gets its rules' escalation timers; an ack or resolve deletes them; an
-// escalated event (from Tick) takes the timers due, says so in ev's text and
-// posts it to their rooms, which it returns (to wake after the commit:
-// timeline.Dispatched.Wake).
+// Dispatch runs in the transaction that records ev on inc, before fan-out:
+// an ack or resolve deletes the incident's timers; an escalated event (from
+// Tick) takes the timers due, says so in ev's text and posts it to their
+// rooms, which it returns (to wake after the commit:
+// timeline.Dispatched.Wake). A new incident's timers are Schedule's.
 func (e *Escalator) Dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) ([]string, error) {
 	switch ev.Kind {
-	case timeline.KindTriggered:
-		return nil, e.schedule(tx, inc, ev)
 	case timeline.KindAcknowledged, timeline.KindResolved:
 		_, err := e.take(tx, inc.ID, time.Time{}, true)
 		return nil, err
@@ -150,16 +143,11 @@ func (e *Escalator) Dispatch(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 	return nil, nil
 }
 
-func (e *Escalator) schedule(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event) error {
-	if e.opts.Router == nil {
-		return nil
-	}
-	r := e.opts.Router()
-	if r == nil || !r.Escalates() {
-		return nil
-	}
-	d := r.Route(ev.Fields, fanout.IncidentFields(inc, e.opts.PublicURL))
-	if len(d.Escalations) == 0 {
+// Schedule writes the timers of a new incident's escalation steps (the
+// ones routing chose for its alert, as fan-out hands them over), in the
+// transaction that records ev, the event that opened it.
+func (e *Escalator) Schedule(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.Event, steps []routing.EscalationTarget) error {
+	if ev.Kind != timeline.KindTriggered || len(steps) == 0 {
 		return nil
 	}
 	due, err := escBucket(tx, bucketDue)
@@ -174,7 +162,7 @@ func (e *Escalator) schedule(tx *bolt.Tx, inc *timeline.Incident, ev *timeline.E
 	if opened.IsZero() {
 		opened = ev.Time
 	}
-	for n, s := range d.Escalations {
+	for n, s := range steps {
 		t := timer{Incident: inc.ID, Rule: s.Rule, Step: s.Step, After: s.After, Rooms: s.Rooms, Mention: s.MentionOncall, Due: opened.Add(s.After).UTC()}
 		raw, err := json.Marshal(t)
 		if err != nil {

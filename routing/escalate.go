@@ -71,6 +71,3 @@ func compileEscalations(steps []Escalation, roomExists func(string) bool, fail f
 	}
 	return out
 }
-
-// Escalates reports whether any rule has an escalate: block.
-func (r *Router) Escalates() bool { return r.escalates }

@@ -15,7 +15,6 @@ func TestEscalateBlock(t *testing.T) {
 	}
 	r, err := Compile(rule(Escalation{After: 5 * time.Minute, Rooms: []string{"leads"}, MentionOncall: true}), Options{RoomExists: exists})
 	require.NoError(t, err)
-	assert.True(t, r.Escalates())
 	d := r.Route(map[string]string{"routing_key": "payments"}, nil)
 	assert.Equal(t, []EscalationTarget{{Rule: "pay", Step: 0, Escalation: Escalation{After: 5 * time.Minute, Rooms: []string{"leads"}, MentionOncall: true}}}, d.Escalations)
 	assert.Empty(t, r.Route(map[string]string{"routing_key": "search"}, nil).Escalations)

@@ -50,7 +50,6 @@ type Router struct {
 	pindex      map[indexKey][]int32
 	pfields     []prefixField // the fields pindex is keyed on
 	scan        []int32
-	escalates   bool // some rule has an escalate: block
 }
 
 // prefixField is a field pindex is keyed on, with the lengths of its prefixes.
@@ -112,7 +111,6 @@ func Compile(rules []Rule, opts Options) (*Router, error) {
 		}
 		c.page = compilePage(rule.StatusPage, opts.StatusPage, func(field string, err error) { fail(i, field, err) })
 		c.escalate = compileEscalations(rule.Escalate, opts.RoomExists, func(field string, err error) { fail(i, field, err) })
-		r.escalates = r.escalates || len(c.escalate) > 0
 		seen := make(map[string]int, len(rule.Rooms))
 		for j, room := range rule.Rooms {
 			field := fmt.Sprintf("rooms[%d]", j)
