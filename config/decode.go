@@ -131,10 +131,15 @@ func (d *decoder) yamlError(err error, data []byte) {
 	d.fail(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
 }
 
-// lineCount is the number of lines in data as YAML counts them (a line break is
-// \n, \r\n or a lone \r), counting a last line without a break.
+// lineCount is the number of lines in data as yaml.v3 counts them (a line
+// break is \n, \r\n, a lone \r, NEL, LS or PS), counting a last line
+// without a break.
 func lineCount(data []byte) int {
-	return bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n")) + 1
+	n := bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n")) + 1
+	for _, brk := range []string{"\u0085", "\u2028", "\u2029"} {
+		n += bytes.Count(data, []byte(brk))
+	}
+	return n
 }
 
 // resolve follows an alias to the node it names.
