@@ -39,6 +39,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -265,8 +266,12 @@ func compile(h Hook, fail func(field string, err error)) hook {
 // must be an absolute http(s) URL without credentials. No error shows the URL,
 // which may hold a token.
 func compileURL(raw string, sc []string, fail func(error)) routing.Template {
-	if raw == "" {
+	switch {
+	case raw == "":
 		fail(errors.New("required: the http:// or https:// URL to send to"))
+		return routing.Template{}
+	case !utf8.ValidString(raw):
+		fail(errors.New("not valid UTF-8"))
 		return routing.Template{}
 	}
 	t, err := routing.ParseTemplate(raw, sc...)
